@@ -1,0 +1,14 @@
+import { migration as platform } from './0001_platform.ts';
+import { migration as identity } from './0002_identity.ts';
+import { migration as money } from './0003_money.ts';
+import { migration as contentSecurity } from './0004_content_security.ts';
+import { migration as logs } from './0005_logs.ts';
+
+/** Every migration in order. Names are permanent once released: they are recorded in schema_migrations. */
+export const migrations = {
+  '0001_platform': platform,
+  '0002_identity': identity,
+  '0003_money': money,
+  '0004_content_security': contentSecurity,
+  '0005_logs': logs,
+};

@@ -1,0 +1,2 @@
+// biome-ignore lint/suspicious/noExplicitAny: replaced by the full schema types.
+export type Database = any;
