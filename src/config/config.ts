@@ -30,6 +30,10 @@ export interface Config {
   auditRetentionDays: number;
   defaultTenantSlug: string;
   redisUrl: string | undefined;
+  /** Keys the PIN HMAC (see credential-hashing.ts); the first is current, the rest verify old hashes. */
+  pinPeppers: { id: string; key: Buffer }[];
+  /** Keys the hashes of one-time secrets: OTPs, login tokens, refresh tokens, verification tokens. */
+  secretTokenKey: Buffer;
 }
 
 export class ConfigurationError extends Error {
@@ -110,6 +114,20 @@ function readAuditKey(source: Source, environment: Environment): Buffer {
   return Buffer.from(raw, 'hex');
 }
 
+/**
+ * A 32-byte key from a hex variable. Development and test fall back to a fixed, clearly non-secret
+ * key so data survives restarts; production refuses to start without a real one.
+ */
+function readKey(source: Source, name: string, environment: Environment, developmentSeed: string): Buffer {
+  const raw = source[name];
+  if (raw === undefined || raw === '') {
+    if (environment === 'production') throw new ConfigurationError(name, 'is required in production (64 hex characters)');
+    return Buffer.from(developmentSeed.padEnd(32, '.').slice(0, 32), 'utf8');
+  }
+  if (!/^[0-9a-fA-F]{64}$/.test(raw)) throw new ConfigurationError(name, 'must be 64 hex characters (32 bytes)');
+  return Buffer.from(raw, 'hex');
+}
+
 // A fixed development key keeps `audit verify` working across restarts of a development server.
 function developmentAuditKey(): Buffer {
   return Buffer.from('corebank-development-audit-key-not-for-production!', 'utf8').subarray(0, 32);
@@ -157,6 +175,13 @@ export function loadConfig(source: Source = process.env): Config {
     ),
     defaultTenantSlug: readString(source, 'DEFAULT_TENANT_SLUG', 'default'),
     redisUrl: source.REDIS_URL === '' ? undefined : source.REDIS_URL,
+    pinPeppers: [
+      {
+        id: readString(source, 'PIN_PEPPER_ID', 'p1'),
+        key: readKey(source, 'PIN_PEPPER', environment, 'corebank-development-pin-pepper'),
+      },
+    ],
+    secretTokenKey: readKey(source, 'SECRET_TOKEN_KEY', environment, 'corebank-development-token-key'),
   };
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(config.defaultTenantSlug)) {
     throw new ConfigurationError('DEFAULT_TENANT_SLUG', 'must be 1-63 lowercase letters, digits or dashes');

@@ -1,0 +1,38 @@
+import type { SeedContext, SeededPeople } from './seed-context.ts';
+
+/** Articles, photos, onboarding screens and the configuration keys seed 000 names. */
+export async function seedContent(context: SeedContext, people: SeededPeople): Promise<void> {
+  const tenant = { tenant_id: context.tenantId };
+  await context.transaction
+    .insertInto('articles')
+    .values([
+      { ...tenant, title: 'Welcome to Corebank', content: 'How to open your account and top up.', user_id: people.adminId },
+      { ...tenant, title: 'Keep your PIN safe', content: 'Corebank never asks for your PIN or OTP.', user_id: people.adminId },
+      { ...tenant, title: 'Archived promotion', content: 'This promotion has ended.', user_id: people.adminId, is_active: false },
+    ])
+    .execute();
+  await context.transaction
+    .insertInto('photos')
+    .values([
+      { ...tenant, image: 'https://cdn.corebank.dev/photos/branch.jpg', user_id: people.adminId },
+      { ...tenant, image: 'https://cdn.corebank.dev/photos/atm.jpg', user_id: null },
+    ])
+    .execute();
+  await context.transaction
+    .insertInto('onboardings')
+    .values([
+      { ...tenant, image: 'https://cdn.corebank.dev/onboarding/1.png', title: 'Bank from anywhere', description: 'Transfers in seconds.' },
+      { ...tenant, image: 'https://cdn.corebank.dev/onboarding/2.png', title: 'Safe by design', description: 'Two-step login with OTP.' },
+      { ...tenant, image: 'https://cdn.corebank.dev/onboarding/3.png', title: 'Old screen', description: 'Retired.', is_active: false },
+    ])
+    .execute();
+  await context.transaction
+    .insertInto('configs')
+    .values([
+      { ...tenant, key: 'tnc', value: 'Terms and conditions of Corebank (development copy).' },
+      { ...tenant, key: 'privacy_policy', value: 'Privacy policy of Corebank (development copy).' },
+      { ...tenant, key: 'app_version', value: '1.0.0' },
+      { ...tenant, key: 'maintenance_mode', value: 'false' },
+    ])
+    .execute();
+}

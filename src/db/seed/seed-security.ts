@@ -1,0 +1,154 @@
+import { createHash } from 'node:crypto';
+import { v7 as uuidV7 } from 'uuid';
+import { hoursAgo, hoursFromNow, type SeedContext, type SeededPeople } from './seed-context.ts';
+
+/** Security operations and compliance samples: logins, API access, events, threats, incidents, limits. */
+export async function seedSecurity(context: SeedContext, people: SeededPeople): Promise<void> {
+  const tenant = { tenant_id: context.tenantId };
+  const [alice, budi] = people.customers;
+  if (!alice || !budi) throw new Error('seed expects customers');
+  await context.transaction
+    .insertInto('login_audits')
+    .values([
+      { ...tenant, user_id: alice.id, login_type: 'user_login', status: 'success', ip_address: '203.0.113.10', user_agent: 'CorebankSeed/1.0', device_info: JSON.stringify({ type: 'android' }) },
+      { ...tenant, user_id: budi.id, login_type: 'user_login', status: 'failed', ip_address: '203.0.113.66', failure_reason: 'invalid_credentials' },
+      { ...tenant, admin_id: people.adminId, login_type: 'admin_login', status: 'success', ip_address: '198.51.100.7' },
+      { ...tenant, user_id: alice.id, login_type: 'user_logout', status: 'success', ip_address: '203.0.113.10' },
+    ])
+    .execute();
+  await context.transaction
+    .insertInto('api_access_log')
+    .values({
+      ...tenant,
+      user_id: alice.id,
+      request_id: 'seed-request-1',
+      method: 'GET',
+      endpoint: '/v1/me/balances',
+      request_headers: JSON.stringify({ 'user-agent': 'CorebankSeed/1.0' }),
+      response_status: 200,
+      response_time_ms: 4,
+      bytes_sent: 512,
+      ip_address: '203.0.113.10',
+      user_agent: 'CorebankSeed/1.0',
+      rate_limit_remaining: 99,
+    })
+    .execute();
+  const eventId = uuidV7();
+  await context.transaction
+    .insertInto('security_events')
+    .values([
+      { ...tenant, id: eventId, user_id: budi.id, event_type: 'BRUTE_FORCE_ATTEMPT', event_category: 'authentication', severity: 'high', ip_address: '203.0.113.66', description: 'Five failed PIN attempts in a minute', risk_score: 72, action_taken: 'lock' },
+      { ...tenant, user_id: alice.id, event_type: 'SESSION_CREATED', event_category: 'session', severity: 'low', ip_address: '203.0.113.10', is_resolved: true, resolved_at: new Date(), resolved_by: people.adminId },
+    ])
+    .execute();
+  await seedThreats(context, people, eventId);
+  await seedLimitsAndReports(context, people);
+}
+
+async function seedThreats(context: SeedContext, people: SeededPeople, eventId: string): Promise<void> {
+  const tenant = { tenant_id: context.tenantId };
+  const [, budi] = people.customers;
+  const threatId = uuidV7();
+  await context.transaction
+    .insertInto('threat_events')
+    .values({
+      ...tenant,
+      id: threatId,
+      threat_type: 'brute_force',
+      severity: 'high',
+      status: 'investigating',
+      description: 'Repeated PIN failures from one address',
+      indicators: ['ip:203.0.113.66'],
+      affected_user_ids: budi ? [budi.id] : [],
+      detection_method: 'rule_based',
+      confidence: 85,
+      response_action: 'lock',
+      response_status: 'executed',
+    })
+    .execute();
+  await context.transaction
+    .insertInto('security_incidents')
+    .values({
+      ...tenant,
+      incident_type: 'account_takeover_attempt',
+      severity: 'high',
+      priority: 'high',
+      title: 'Brute-force attempt on a customer account',
+      description: 'Account locked automatically; confirm with the customer.',
+      assigned_to: people.officerId,
+      related_threat_ids: [threatId],
+      related_event_ids: [eventId],
+      status: 'investigating',
+    })
+    .execute();
+  await context.transaction
+    .insertInto('threat_intelligence')
+    .values({
+      indicator_type: 'ip',
+      indicator_value: '203.0.113.66',
+      threat_type: 'brute_force',
+      severity: 'high',
+      confidence: 90,
+      source: 'internal',
+      description: 'Seen brute-forcing PINs',
+      expires_at: hoursFromNow(24 * 30),
+    })
+    .onConflict((conflict) => conflict.doNothing())
+    .execute();
+}
+
+async function seedLimitsAndReports(context: SeedContext, people: SeededPeople): Promise<void> {
+  const tenant = { tenant_id: context.tenantId };
+  const [, budi] = people.customers;
+  await context.transaction
+    .insertInto('rate_limit_entries')
+    .values({
+      ...tenant,
+      user_id: budi?.id ?? null,
+      ip_address: '203.0.113.66',
+      endpoint: 'POST /v1/auth/banking/login',
+      request_count: 12,
+      window_start: hoursAgo(0.1),
+      window_end: hoursFromNow(0.9),
+      base_limit: 10,
+      adaptive_limit: 5,
+      trust_multiplier: 0.5,
+      is_blocked: true,
+      blocked_until: hoursFromNow(0.25),
+    })
+    .execute();
+  await context.transaction
+    .insertInto('rate_limit_violations')
+    .values({
+      ...tenant,
+      user_id: budi?.id ?? null,
+      ip_address: '203.0.113.66',
+      endpoint: 'POST /v1/auth/banking/login',
+      request_count: 12,
+      limit_threshold: 10,
+      time_window_minutes: 1,
+      violation_type: 'login_burst',
+      blocked_duration_minutes: 15,
+    })
+    .execute();
+  const reportData = { failed_logins: 1, locked_accounts: 1, period: 'last 7 days' };
+  const policy = await context.transaction
+    .selectFrom('data_retention_policies')
+    .select('id')
+    .where('table_name', '=', 'login_audits')
+    .executeTakeFirst();
+  await context.transaction
+    .insertInto('compliance_reports')
+    .values({
+      ...tenant,
+      report_type: 'authentication_summary',
+      report_period_start: hoursAgo(24 * 7),
+      report_period_end: new Date(),
+      total_records: 4,
+      report_data: JSON.stringify(reportData),
+      report_hash: createHash('sha256').update(JSON.stringify(reportData)).digest('hex'),
+      retention_policy_id: policy?.id ?? null,
+      created_by: people.officerId,
+    })
+    .execute();
+}

@@ -1,0 +1,100 @@
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import { buildApp, type AppInstance } from './app.ts';
+import type { Config } from './config/config.ts';
+import { type DatabaseHandle, openDatabase } from './db/database.ts';
+import { migrateToLatest, readMigrationStatus } from './db/migrator.ts';
+import { ensureTenant, seedDatabase } from './db/seed/seed.ts';
+import { sealPendingAudits } from './platform/audit/audit-sealer.ts';
+import { createLogger } from './platform/logger.ts';
+import { type Scheduler, startScheduler } from './platform/scheduler.ts';
+
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+export interface RunningServer {
+  app: AppInstance;
+  database: DatabaseHandle;
+  address: string;
+  close(): Promise<void>;
+}
+
+const partitionMaintenanceIntervalMs = 6 * 3600_000;
+
+/**
+ * Opens the database, applies the migration policy (development migrates on start; production refuses
+ * to start with pending migrations unless MIGRATE_ON_START=true, seed 002), prepares partitions,
+ * starts the background jobs and listens.
+ */
+export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDirectory: config.dataDirectory,
+    poolMax: config.databasePoolMax,
+  });
+  try {
+    await prepareDatabase(database, config, logger);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const app = await buildApp({ config, database, logger });
+  const scheduler = startBackgroundJobs(database, config, logger);
+  let address: string;
+  try {
+    address = await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await scheduler.stop();
+    await database.close();
+    throw error;
+  }
+  return {
+    app,
+    database,
+    address,
+    close: async () => {
+      // Stop accepting work and drain in-flight requests first; the database closes last.
+      await app.close();
+      await scheduler.stop();
+      await database.close();
+    },
+  };
+}
+
+async function prepareDatabase(database: DatabaseHandle, config: Config, logger: Logger): Promise<void> {
+  const { pending } = await readMigrationStatus(database.db);
+  if (pending.length > 0) {
+    if (!config.migrateOnStart) {
+      throw new StartupError(
+        `${pending.length} database migrations are pending (${pending.join(', ')}); run \`corebank db migrate\` or set MIGRATE_ON_START=true`,
+      );
+    }
+    const applied = await migrateToLatest(database.db);
+    logger.info({ applied }, 'applied pending migrations');
+  }
+  await ensureTenant(database, config.defaultTenantSlug);
+  await sql`select corebank_ensure_monthly_partitions(${config.partitionMonthsAhead})`.execute(database.db);
+  if (config.seedOnStart) {
+    const result = await seedDatabase(database, config);
+    if (result.seeded) logger.info('seeded development data; run `npx corebank db seed` to see the demo credentials');
+  }
+}
+
+function startBackgroundJobs(database: DatabaseHandle, config: Config, logger: Logger): Scheduler {
+  const signing = { key: config.auditHmacKey, keyId: config.auditHmacKeyId };
+  return startScheduler(
+    [
+      { name: 'audit-seal', intervalMs: config.auditSealIntervalMs, run: () => sealPendingAudits(database.db, signing) },
+      {
+        name: 'partition-maintenance',
+        intervalMs: partitionMaintenanceIntervalMs,
+        run: () => sql`select corebank_ensure_monthly_partitions(${config.partitionMonthsAhead})`.execute(database.db),
+      },
+    ],
+    logger,
+  );
+}
