@@ -6,6 +6,7 @@ import { type DatabaseHandle, openDatabase } from './db/database.ts';
 import { migrateToLatest, readMigrationStatus } from './db/migrator.ts';
 import { ensureTenant, seedDatabase } from './db/seed/seed.ts';
 import { sealPendingAudits } from './platform/audit/audit-sealer.ts';
+import { syncRolePermissions } from './platform/auth/role-permission-sync.ts';
 import { createLogger } from './platform/logger.ts';
 import { type Scheduler, startScheduler } from './platform/scheduler.ts';
 
@@ -77,6 +78,7 @@ async function prepareDatabase(database: DatabaseHandle, config: Config, logger:
     logger.info({ applied }, 'applied pending migrations');
   }
   await ensureTenant(database, config.defaultTenantSlug);
+  await syncRolePermissions(database);
   await sql`select corebank_ensure_monthly_partitions(${config.partitionMonthsAhead})`.execute(database.db);
   if (config.seedOnStart) {
     const result = await seedDatabase(database, config);

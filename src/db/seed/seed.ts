@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Config } from '../../config/config.ts';
 import { sealPendingAudits } from '../../platform/audit/audit-sealer.ts';
+import { syncRolePermissions } from '../../platform/auth/role-permission-sync.ts';
 import type { DatabaseHandle } from '../database.ts';
 import { withScope } from '../tenant-transaction.ts';
 import { seedContent } from './seed-content.ts';
@@ -37,6 +38,7 @@ export async function seedDatabase(
 ): Promise<SeedResult> {
   if (config.environment === 'production' && !options.force) throw new SeedRefusedError();
   const tenantId = await ensureTenant(handle, config.defaultTenantSlug);
+  await syncRolePermissions(handle);
   const already = await withScope(handle.db, { tenantId }, (transaction) =>
     transaction.selectFrom('configs').select('value').where('key', '=', seedMarkerKey).executeTakeFirst(),
   );
