@@ -1,0 +1,42 @@
+import type { FastifyInstance, RouteOptions } from 'fastify';
+import { documentationPrefix } from './openapi.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The permission a caller needs for this route, or 'public'. Every route must declare one, so the
+     * identity module can enforce it and a forgotten declaration is a startup failure, not an open route.
+     */
+    permission?: string;
+  }
+}
+
+export const publicPermission = 'public';
+
+/** @fastify/swagger-ui registers its routes without a way to pass route config; the docs are public. */
+function isDocumentationRoute(url: string): boolean {
+  return url === documentationPrefix || url.startsWith(`${documentationPrefix}/`);
+}
+
+export class MissingPermissionError extends Error {
+  constructor(method: string, url: string) {
+    super(`Route ${method} ${url} declares no config.permission; use '${publicPermission}' for open routes.`);
+    this.name = 'MissingPermissionError';
+  }
+}
+
+function assertPermissionDeclared(route: RouteOptions): void {
+  const permission = route.config?.permission;
+  if (typeof permission === 'string' && permission.length > 0) return;
+  if (isDocumentationRoute(route.url)) {
+    route.config = { ...route.config, permission: publicPermission };
+    return;
+  }
+  const method = Array.isArray(route.method) ? route.method.join(',') : route.method;
+  throw new MissingPermissionError(method, route.url);
+}
+
+/** Checks every route registered after this call, in this instance and all its child plugins. */
+export function registerPermissionCheck(app: FastifyInstance): void {
+  app.addHook('onRoute', assertPermissionDeclared);
+}
