@@ -39,7 +39,7 @@ const up = [
    * the bank, so for each asset the sum of all balances is zero. Only system wallets may go negative.
    */
   `create table wallets (
-     tenant_id uuid not null,
+     tenant_id uuid not null references tenants (id),
      id uuid not null default corebank_uuid_v7(),
      user_id uuid,
      asset_code varchar(16) not null references assets (code),
@@ -154,6 +154,8 @@ const up = [
      unique (tenant_id, wallet_id, entry_sequence),
      foreign key (tenant_id, wallet_id) references wallets (tenant_id, id),
      foreign key (tenant_id, user_id) references users (tenant_id, id),
+     foreign key (tenant_id, counterparty_wallet_id) references wallets (tenant_id, id),
+     foreign key (tenant_id, operation_id) references operations (tenant_id, id),
      check (balance_after - balance_before = amount or balance_before - balance_after = amount)
    )`,
   'create index idx_transactions_user_created on transactions (tenant_id, user_id, created_at desc, id desc)',

@@ -28,7 +28,7 @@ const up = [
   `select corebank_add_updated_at_trigger('articles')`,
 
   `create table photos (
-     tenant_id uuid not null,
+     tenant_id uuid not null references tenants (id),
      id uuid not null default corebank_uuid_v7(),
      image varchar(500) not null check (char_length(image) between 1 and 500),
      user_id uuid,

@@ -190,9 +190,25 @@ const up = [
   'create index idx_api_access_log_endpoint on api_access_log (tenant_id, endpoint, created_at desc)',
   `select corebank_protect_tenant_table('api_access_log', 'append')`,
 
-  ...partitionedTables.map(
-    (table) => `create table ${table}_default partition of ${table} default`,
-  ),
+  /*
+   * Partitions need their own guards: PostgreSQL does not clone statement-level (TRUNCATE) triggers
+   * to partitions, and policies are not inherited. RLS is enabled (not forced) with no policy, so the
+   * application roles see nothing through a partition even if a future grant exposed one.
+   */
+  `create or replace function corebank_guard_partition(partition_name text, parent text)
+   returns void language plpgsql as $$
+   begin
+     execute format('alter table %I enable row level security', partition_name);
+     if parent in ('audit_logs', 'login_audits', 'api_access_log') then
+       execute format(
+         'create trigger forbid_truncate before truncate on %I
+            for each statement execute function corebank_forbid_change()', partition_name);
+     end if;
+   end $$`,
+  ...partitionedTables.flatMap((table) => [
+    `create table ${table}_default partition of ${table} default`,
+    `select corebank_guard_partition('${table}_default', '${table}')`,
+  ]),
 
   // Security definer so the application's scheduled job can prepare partitions without owning the
   // tables; it creates nothing but the named monthly partitions of the four log tables.
@@ -214,9 +230,17 @@ const up = [
                         + make_interval(months => month_offset);
          partition_name := format('%s_p%s', parent, to_char(month_start at time zone 'UTC', 'YYYY_MM'));
          if to_regclass(partition_name) is null then
-           execute format('create table %I partition of %I for values from (%L) to (%L)',
-             partition_name, parent, month_start, month_start + interval '1 month');
-           created := created + 1;
+           -- One month that cannot be created (rows for it already sit in the default partition)
+           -- must not stop the others: warn and go on; those rows stay queryable in the default.
+           begin
+             execute format('create table %I partition of %I for values from (%L) to (%L)',
+               partition_name, parent, month_start, month_start + interval '1 month');
+             perform corebank_guard_partition(partition_name, parent);
+             created := created + 1;
+           exception when check_violation then
+             raise warning 'partition % not created: the default partition holds rows for that month',
+               partition_name;
+           end;
          end if;
        end loop;
      end loop;
@@ -228,6 +252,7 @@ const up = [
 
 const down = [
   'drop function if exists corebank_ensure_monthly_partitions(integer)',
+  'drop function if exists corebank_guard_partition(text, text)',
   'drop table if exists api_access_log',
   'drop table if exists security_events',
   'drop table if exists login_audits',
