@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { sql } from 'kysely';
+import type { DatabaseHandle } from '../../db/database.ts';
+import { BackupError, translateRowSecurityError } from './backup-errors.ts';
+import {
+  type BackupHeader,
+  type BackupManifest,
+  type BackupMode,
+  backupFileName,
+  backupFormatVersion,
+  encodeRowLine,
+  manifestPathFor,
+} from './backup-format.ts';
+import {
+  type DatabaseExecutor,
+  readAppliedMigrations,
+  readSequenceStates,
+  readTableCatalog,
+  type TableShape,
+} from './table-catalog.ts';
+import {
+  countRows,
+  enterMaintenance,
+  enterReadOnlySnapshot,
+  lockTables,
+  readRowBatches,
+  truncateTables,
+} from './table-data.ts';
+
+export { type BackupListing, listBackups, pruneBackups } from './backup-files.ts';
+export { type RestoreOptions, type RestoreResult, restoreBackup } from './backup-restore.ts';
+
+export interface BackupProgress {
+  table: string;
+  rowsDone: number;
+  rowsTotal: number;
+}
+
+export type ProgressListener = (progress: BackupProgress) => void;
+
+export interface CreateBackupOptions {
+  mode: BackupMode;
+  outDirectory: string;
+  onProgress?: ProgressListener | undefined;
+}
+
+export interface BackupResult {
+  path: string;
+  manifestPath: string;
+  manifest: BackupManifest;
+}
+
+interface Snapshot {
+  header: BackupHeader;
+  tables: TableShape[];
+  rowCounts: Record<string, number>;
+}
+
+/**
+ * Writes one backup file and its manifest, then records the run in `backups`. The file is written under
+ * a temporary name and renamed only when complete, so a crash never leaves a plausible half-backup.
+ */
+export async function createBackup(
+  handle: DatabaseHandle,
+  options: CreateBackupOptions,
+): Promise<BackupResult> {
+  await mkdir(options.outDirectory, { recursive: true });
+  const createdAt = new Date();
+  const path = join(options.outDirectory, backupFileName(options.mode, createdAt));
+  await assertAbsent(path);
+  const temporaryPath = `${path}.partial`;
+  let snapshot: Snapshot;
+  let written: { sha256: string; sizeBytes: number };
+  try {
+    [snapshot, written] = await handle.db.transaction().execute(async (transaction) => {
+      await enterReadOnlySnapshot(transaction);
+      const taken = await takeSnapshot(transaction, handle, options.mode, createdAt);
+      const lines = backupLines(transaction, taken, options.onProgress);
+      return [taken, await writeGzipFile(temporaryPath, lines)] as const;
+    });
+    await rename(temporaryPath, path);
+  } catch (error) {
+    await rm(temporaryPath, { force: true });
+    throw translateRowSecurityError(error);
+  }
+  const manifest = buildManifest(path, snapshot, written);
+  const manifestPath = manifestPathFor(path);
+  await writeFile(`${manifestPath}.partial`, `${JSON.stringify(manifest, null, 2)}\n`, { flag: 'wx' });
+  await rename(`${manifestPath}.partial`, manifestPath);
+  await recordBackup(handle.db, manifest);
+  return { path, manifestPath, manifest };
+}
+
+async function assertAbsent(path: string): Promise<void> {
+  const exists = await access(path).then(
+    () => true,
+    () => false,
+  );
+  if (exists) throw new BackupError('BACKUP_FILE_EXISTS', `backup file ${path} already exists; try again`);
+}
+
+async function takeSnapshot(
+  transaction: DatabaseExecutor,
+  handle: DatabaseHandle,
+  mode: BackupMode,
+  createdAt: Date,
+): Promise<Snapshot> {
+  const migrations = await readAppliedMigrations(transaction);
+  if (migrations.length === 0) {
+    throw new BackupError(
+      'BACKUP_SCHEMA_MISMATCH',
+      'the database has no migrations applied; run `corebank db migrate` first',
+    );
+  }
+  const { tables } = await readTableCatalog(transaction);
+  const withRows = mode !== 'schema-only';
+  const header: BackupHeader = {
+    format: 'corebank-backup',
+    format_version: backupFormatVersion,
+    mode,
+    created_at: createdAt.toISOString(),
+    engine: handle.engine,
+    schema_version: migrations.at(-1) ?? '',
+    migrations,
+    tables: withRows ? tables.map((table) => table.name) : [],
+    catalog: mode === 'data-only' ? undefined : tables,
+    sequences: withRows ? await readSequenceStates(transaction) : [],
+  };
+  const rowCounts = withRows ? await countRows(transaction, header.tables) : {};
+  return { header, tables: withRows ? tables : [], rowCounts };
+}
+
+async function* backupLines(
+  transaction: DatabaseExecutor,
+  snapshot: Snapshot,
+  onProgress: ProgressListener | undefined,
+): AsyncGenerator<string> {
+  yield `${JSON.stringify(snapshot.header)}\n`;
+  const rowsTotal = Object.values(snapshot.rowCounts).reduce((sum, count) => sum + count, 0);
+  let rowsDone = 0;
+  for (const table of snapshot.tables) {
+    let tableRows = 0;
+    for await (const batch of readRowBatches(transaction, table)) {
+      tableRows += batch.length;
+      rowsDone += batch.length;
+      yield batch.map((rowJson) => encodeRowLine(table.name, rowJson)).join('');
+      onProgress?.({ table: table.name, rowsDone, rowsTotal });
+    }
+    // The count and the rows come from one snapshot; a difference would mean the file is not that snapshot.
+    assert.equal(
+      tableRows,
+      snapshot.rowCounts[table.name],
+      `rows read from ${table.name} differ from its count`,
+    );
+  }
+}
+
+async function writeGzipFile(
+  path: string,
+  lines: AsyncIterable<string>,
+): Promise<{ sha256: string; sizeBytes: number }> {
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
+  const measure = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      sizeBytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  await pipeline(
+    Readable.from(lines),
+    createGzip(),
+    measure,
+    createWriteStream(path, { flags: 'wx', flush: true }),
+  );
+  return { sha256: hash.digest('hex'), sizeBytes };
+}
+
+function buildManifest(
+  path: string,
+  snapshot: Snapshot,
+  written: { sha256: string; sizeBytes: number },
+): BackupManifest {
+  const { header } = snapshot;
+  return {
+    format_version: backupFormatVersion,
+    file: basename(path),
+    mode: header.mode,
+    sha256: written.sha256,
+    size_bytes: written.sizeBytes,
+    schema_version: header.schema_version,
+    migrations: header.migrations,
+    row_counts: snapshot.rowCounts,
+    engine: header.engine,
+    created_at: header.created_at,
+  };
+}
+
+async function recordBackup(db: DatabaseExecutor, manifest: BackupManifest): Promise<void> {
+  await sql`
+    insert into backups (file_name, mode, sha256, size_bytes, schema_version, row_counts, engine, created_at)
+    values (${manifest.file}, ${manifest.mode}, ${manifest.sha256}, ${manifest.size_bytes},
+            ${manifest.schema_version}, ${JSON.stringify(manifest.row_counts)}::jsonb, ${manifest.engine},
+            ${manifest.created_at}::timestamptz)`.execute(db);
+}
+
+/**
+ * Empties every data table in one transaction (the migrator's tables and `backups` stay) and returns
+ * how many rows each held. Locks first so the counts are exactly what the truncate removes.
+ */
+export async function clearDatabase(handle: DatabaseHandle): Promise<Record<string, number>> {
+  try {
+    return await handle.db.transaction().execute(async (transaction) => {
+      await enterMaintenance(transaction);
+      const names = (await readTableCatalog(transaction)).tables.map((table) => table.name);
+      await lockTables(transaction, names);
+      const counts = await countRows(transaction, names);
+      await truncateTables(transaction, names);
+      return counts;
+    });
+  } catch (error) {
+    throw translateRowSecurityError(error);
+  }
+}
