@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { productionSecrets } from '../../test/helpers/production-environment.ts';
 import { ConfigurationError, loadConfig } from './config.ts';
 
 function rejects(environment: Record<string, string>, variable: string): void {
@@ -23,12 +24,7 @@ describe('configuration', () => {
     const test = loadConfig({ NODE_ENV: 'test' });
     assert.equal(test.logLevel, 'silent');
     assert.equal(test.seedOnStart, false);
-    const production = loadConfig({
-      NODE_ENV: 'production',
-      AUDIT_HMAC_KEY: 'a'.repeat(64),
-      PIN_PEPPER: 'b'.repeat(64),
-      SECRET_TOKEN_KEY: 'c'.repeat(64),
-    });
+    const production = loadConfig(productionSecrets());
     assert.equal(production.migrateOnStart, false, 'production never migrates unless told to (seed 002)');
     assert.equal(production.seedOnStart, false);
     assert.equal(production.backupRetentionDays, 30);
@@ -47,9 +43,12 @@ describe('configuration', () => {
     rejects({ DEFAULT_TENANT_SLUG: 'Not A Slug' }, 'DEFAULT_TENANT_SLUG');
   });
 
-  test('production refuses to start without its secrets', () => {
-    rejects({ NODE_ENV: 'production' }, 'AUDIT_HMAC_KEY');
-    rejects({ NODE_ENV: 'production', AUDIT_HMAC_KEY: 'a'.repeat(64) }, 'PIN_PEPPER');
+  test('production refuses to start without each of its secrets', () => {
+    const complete = productionSecrets();
+    for (const name of ['AUDIT_HMAC_KEY', 'PIN_PEPPER', 'SECRET_TOKEN_KEY']) {
+      const { [name]: _omitted, ...incomplete } = complete;
+      rejects(incomplete, name);
+    }
   });
 
   test('a configuration error never echoes a secret value', () => {
