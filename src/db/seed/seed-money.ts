@@ -28,6 +28,20 @@ export async function seedMoney(context: SeedContext, people: SeededPeople): Pro
     { walletId: alice.walletId, delta: -7_500_000, type: 'transfer_out', counterpartyWalletId: budi.walletId, description: 'Rent share' },
     { walletId: budi.walletId, delta: 7_500_000, type: 'transfer_in', counterpartyWalletId: alice.walletId, description: 'Rent share' },
   ]);
+  // The transfer above as a client would have sent it: its Idempotency-Key keeps a retry from paying twice.
+  await context.transaction
+    .insertInto('idempotency_keys')
+    .values({
+      tenant_id: context.tenantId,
+      user_id: alice.id,
+      idempotency_key: 'seed-rent-share-2026',
+      request_hash: '0'.repeat(64),
+      endpoint: 'POST /v1/transactions/transfer',
+      response_status: 201,
+      response_body: JSON.stringify({ status: 'completed', amount: 7_500_000 }),
+      expires_at: hoursFromNow(25),
+    })
+    .execute();
   await move(context, 'IDR', systemWallets, [
     { walletId: budi.walletId, delta: -1_250_000, type: 'transfer_out', counterpartyWalletId: citra.walletId },
     { walletId: citra.walletId, delta: 1_250_000, type: 'transfer_in', counterpartyWalletId: budi.walletId },

@@ -57,6 +57,31 @@ export async function seedSessions(context: SeedContext, people: SeededPeople): 
   }
   await seedOtpSession(context, alice.phone, alice.name, alice.accountNumber);
   await seedSecondFactor(context, people.superAdminId);
+  await seedVerificationTokens(context, alice.id, people.adminId);
+}
+
+async function seedVerificationTokens(context: SeedContext, customerId: string, staffId: string): Promise<void> {
+  const key = context.config.secretTokenKey;
+  await context.transaction
+    .insertInto('verification_tokens')
+    .values([
+      {
+        tenant_id: context.tenantId,
+        user_id: customerId,
+        purpose: 'email_verification',
+        token_hash: hashSecretToken(randomBytes(32).toString('base64url'), key),
+        expires_at: hoursAgo(1),
+        used_at: hoursAgo(2),
+      },
+      {
+        tenant_id: context.tenantId,
+        user_id: staffId,
+        purpose: 'password_reset',
+        token_hash: hashSecretToken(randomBytes(32).toString('base64url'), key),
+        expires_at: hoursAgo(0.5),
+      },
+    ])
+    .execute();
 }
 
 async function seedOtpSession(context: SeedContext, phone: string, name: string, accountNumber: string): Promise<void> {
