@@ -12,9 +12,16 @@ import { median } from './statistics.ts';
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 
-function timeProcess(args: string[], environment: Record<string, string>, readyUrlFrom?: RegExp): Promise<number> {
+function timeProcess(
+  args: string[],
+  environment: Record<string, string>,
+  readyUrlFrom?: RegExp,
+): Promise<number> {
   const startedAt = performance.now();
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, ...environment }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH, ...environment },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     let output = '';
     child.on('exit', (code) => {
@@ -37,7 +44,12 @@ function timeProcess(args: string[], environment: Record<string, string>, readyU
 }
 
 async function main(): Promise<void> {
-  const serve = { fresh: [] as number[], restart: [] as number[], initdb: [] as number[], node: [] as number[] };
+  const serve = {
+    fresh: [] as number[],
+    restart: [] as number[],
+    initdb: [] as number[],
+    node: [] as number[],
+  };
   const listening = /"address":"(http:\/\/[^"]+)"/;
   for (let run = 0; run < runs; run += 1) {
     const directory = mkdtempSync(join(tmpdir(), 'corebank-bench-'));
@@ -56,9 +68,13 @@ async function main(): Promise<void> {
   const fresh = median(serve.fresh);
   const initdb = median(serve.initdb);
   console.log(`startup to /ready, fresh DATA_DIR (initdb+migrate+seed): median ${fresh.toFixed(0)} ms`);
-  console.log(`startup to /ready, restart on existing data:            median ${median(serve.restart).toFixed(0)} ms`);
+  console.log(
+    `startup to /ready, restart on existing data:            median ${median(serve.restart).toFixed(0)} ms`,
+  );
   console.log(`reference: bare PGlite initdb in a new process:          median ${initdb.toFixed(0)} ms`);
-  console.log(`reference: empty node process:                           median ${median(serve.node).toFixed(0)} ms`);
+  console.log(
+    `reference: empty node process:                           median ${median(serve.node).toFixed(0)} ms`,
+  );
   console.log(`ratio fresh start / bare initdb: ${(fresh / initdb).toFixed(2)}`);
 }
 

@@ -27,13 +27,24 @@ function selected(files) {
 
 function run(label, command, args, environment) {
   process.stdout.write(`\n=== ${label}\n`);
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...environment } });
+  const result = spawnSync(command, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, ...environment },
+  });
   return result.status === 0;
 }
 
 function runTests(label, files, environment) {
   if (files.length === 0) return true;
-  const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files];
+  const args = [
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-reporter=spec',
+    ...files,
+  ];
   return run(label, process.execPath, args, { NODE_ENV: 'test', ...environment });
 }
 
@@ -45,14 +56,33 @@ const results = [];
 results.push(runTests('unit tests', unitFiles, {}));
 
 const image = join(cacheDirectory, 'pglite-template.tar');
-const templateBuilt = run('building PGlite template', process.execPath, ['--import', 'tsx', 'scripts/build-test-template.ts', 'pglite', image], {});
-results.push(templateBuilt && runTests('suites on PGlite', suiteFiles, { TEST_ENGINE: 'pglite', COREBANK_PGLITE_TEMPLATE: image }));
+const templateBuilt = run(
+  'building PGlite template',
+  process.execPath,
+  ['--import', 'tsx', 'scripts/build-test-template.ts', 'pglite', image],
+  {},
+);
+results.push(
+  templateBuilt &&
+    runTests('suites on PGlite', suiteFiles, { TEST_ENGINE: 'pglite', COREBANK_PGLITE_TEMPLATE: image }),
+);
 
 const serverUrl = process.env.TEST_DATABASE_URL;
 if (serverUrl) {
   const template = 'corebank_test_template';
-  const built = run('building PostgreSQL template', process.execPath, ['--import', 'tsx', 'scripts/build-test-template.ts', 'postgres', serverUrl, template], {});
-  results.push(built && runTests('suites on PostgreSQL', suiteFiles, { TEST_ENGINE: 'postgres', COREBANK_POSTGRES_TEMPLATE: template }));
+  const built = run(
+    'building PostgreSQL template',
+    process.execPath,
+    ['--import', 'tsx', 'scripts/build-test-template.ts', 'postgres', serverUrl, template],
+    {},
+  );
+  results.push(
+    built &&
+      runTests('suites on PostgreSQL', suiteFiles, {
+        TEST_ENGINE: 'postgres',
+        COREBANK_POSTGRES_TEMPLATE: template,
+      }),
+  );
 } else {
   process.stdout.write('\nTEST_DATABASE_URL is not set: the PostgreSQL server suites were skipped.\n');
 }

@@ -1,10 +1,11 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
-import { buildApp, type AppInstance } from './app.ts';
+import { type AppInstance, buildApp } from './app.ts';
 import type { Config } from './config/config.ts';
 import { type DatabaseHandle, openDatabase } from './db/database.ts';
 import { migrateToLatest, readMigrationStatus } from './db/migrator.ts';
 import { ensureTenant, seedDatabase } from './db/seed/seed.ts';
+import { moneyJobs } from './modules/operations/money-jobs.ts';
 import { sealPendingAudits } from './platform/audit/audit-sealer.ts';
 import { syncRolePermissions } from './platform/auth/role-permission-sync.ts';
 import { createLogger } from './platform/logger.ts';
@@ -31,7 +32,10 @@ const partitionMaintenanceIntervalMs = 6 * 3600_000;
  * to start with pending migrations unless MIGRATE_ON_START=true, seed 002), prepares partitions,
  * starts the background jobs and listens.
  */
-export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  logger: Logger = createLogger(config),
+): Promise<RunningServer> {
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDirectory: config.dataDirectory,
@@ -82,7 +86,8 @@ async function prepareDatabase(database: DatabaseHandle, config: Config, logger:
   await sql`select corebank_ensure_monthly_partitions(${config.partitionMonthsAhead})`.execute(database.db);
   if (config.seedOnStart) {
     const result = await seedDatabase(database, config);
-    if (result.seeded) logger.info('seeded development data; run `npx corebank db seed` to see the demo credentials');
+    if (result.seeded)
+      logger.info('seeded development data; run `npx corebank db seed` to see the demo credentials');
   }
 }
 
@@ -90,12 +95,18 @@ function startBackgroundJobs(database: DatabaseHandle, config: Config, logger: L
   const signing = { key: config.auditHmacKey, keyId: config.auditHmacKeyId };
   return startScheduler(
     [
-      { name: 'audit-seal', intervalMs: config.auditSealIntervalMs, run: () => sealPendingAudits(database.db, signing) },
+      {
+        name: 'audit-seal',
+        intervalMs: config.auditSealIntervalMs,
+        run: () => sealPendingAudits(database.db, signing),
+      },
       {
         name: 'partition-maintenance',
         intervalMs: partitionMaintenanceIntervalMs,
-        run: () => sql`select corebank_ensure_monthly_partitions(${config.partitionMonthsAhead})`.execute(database.db),
+        run: () =>
+          sql`select corebank_ensure_monthly_partitions(${config.partitionMonthsAhead})`.execute(database.db),
       },
+      ...moneyJobs(database, config),
     ],
     logger,
   );

@@ -3,6 +3,7 @@ import { ConfigurationError } from '../config/config.ts';
 import { registerAuditCommands } from './commands/audit.command.ts';
 import { registerBackupCommands } from './commands/backup.command.ts';
 import { registerDatabaseCommands } from './commands/database.command.ts';
+import { registerLedgerCommands } from './commands/ledger.command.ts';
 import { registerServeCommand } from './commands/serve.command.ts';
 import { CliError, type CliRuntime, createRuntime } from './runtime.ts';
 
@@ -12,10 +13,13 @@ export function buildProgram(runtime: CliRuntime): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerServeCommand(program, runtime);
-  const database = program.command('db').description('migrate, inspect, seed, back up and restore the database');
+  const database = program
+    .command('db')
+    .description('migrate, inspect, seed, back up and restore the database');
   registerDatabaseCommands(database, runtime);
   registerBackupCommands(database, runtime);
   registerAuditCommands(program, runtime);
+  registerLedgerCommands(program, runtime);
   return program;
 }
 
@@ -43,4 +47,3 @@ function describe(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split('\n')[0] ?? 'unknown error';
 }
-

@@ -6,7 +6,8 @@ import { ConfigurationError, loadConfig } from './config.ts';
 function rejects(environment: Record<string, string>, variable: string): void {
   assert.throws(
     () => loadConfig(environment),
-    (error: unknown) => error instanceof ConfigurationError && error.variable === variable && error.message.includes(variable),
+    (error: unknown) =>
+      error instanceof ConfigurationError && error.variable === variable && error.message.includes(variable),
   );
 }
 
@@ -53,6 +54,9 @@ describe('configuration', () => {
 
   test('a configuration error never echoes a secret value', () => {
     const secret = 'zz-super-secret-zz';
-    assert.throws(() => loadConfig({ AUDIT_HMAC_KEY: secret }), (error: Error) => !error.message.includes(secret));
+    assert.throws(
+      () => loadConfig({ AUDIT_HMAC_KEY: secret }),
+      (error: Error) => !error.message.includes(secret),
+    );
   });
 });

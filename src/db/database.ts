@@ -71,7 +71,9 @@ async function openPostgres(databaseUrl: string, options: DatabaseOptions): Prom
     idleTimeoutMillis: 30_000,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === int8Oid ? parseSafeInteger : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+        oid === int8Oid
+          ? parseSafeInteger
+          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
   // An idle client that loses its connection emits 'error' on the pool; without a listener that

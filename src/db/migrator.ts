@@ -1,12 +1,9 @@
-import type { Kysely } from 'kysely';
 import { type Migration, type MigrationResultSet, Migrator, NO_MIGRATIONS } from 'kysely/migration';
 import { migrations } from './migrations/index.ts';
+import type { MigrationDatabase as AnyDatabase } from './migrations/run-statements.ts';
 
 export const migrationTableName = 'schema_migrations';
 export const migrationLockTableName = 'schema_migrations_lock';
-
-// biome-ignore lint/suspicious/noExplicitAny: migrations are frozen in time and typed against no schema.
-type AnyDatabase = Kysely<any>;
 
 export function createMigrator(db: AnyDatabase): Migrator {
   return new Migrator({

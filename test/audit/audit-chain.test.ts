@@ -4,8 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { ensureTenant } from '../../src/db/seed/seed.ts';
 import { withScope } from '../../src/db/tenant-transaction.ts';
-import { recordAudit } from '../../src/platform/audit/audit-trail.ts';
 import { sealPendingAudits } from '../../src/platform/audit/audit-sealer.ts';
+import { recordAudit } from '../../src/platform/audit/audit-trail.ts';
 import { verifyAuditChains } from '../../src/platform/audit/audit-verifier.ts';
 import { openTestDatabase, type TestDatabase, testEngine } from '../helpers/database.ts';
 
@@ -16,12 +16,16 @@ async function writeAudits(database: TestDatabase, tenantId: string, count: numb
   await Promise.all(
     Array.from({ length: count }, (_, index) =>
       withScope(database.db, { tenantId }, (transaction) =>
-        recordAudit(transaction, { tenantId, requestId: `r-${index}`, ipAddress: '192.0.2.1' }, {
-          entityType: 'config',
-          entityId: `key-${index}`,
-          action: 'UPDATE',
-          newValues: { value: index, pin: '123456', nested: { refresh_token: 'abc' } },
-        }),
+        recordAudit(
+          transaction,
+          { tenantId, requestId: `r-${index}`, ipAddress: '192.0.2.1' },
+          {
+            entityType: 'config',
+            entityId: `key-${index}`,
+            action: 'UPDATE',
+            newValues: { value: index, pin: '123456', nested: { refresh_token: 'abc' } },
+          },
+        ),
       ),
     ),
   );
@@ -78,17 +82,30 @@ describe(`audit chain (${testEngine})`, () => {
   });
 
   test('a row altered through raw SQL is reported as altered, at its sequence', async () => {
-    await tamper(database, `update audit_logs set action = 'DELETE' where chain_sequence = 5 and tenant_id = '${tenantId}'`);
+    await tamper(
+      database,
+      `update audit_logs set action = 'DELETE' where chain_sequence = 5 and tenant_id = '${tenantId}'`,
+    );
     const result = await verifyAuditChains(database.db, keys);
     assert.equal(result.problem?.kind, 'altered');
     assert.equal(result.problem?.chainSequence, 5);
     assert.equal(result.problem?.tenantId, tenantId);
-    await tamper(database, `update audit_logs set action = 'UPDATE' where chain_sequence = 5 and tenant_id = '${tenantId}'`);
-    assert.equal((await verifyAuditChains(database.db, keys)).problem, undefined, 'restoring the value heals the chain');
+    await tamper(
+      database,
+      `update audit_logs set action = 'UPDATE' where chain_sequence = 5 and tenant_id = '${tenantId}'`,
+    );
+    assert.equal(
+      (await verifyAuditChains(database.db, keys)).problem,
+      undefined,
+      'restoring the value heals the chain',
+    );
   });
 
   test('a re-signed forgery without the key fails the signature check', async () => {
-    await tamper(database, `update audit_logs set signature = repeat('ab', 32) where chain_sequence = 3 and tenant_id = '${tenantId}'`);
+    await tamper(
+      database,
+      `update audit_logs set signature = repeat('ab', 32) where chain_sequence = 3 and tenant_id = '${tenantId}'`,
+    );
     const result = await verifyAuditChains(database.db, keys);
     assert.equal(result.problem?.kind, 'bad_signature');
     assert.equal(result.problem?.chainSequence, 3);
@@ -154,15 +171,29 @@ describe(`audit chain (${testEngine})`, () => {
     );
   });
 
-  test('`corebank audit verify` prints the broken row and exits non-zero', { skip: testEngine !== 'postgres' }, () => {
+  test('`corebank audit verify` prints the broken row and exits non-zero', {
+    skip: testEngine !== 'postgres',
+  }, () => {
     const run = () =>
       spawnSync(process.execPath, ['bin/corebank.js', 'audit', 'verify'], {
-        env: { ...process.env, DATABASE_URL: database.url, AUDIT_HMAC_KEY: signing.key.toString('hex'), AUDIT_HMAC_KEY_ID: signing.keyId, NODE_ENV: 'test' },
+        env: {
+          ...process.env,
+          DATABASE_URL: database.url,
+          AUDIT_HMAC_KEY: signing.key.toString('hex'),
+          AUDIT_HMAC_KEY_ID: signing.keyId,
+          NODE_ENV: 'test',
+        },
         encoding: 'utf8',
       });
     const broken = run();
     assert.equal(broken.status, 1);
     assert.match(broken.stderr, /^corebank: audit chain broken \(bad_signature\) .* at sequence 3/m);
-    assert.equal(broken.stderr.trim().split('\n').filter((line) => line.startsWith('corebank:')).length, 1);
+    assert.equal(
+      broken.stderr
+        .trim()
+        .split('\n')
+        .filter((line) => line.startsWith('corebank:')).length,
+      1,
+    );
   });
 });

@@ -8,7 +8,9 @@ import { openTestDatabase, type TestDatabase, testEngine } from '../helpers/data
 async function publicTables(database: TestDatabase): Promise<string[]> {
   const result = await sql<{ name: string }>`
     select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition order by 1`.execute(database.db);
+    where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition order by 1`.execute(
+    database.db,
+  );
   return result.rows.map((row) => row.name);
 }
 

@@ -20,7 +20,9 @@ describe(`development seed (${testEngine})`, () => {
   test('refuses in production without --force and changes nothing', async () => {
     const production = { ...config, environment: 'production' as const };
     await assert.rejects(seedDatabase(database, production), SeedRefusedError);
-    const tenants = await sql<{ count: number }>`select count(*)::int as count from tenants`.execute(database.db);
+    const tenants = await sql<{ count: number }>`select count(*)::int as count from tenants`.execute(
+      database.db,
+    );
     assert.equal(tenants.rows[0]?.count, 0);
   });
 
@@ -30,14 +32,20 @@ describe(`development seed (${testEngine})`, () => {
     assert.ok(result.credentials.some((credential) => credential.role === 'super_admin'));
     const tables = await sql<{ name: string }>`
       select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition order by 1`.execute(database.db);
+      where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition order by 1`.execute(
+      database.db,
+    );
     const counts = new Map<string, number>();
     for (const { name } of tables.rows) {
       // The owner on PGlite is a superuser, on the CI server too: counts see every tenant.
-      const count = await sql<{ count: number }>`select count(*)::int as count from ${sql.table(name)}`.execute(database.db);
+      const count = await sql<{
+        count: number;
+      }>`select count(*)::int as count from ${sql.table(name)}`.execute(database.db);
       counts.set(name, count.rows[0]?.count ?? 0);
     }
-    const empty = [...counts].filter(([name, count]) => count === 0 && !tablesNotSeeded.has(name)).map(([name]) => name);
+    const empty = [...counts]
+      .filter(([name, count]) => count === 0 && !tablesNotSeeded.has(name))
+      .map(([name]) => name);
     assert.deepEqual(empty, [], 'tables left empty by the seed');
 
     const again = await seedDatabase(database, config);
@@ -47,10 +55,20 @@ describe(`development seed (${testEngine})`, () => {
   });
 
   test('covers every user status and KYC state', async () => {
-    const statuses = await sql<{ status: number }>`select distinct status from users order by 1`.execute(database.db);
-    assert.deepEqual(statuses.rows.map((row) => row.status), [0, 1, 2]);
-    const kyc = await sql<{ status: string }>`select distinct status from kyc_records order by 1`.execute(database.db);
-    assert.deepEqual(kyc.rows.map((row) => row.status), ['approved', 'expired', 'pending', 'rejected']);
+    const statuses = await sql<{ status: number }>`select distinct status from users order by 1`.execute(
+      database.db,
+    );
+    assert.deepEqual(
+      statuses.rows.map((row) => row.status),
+      [0, 1, 2],
+    );
+    const kyc = await sql<{ status: string }>`select distinct status from kyc_records order by 1`.execute(
+      database.db,
+    );
+    assert.deepEqual(
+      kyc.rows.map((row) => row.status),
+      ['approved', 'expired', 'pending', 'rejected'],
+    );
   });
 
   test('wallet balances agree with their ledger entries and every asset sums to zero', async () => {
@@ -64,21 +82,32 @@ describe(`development seed (${testEngine})`, () => {
     const sums = await sql<{ asset_code: string; total: number }>`
       select asset_code, sum(balance)::bigint as total from wallets group by asset_code`.execute(database.db);
     for (const row of sums.rows) assert.equal(row.total, 0, `asset ${row.asset_code} does not sum to zero`);
-    const locked = await sql<{ locked: number }>`select coalesce(sum(locked), 0)::bigint as locked from wallets`.execute(database.db);
+    const locked = await sql<{
+      locked: number;
+    }>`select coalesce(sum(locked), 0)::bigint as locked from wallets`.execute(database.db);
     const holds = await sql<{ held: number }>`
-      select coalesce(sum(amount), 0)::bigint as held from balance_holds where status = 'active'`.execute(database.db);
+      select coalesce(sum(amount), 0)::bigint as held from balance_holds where status = 'active'`.execute(
+      database.db,
+    );
     assert.equal(locked.rows[0]?.locked, holds.rows[0]?.held, 'locked amounts equal the active holds');
   });
 
   test('its audit rows are sealed into a chain that verifies', async () => {
-    const result = await verifyAuditChains(database.db, new Map([[config.auditHmacKeyId, config.auditHmacKey]]));
+    const result = await verifyAuditChains(
+      database.db,
+      new Map([[config.auditHmacKeyId, config.auditHmacKey]]),
+    );
     assert.equal(result.problem, undefined);
     assert.ok((result.tenants[0]?.sealedRows ?? 0) > 10);
   });
 
   test('no PIN or password reaches the database in plain text', async () => {
     const text = JSON.stringify(
-      (await sql`select u.pin_hash, u.password_hash, a.new_values from users u, audit_logs a`.execute(database.db)).rows,
+      (
+        await sql`select u.pin_hash, u.password_hash, a.new_values from users u, audit_logs a`.execute(
+          database.db,
+        )
+      ).rows,
     );
     assert.ok(!text.includes('"123456"'), 'the demo PIN is stored in clear');
     assert.ok(!text.includes('Corebank-Super-Admin-2026'), 'a demo password is stored in clear');

@@ -36,7 +36,10 @@ function startServer(environment: Record<string, string | undefined>): Started {
   return { child, address, output: () => output, exited };
 }
 
-function engineEnvironment(database: TestDatabase | undefined, dataDirectory: string): Record<string, string> {
+function engineEnvironment(
+  database: TestDatabase | undefined,
+  dataDirectory: string,
+): Record<string, string> {
   return database?.url ? { DATABASE_URL: database.url } : { DATA_DIR: dataDirectory };
 }
 
@@ -61,14 +64,20 @@ describe(`server start-up (${testEngine})`, () => {
 
   // How fast it starts is measured by `npm run bench:startup`, not asserted here: this machine is shared.
   test('development: migrates, seeds, answers /health and /ready, drains on SIGTERM', async () => {
-    const server = startServer({ NODE_ENV: 'development', ...engineEnvironment(await serverDatabase(), scratch()) });
+    const server = startServer({
+      NODE_ENV: 'development',
+      ...engineEnvironment(await serverDatabase(), scratch()),
+    });
     try {
       const address = await server.address;
       const health = await fetch(`${address}/health`);
       assert.equal(health.status, 200);
       const ready = await fetch(`${address}/ready`);
       assert.equal(ready.status, 200, await ready.text());
-      const lines = server.output().split('\n').filter((line) => line.includes('"reqId"'));
+      const lines = server
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('"reqId"'));
       assert.ok(lines.length > 0, 'request log lines carry the request id');
       for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), 'log lines are JSON');
     } finally {
@@ -89,7 +98,10 @@ describe(`server start-up (${testEngine})`, () => {
     });
     const code = await server.exited;
     assert.notEqual(code, 0);
-    const errorLines = server.output().split('\n').filter((line) => line.startsWith('corebank:'));
+    const errorLines = server
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('corebank:'));
     assert.equal(errorLines.length, 1, server.output());
     assert.match(errorLines[0] ?? '', /migrations are pending.*corebank db migrate.*MIGRATE_ON_START=true/);
   });
@@ -102,7 +114,10 @@ describe(`server start-up (${testEngine})`, () => {
   });
 
   test('an unreachable DATABASE_URL fails fast with one line', async () => {
-    const server = startServer({ NODE_ENV: 'development', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
+    const server = startServer({
+      NODE_ENV: 'development',
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+    });
     assert.equal(await server.exited, 1);
     assert.match(server.output(), /^corebank: cannot reach the database \(ECONNREFUSED\)/m);
   });

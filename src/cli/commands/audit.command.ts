@@ -14,10 +14,14 @@ export function registerAuditCommands(program: Command, runtime: CliRuntime): vo
       withDatabase(runtime, async (handle) => {
         const config = runtime.config();
         let checked = 0;
-        const result = await verifyAuditChains(handle.db, new Map([[config.auditHmacKeyId, config.auditHmacKey]]), (rows) => {
-          checked += rows;
-          if (!process.stderr.isTTY && rows > 0) process.stderr.write(`verified ${checked} rows\n`);
-        });
+        const result = await verifyAuditChains(
+          handle.db,
+          new Map([[config.auditHmacKeyId, config.auditHmacKey]]),
+          (rows) => {
+            checked += rows;
+            if (!process.stderr.isTTY && rows > 0) process.stderr.write(`verified ${checked} rows\n`);
+          },
+        );
         if (result.problem) {
           const { tenantId, kind, chainSequence, rowId, message } = result.problem;
           throw new CliError(
@@ -43,7 +47,10 @@ export function registerAuditCommands(program: Command, runtime: CliRuntime): vo
         const config = runtime.config();
         let total = 0;
         for (;;) {
-          const sealed = await sealPendingAudits(handle.db, { key: config.auditHmacKey, keyId: config.auditHmacKeyId });
+          const sealed = await sealPendingAudits(handle.db, {
+            key: config.auditHmacKey,
+            keyId: config.auditHmacKeyId,
+          });
           if (sealed === 0) break;
           total += sealed;
         }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { seedDatabase } from '../../db/seed/seed.ts';
-import { migrateToLatest, readMigrationStatus, rollback } from '../../db/migrator.ts';
 import { readDatabaseStatus } from '../../db/database-status.ts';
+import { migrateToLatest, readMigrationStatus, rollback } from '../../db/migrator.ts';
+import { seedDatabase } from '../../db/seed/seed.ts';
 import { CliError, type CliRuntime } from '../runtime.ts';
 import { withDatabase } from './with-database.ts';
 
@@ -12,7 +12,9 @@ export function registerDatabaseCommands(database: Command, runtime: CliRuntime)
     .action(() =>
       withDatabase(runtime, async (handle) => {
         const applied = await migrateToLatest(handle.db);
-        print(applied.length === 0 ? 'Already up to date.' : `Applied ${applied.length}: ${applied.join(', ')}`);
+        print(
+          applied.length === 0 ? 'Already up to date.' : `Applied ${applied.length}: ${applied.join(', ')}`,
+        );
       }),
     );
 
@@ -32,7 +34,9 @@ export function registerDatabaseCommands(database: Command, runtime: CliRuntime)
   database
     .command('status')
     .description('applied and pending migrations, engine, server version, size, tables, connections')
-    .action(() => withDatabase(runtime, async (handle) => print(formatStatus(await readDatabaseStatus(handle)))));
+    .action(() =>
+      withDatabase(runtime, async (handle) => print(formatStatus(await readDatabaseStatus(handle)))),
+    );
 
   database
     .command('seed')
@@ -41,7 +45,8 @@ export function registerDatabaseCommands(database: Command, runtime: CliRuntime)
     .action((options: { force?: boolean }) =>
       withDatabase(runtime, async (handle) => {
         const pending = (await readMigrationStatus(handle.db)).pending;
-        if (pending.length > 0) throw new CliError(`${pending.length} migrations are pending; run \`corebank db migrate\` first`);
+        if (pending.length > 0)
+          throw new CliError(`${pending.length} migrations are pending; run \`corebank db migrate\` first`);
         const result = await seedDatabase(handle, runtime.config(), {
           force: options.force ?? false,
           onStep: (step) => process.stderr.write(`seeding ${step}…\n`),
@@ -49,14 +54,17 @@ export function registerDatabaseCommands(database: Command, runtime: CliRuntime)
         if (!result.seeded) return print('The database is already seeded; nothing to do.');
         print('Seeded development data. Demo credentials:');
         for (const credential of result.credentials) {
-          print(`  ${credential.role.padEnd(22)} ${credential.login.padEnd(40)} ${credential.secret}  (${credential.note})`);
+          print(
+            `  ${credential.role.padEnd(22)} ${credential.login.padEnd(40)} ${credential.secret}  (${credential.note})`,
+          );
         }
       }),
     );
 }
 
 function parseSteps(raw: string): number {
-  if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1) throw new CliError('--steps must be a whole number from 1 to 9999');
+  if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1)
+    throw new CliError('--steps must be a whole number from 1 to 9999');
   return Number(raw);
 }
 
@@ -70,10 +78,14 @@ function formatStatus(status: Awaited<ReturnType<typeof readDatabaseStatus>>): s
     `database:     ${status.databaseName}, ${status.databaseSize}`,
     `connections:  ${status.connections}`,
     `migrations:   ${status.applied.length} applied, ${status.pending.length} pending`,
-    ...status.applied.map((migration) => `  applied  ${migration.name}  ${migration.executedAt.toISOString()}`),
+    ...status.applied.map(
+      (migration) => `  applied  ${migration.name}  ${migration.executedAt.toISOString()}`,
+    ),
     ...status.pending.map((name) => `  pending  ${name}`),
     'tables (estimated rows, total size):',
-    ...status.tables.map((table) => `  ${table.name.padEnd(32)} ${String(table.rowEstimate).padStart(10)}  ${table.totalSize}`),
+    ...status.tables.map(
+      (table) => `  ${table.name.padEnd(32)} ${String(table.rowEstimate).padStart(10)}  ${table.totalSize}`,
+    ),
   ];
   return lines.join('\n');
 }

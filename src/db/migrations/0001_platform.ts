@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import { runStatements } from './run-statements.ts';
+import { statementMigration } from './run-statements.ts';
 
 /**
  * Platform: the application roles, the helper functions every later migration uses (time-ordered
@@ -247,8 +246,4 @@ const down = [
   'revoke usage on schema public from corebank_app, corebank_sealer',
 ];
 
-// biome-ignore lint/suspicious/noExplicitAny: migrations are typed against no schema.
-export const migration = {
-  up: (db: Kysely<any>) => runStatements(db, up),
-  down: (db: Kysely<any>) => runStatements(db, down),
-};
+export const migration = statementMigration(up, down);

@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import { runStatements } from './run-statements.ts';
+import { statementMigration } from './run-statements.ts';
 
 /**
  * Identity: one users table for phone+PIN customers (seed 000 users), email users (seed 001
@@ -238,8 +237,4 @@ const down = [
   'drop table if exists users',
 ];
 
-// biome-ignore lint/suspicious/noExplicitAny: migrations are typed against no schema.
-export const migration = {
-  up: (db: Kysely<any>) => runStatements(db, up),
-  down: (db: Kysely<any>) => runStatements(db, down),
-};
+export const migration = statementMigration(up, down);

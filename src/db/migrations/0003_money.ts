@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import { runStatements } from './run-statements.ts';
+import { statementMigration } from './run-statements.ts';
 
 /**
  * Money: linked bank accounts (seed 000), wallets per user and asset with balance locking (seed 000
@@ -206,8 +205,4 @@ const down = [
   'drop table if exists bank_accounts',
 ];
 
-// biome-ignore lint/suspicious/noExplicitAny: migrations are typed against no schema.
-export const migration = {
-  up: (db: Kysely<any>) => runStatements(db, up),
-  down: (db: Kysely<any>) => runStatements(db, down),
-};
+export const migration = statementMigration(up, down);

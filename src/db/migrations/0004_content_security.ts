@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import { runStatements } from './run-statements.ts';
+import { statementMigration } from './run-statements.ts';
 
 /**
  * Content (seed 000 articles, photos, onboardings, configs), security operations (seed 003 threat
@@ -205,8 +204,4 @@ const down = [
   'drop table if exists articles',
 ];
 
-// biome-ignore lint/suspicious/noExplicitAny: migrations are typed against no schema.
-export const migration = {
-  up: (db: Kysely<any>) => runStatements(db, up),
-  down: (db: Kysely<any>) => runStatements(db, down),
-};
+export const migration = statementMigration(up, down);

@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import { runStatements } from './run-statements.ts';
+import { statementMigration } from './run-statements.ts';
 
 /**
  * The high-volume logs, range-partitioned by month on created_at (seeds 000 and 001 ask for it):
@@ -261,8 +260,4 @@ const down = [
   'drop function if exists corebank_audit_guard()',
 ];
 
-// biome-ignore lint/suspicious/noExplicitAny: migrations are typed against no schema.
-export const migration = {
-  up: (db: Kysely<any>) => runStatements(db, up),
-  down: (db: Kysely<any>) => runStatements(db, down),
-};
+export const migration = statementMigration(up, down);

@@ -6,9 +6,25 @@ export async function seedContent(context: SeedContext, people: SeededPeople): P
   await context.transaction
     .insertInto('articles')
     .values([
-      { ...tenant, title: 'Welcome to Corebank', content: 'How to open your account and top up.', user_id: people.adminId },
-      { ...tenant, title: 'Keep your PIN safe', content: 'Corebank never asks for your PIN or OTP.', user_id: people.adminId },
-      { ...tenant, title: 'Archived promotion', content: 'This promotion has ended.', user_id: people.adminId, is_active: false },
+      {
+        ...tenant,
+        title: 'Welcome to Corebank',
+        content: 'How to open your account and top up.',
+        user_id: people.adminId,
+      },
+      {
+        ...tenant,
+        title: 'Keep your PIN safe',
+        content: 'Corebank never asks for your PIN or OTP.',
+        user_id: people.adminId,
+      },
+      {
+        ...tenant,
+        title: 'Archived promotion',
+        content: 'This promotion has ended.',
+        user_id: people.adminId,
+        is_active: false,
+      },
     ])
     .execute();
   await context.transaction
@@ -21,9 +37,25 @@ export async function seedContent(context: SeedContext, people: SeededPeople): P
   await context.transaction
     .insertInto('onboardings')
     .values([
-      { ...tenant, image: 'https://cdn.corebank.dev/onboarding/1.png', title: 'Bank from anywhere', description: 'Transfers in seconds.' },
-      { ...tenant, image: 'https://cdn.corebank.dev/onboarding/2.png', title: 'Safe by design', description: 'Two-step login with OTP.' },
-      { ...tenant, image: 'https://cdn.corebank.dev/onboarding/3.png', title: 'Old screen', description: 'Retired.', is_active: false },
+      {
+        ...tenant,
+        image: 'https://cdn.corebank.dev/onboarding/1.png',
+        title: 'Bank from anywhere',
+        description: 'Transfers in seconds.',
+      },
+      {
+        ...tenant,
+        image: 'https://cdn.corebank.dev/onboarding/2.png',
+        title: 'Safe by design',
+        description: 'Two-step login with OTP.',
+      },
+      {
+        ...tenant,
+        image: 'https://cdn.corebank.dev/onboarding/3.png',
+        title: 'Old screen',
+        description: 'Retired.',
+        is_active: false,
+      },
     ])
     .execute();
   await context.transaction

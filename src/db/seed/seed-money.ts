@@ -12,7 +12,12 @@ type SystemWallets = Map<string, string>;
 export async function seedMoney(context: SeedContext, people: SeededPeople): Promise<void> {
   const systemWallets = await seedSystemWallets(context);
   for (const customer of people.customers) {
-    customer.walletId = await seedCustomerAccounts(context, customer.id, customer.name, customer.accountNumber);
+    customer.walletId = await seedCustomerAccounts(
+      context,
+      customer.id,
+      customer.name,
+      customer.accountNumber,
+    );
   }
   const [alice, budi, citra, dewi] = people.customers;
   if (!alice || !budi || !citra || !dewi) throw new Error('seed expects at least four customers');
@@ -25,8 +30,20 @@ export async function seedMoney(context: SeedContext, people: SeededPeople): Pro
     ]);
   }
   await move(context, 'IDR', systemWallets, [
-    { walletId: alice.walletId, delta: -7_500_000, type: 'transfer_out', counterpartyWalletId: budi.walletId, description: 'Rent share' },
-    { walletId: budi.walletId, delta: 7_500_000, type: 'transfer_in', counterpartyWalletId: alice.walletId, description: 'Rent share' },
+    {
+      walletId: alice.walletId,
+      delta: -7_500_000,
+      type: 'transfer_out',
+      counterpartyWalletId: budi.walletId,
+      description: 'Rent share',
+    },
+    {
+      walletId: budi.walletId,
+      delta: 7_500_000,
+      type: 'transfer_in',
+      counterpartyWalletId: alice.walletId,
+      description: 'Rent share',
+    },
   ]);
   // The transfer above as a client would have sent it: its Idempotency-Key keeps a retry from paying twice.
   await context.transaction
@@ -43,7 +60,12 @@ export async function seedMoney(context: SeedContext, people: SeededPeople): Pro
     })
     .execute();
   await move(context, 'IDR', systemWallets, [
-    { walletId: budi.walletId, delta: -1_250_000, type: 'transfer_out', counterpartyWalletId: citra.walletId },
+    {
+      walletId: budi.walletId,
+      delta: -1_250_000,
+      type: 'transfer_out',
+      counterpartyWalletId: citra.walletId,
+    },
     { walletId: citra.walletId, delta: 1_250_000, type: 'transfer_in', counterpartyWalletId: budi.walletId },
   ]);
   await seedWithdrawals(context, systemWallets, alice.id, alice.walletId, citra.id, citra.walletId);
@@ -75,7 +97,10 @@ async function move(
     entityType: 'transaction',
     entityId: movementId,
     action: 'CREATE',
-    newValues: { asset, entries: posted.map((entry) => ({ wallet: entry.walletId, type: entry.type, amount: entry.amount })) },
+    newValues: {
+      asset,
+      entries: posted.map((entry) => ({ wallet: entry.walletId, type: entry.type, amount: entry.amount })),
+    },
   });
 }
 
@@ -86,7 +111,13 @@ async function seedSystemWallets(context: SeedContext): Promise<SystemWallets> {
       const id = uuidV7();
       await context.transaction
         .insertInto('wallets')
-        .values({ tenant_id: context.tenantId, id, asset_code: asset, kind: 'system', system_purpose: purpose })
+        .values({
+          tenant_id: context.tenantId,
+          id,
+          asset_code: asset,
+          kind: 'system',
+          system_purpose: purpose,
+        })
         .execute();
       wallets.set(`${asset}:${purpose}`, id);
     }
@@ -116,7 +147,14 @@ async function seedCustomerAccounts(
   const walletId = uuidV7();
   await context.transaction
     .insertInto('wallets')
-    .values({ tenant_id: context.tenantId, id: walletId, user_id: userId, asset_code: 'IDR', kind: 'customer', account_number: accountNumber })
+    .values({
+      tenant_id: context.tenantId,
+      id: walletId,
+      user_id: userId,
+      asset_code: 'IDR',
+      kind: 'customer',
+      account_number: accountNumber,
+    })
     .execute();
   return walletId;
 }
@@ -144,7 +182,15 @@ async function seedWithdrawals(
     })
     .execute();
   const completedId = uuidV7();
-  await insertOperation(context, completedId, aliceId, aliceWalletId, 2_000_000, 'completed', externalAccountId);
+  await insertOperation(
+    context,
+    completedId,
+    aliceId,
+    aliceWalletId,
+    2_000_000,
+    'completed',
+    externalAccountId,
+  );
   await move(
     context,
     'IDR',
@@ -219,12 +265,22 @@ async function insertOperation(
     .execute();
 }
 
-async function seedBitcoin(context: SeedContext, systemWallets: SystemWallets, ...userIds: string[]): Promise<void> {
+async function seedBitcoin(
+  context: SeedContext,
+  systemWallets: SystemWallets,
+  ...userIds: string[]
+): Promise<void> {
   for (const userId of userIds) {
     const walletId = uuidV7();
     await context.transaction
       .insertInto('wallets')
-      .values({ tenant_id: context.tenantId, id: walletId, user_id: userId, asset_code: 'BTC', kind: 'customer' })
+      .values({
+        tenant_id: context.tenantId,
+        id: walletId,
+        user_id: userId,
+        asset_code: 'BTC',
+        kind: 'customer',
+      })
       .execute();
     // 0.1 BTC = 10,000,000 satoshi (BTC has scale 8).
     const depositId = uuidV7();

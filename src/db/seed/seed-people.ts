@@ -6,15 +6,42 @@ import type { DemoCredential, SeedContext, SeededCustomer, SeededPeople } from '
 export const demoPin = '123456';
 
 const staff = [
-  { role: 'super_admin', name: 'Super Administrator', email: 'superadmin@corebank.dev', password: 'Corebank-Super-Admin-2026' },
-  { role: 'admin', name: 'Operations Administrator', email: 'admin@corebank.dev', password: 'Corebank-Admin-Demo-2026' },
-  { role: 'manager', name: 'Branch Manager Demo', email: 'manager@corebank.dev', password: 'Corebank-Manager-Demo-2026' },
-  { role: 'officer', name: 'Compliance Officer Demo', email: 'officer@corebank.dev', password: 'Corebank-Officer-Demo-2026' },
+  {
+    role: 'super_admin',
+    name: 'Super Administrator',
+    email: 'superadmin@corebank.dev',
+    password: 'Corebank-Super-Admin-2026',
+  },
+  {
+    role: 'admin',
+    name: 'Operations Administrator',
+    email: 'admin@corebank.dev',
+    password: 'Corebank-Admin-Demo-2026',
+  },
+  {
+    role: 'manager',
+    name: 'Branch Manager Demo',
+    email: 'manager@corebank.dev',
+    password: 'Corebank-Manager-Demo-2026',
+  },
+  {
+    role: 'officer',
+    name: 'Compliance Officer Demo',
+    email: 'officer@corebank.dev',
+    password: 'Corebank-Officer-Demo-2026',
+  },
 ] as const;
 
 // Every user status (0 inactive, 1 active, 2 blocked) and every KYC tier appear at least once.
 const customers = [
-  { name: 'Alice Wijaya', phone: '081234567801', account: '1234567801', status: 1, tier: 2, email: 'alice@example.com' },
+  {
+    name: 'Alice Wijaya',
+    phone: '081234567801',
+    account: '1234567801',
+    status: 1,
+    tier: 2,
+    email: 'alice@example.com',
+  },
   { name: 'Budi Santoso', phone: '081234567802', account: '1234567802', status: 1, tier: 1, email: null },
   { name: 'Citra Lestari', phone: '081234567803', account: '1234567803', status: 1, tier: 0, email: null },
   { name: 'Dewi Anggraini', phone: '081234567804', account: '1234567804', status: 2, tier: 1, email: null },
@@ -22,14 +49,21 @@ const customers = [
   { name: 'Fajar Nugroho', phone: '081234567806', account: '1234567806', status: 1, tier: 0, email: null },
 ] as const;
 
-export async function seedPeople(context: SeedContext): Promise<{ people: SeededPeople; credentials: DemoCredential[] }> {
+export async function seedPeople(
+  context: SeedContext,
+): Promise<{ people: SeededPeople; credentials: DemoCredential[] }> {
   const staffIds = await seedStaff(context);
   const seededCustomers: SeededCustomer[] = [];
   for (const customer of customers) {
     seededCustomers.push(await seedCustomer(context, customer));
   }
   const credentials: DemoCredential[] = [
-    ...staff.map((member) => ({ role: member.role, login: member.email, secret: member.password, note: 'POST /v1/admin/auth/login' })),
+    ...staff.map((member) => ({
+      role: member.role,
+      login: member.email,
+      secret: member.password,
+      note: 'POST /v1/admin/auth/login',
+    })),
     ...customers.map((customer) => ({
       role: `customer (status ${customer.status})`,
       login: `${customer.phone} / account ${customer.account}`,
@@ -73,12 +107,16 @@ async function seedStaff(context: SeedContext): Promise<Map<string, string>> {
       })
       .execute();
     await seedProfile(context, id, ['staff', member.role]);
-    await recordAudit(context.transaction, { ...context.audit, adminId: id }, {
-      entityType: 'user',
-      entityId: id,
-      action: 'CREATE',
-      newValues: { role: member.role, email: member.email, password: member.password },
-    });
+    await recordAudit(
+      context.transaction,
+      { ...context.audit, adminId: id },
+      {
+        entityType: 'user',
+        entityId: id,
+        action: 'CREATE',
+        newValues: { role: member.role, email: member.email, password: member.password },
+      },
+    );
   }
   return ids;
 }
@@ -108,13 +146,24 @@ async function seedCustomer(
     })
     .execute();
   await seedProfile(context, id, ['customer', `tier-${customer.tier}`]);
-  await recordAudit(context.transaction, { ...context.audit, userId: id }, {
-    entityType: 'user',
-    entityId: id,
-    action: 'CREATE',
-    newValues: { name: customer.name, phone: customer.phone, pin: demoPin },
-  });
-  return { id, name: customer.name, phone: customer.phone, accountNumber: customer.account, status: customer.status, walletId: '' };
+  await recordAudit(
+    context.transaction,
+    { ...context.audit, userId: id },
+    {
+      entityType: 'user',
+      entityId: id,
+      action: 'CREATE',
+      newValues: { name: customer.name, phone: customer.phone, pin: demoPin },
+    },
+  );
+  return {
+    id,
+    name: customer.name,
+    phone: customer.phone,
+    accountNumber: customer.account,
+    status: customer.status,
+    walletId: '',
+  };
 }
 
 async function seedProfile(context: SeedContext, userId: string, tags: string[]): Promise<void> {

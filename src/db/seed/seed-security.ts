@@ -10,10 +10,37 @@ export async function seedSecurity(context: SeedContext, people: SeededPeople): 
   await context.transaction
     .insertInto('login_audits')
     .values([
-      { ...tenant, user_id: alice.id, login_type: 'user_login', status: 'success', ip_address: '203.0.113.10', user_agent: 'CorebankSeed/1.0', device_info: JSON.stringify({ type: 'android' }) },
-      { ...tenant, user_id: budi.id, login_type: 'user_login', status: 'failed', ip_address: '203.0.113.66', failure_reason: 'invalid_credentials' },
-      { ...tenant, admin_id: people.adminId, login_type: 'admin_login', status: 'success', ip_address: '198.51.100.7' },
-      { ...tenant, user_id: alice.id, login_type: 'user_logout', status: 'success', ip_address: '203.0.113.10' },
+      {
+        ...tenant,
+        user_id: alice.id,
+        login_type: 'user_login',
+        status: 'success',
+        ip_address: '203.0.113.10',
+        user_agent: 'CorebankSeed/1.0',
+        device_info: JSON.stringify({ type: 'android' }),
+      },
+      {
+        ...tenant,
+        user_id: budi.id,
+        login_type: 'user_login',
+        status: 'failed',
+        ip_address: '203.0.113.66',
+        failure_reason: 'invalid_credentials',
+      },
+      {
+        ...tenant,
+        admin_id: people.adminId,
+        login_type: 'admin_login',
+        status: 'success',
+        ip_address: '198.51.100.7',
+      },
+      {
+        ...tenant,
+        user_id: alice.id,
+        login_type: 'user_logout',
+        status: 'success',
+        ip_address: '203.0.113.10',
+      },
     ])
     .execute();
   await context.transaction
@@ -37,8 +64,29 @@ export async function seedSecurity(context: SeedContext, people: SeededPeople): 
   await context.transaction
     .insertInto('security_events')
     .values([
-      { ...tenant, id: eventId, user_id: budi.id, event_type: 'BRUTE_FORCE_ATTEMPT', event_category: 'authentication', severity: 'high', ip_address: '203.0.113.66', description: 'Five failed PIN attempts in a minute', risk_score: 72, action_taken: 'lock' },
-      { ...tenant, user_id: alice.id, event_type: 'SESSION_CREATED', event_category: 'session', severity: 'low', ip_address: '203.0.113.10', is_resolved: true, resolved_at: new Date(), resolved_by: people.adminId },
+      {
+        ...tenant,
+        id: eventId,
+        user_id: budi.id,
+        event_type: 'BRUTE_FORCE_ATTEMPT',
+        event_category: 'authentication',
+        severity: 'high',
+        ip_address: '203.0.113.66',
+        description: 'Five failed PIN attempts in a minute',
+        risk_score: 72,
+        action_taken: 'lock',
+      },
+      {
+        ...tenant,
+        user_id: alice.id,
+        event_type: 'SESSION_CREATED',
+        event_category: 'session',
+        severity: 'low',
+        ip_address: '203.0.113.10',
+        is_resolved: true,
+        resolved_at: new Date(),
+        resolved_by: people.adminId,
+      },
     ])
     .execute();
   await seedThreats(context, people, eventId);

@@ -60,7 +60,11 @@ export async function seedSessions(context: SeedContext, people: SeededPeople): 
   await seedVerificationTokens(context, alice.id, people.adminId);
 }
 
-async function seedVerificationTokens(context: SeedContext, customerId: string, staffId: string): Promise<void> {
+async function seedVerificationTokens(
+  context: SeedContext,
+  customerId: string,
+  staffId: string,
+): Promise<void> {
   const key = context.config.secretTokenKey;
   await context.transaction
     .insertInto('verification_tokens')
@@ -84,7 +88,12 @@ async function seedVerificationTokens(context: SeedContext, customerId: string, 
     .execute();
 }
 
-async function seedOtpSession(context: SeedContext, phone: string, name: string, accountNumber: string): Promise<void> {
+async function seedOtpSession(
+  context: SeedContext,
+  phone: string,
+  name: string,
+  accountNumber: string,
+): Promise<void> {
   const pepper = context.config.pinPeppers[0];
   if (!pepper) throw new Error('no PIN pepper configured');
   await context.transaction

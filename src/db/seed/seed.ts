@@ -62,10 +62,15 @@ export async function seedDatabase(
     await seedContent(context, people);
     step('security');
     await seedSecurity(context, people);
-    await transaction.insertInto('configs').values({ tenant_id: tenantId, key: seedMarkerKey, value: seedVersion }).execute();
+    await transaction
+      .insertInto('configs')
+      .values({ tenant_id: tenantId, key: seedMarkerKey, value: seedVersion })
+      .execute();
     return demo;
   });
-  while ((await sealPendingAudits(handle.db, { key: config.auditHmacKey, keyId: config.auditHmacKeyId })) > 0) {}
+  while (
+    (await sealPendingAudits(handle.db, { key: config.auditHmacKey, keyId: config.auditHmacKeyId })) > 0
+  ) {}
   return { seeded: true, tenantId, credentials };
 }
 
@@ -73,6 +78,10 @@ export async function seedDatabase(
 export async function ensureTenant(handle: DatabaseHandle, slug: string): Promise<string> {
   await sql`insert into tenants (slug, name) values (${slug}, ${slug === 'default' ? 'Default tenant' : slug})
             on conflict (slug) do nothing`.execute(handle.db);
-  const tenant = await handle.db.selectFrom('tenants').select('id').where('slug', '=', slug).executeTakeFirstOrThrow();
+  const tenant = await handle.db
+    .selectFrom('tenants')
+    .select('id')
+    .where('slug', '=', slug)
+    .executeTakeFirstOrThrow();
   return tenant.id;
 }

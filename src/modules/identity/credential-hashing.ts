@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type Algorithm, hash, verify } from '@node-rs/argon2';
+import bcrypt from 'bcryptjs';
 
 /**
  * Passwords: argon2id with OWASP's minimum parameters (19 MiB, 2 iterations, 1 lane). @node-rs/argon2
@@ -14,8 +15,26 @@ export function hashPassword(password: string): Promise<string> {
 }
 
 export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
+  if (isLegacyBcryptHash(passwordHash)) return bcrypt.compare(password, passwordHash);
   if (!passwordHash.startsWith('$argon2')) return false;
   return verify(passwordHash, password);
+}
+
+/** Seed 002 stored bcrypt (cost 12) hashes; they still verify and are replaced by argon2id at the next login. */
+export function isLegacyBcryptHash(passwordHash: string): boolean {
+  return /^\$2[aby]\$\d{2}\$/.test(passwordHash);
+}
+
+let dummyHash: Promise<string> | undefined;
+
+/**
+ * Verifies against a throwaway hash, so a login for an unknown email costs what a known one costs and
+ * the response time does not reveal which emails have accounts.
+ */
+export async function verifyDummyPassword(password: string): Promise<false> {
+  dummyHash ??= hashPassword('corebank-timing-equaliser-not-a-password');
+  await verify(await dummyHash, password);
+  return false;
 }
 
 /**

@@ -90,7 +90,11 @@ async function sealTenant(
         id uuid, created_at timestamptz, chain_sequence bigint, previous_hash text, row_hash text, signature text)
       where a.tenant_id = ${tenantId} and a.id = s.id and a.created_at = s.created_at
         and a.row_hash is null`.execute(transaction);
-    assert.equal(Number(updated.numAffectedRows), seals.length, 'every selected audit row must be sealed once');
+    assert.equal(
+      Number(updated.numAffectedRows),
+      seals.length,
+      'every selected audit row must be sealed once',
+    );
 
     await sql`
       insert into audit_chain_heads (tenant_id, last_sequence, last_hash, last_sealed_at, updated_at)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { maskSecrets } from '../logger.ts';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
+import { maskSecrets } from '../logger.ts';
 
 /**
  * Where a change came from: filled from the HTTP request (or the CLI / a job) and passed down to the
