@@ -124,10 +124,14 @@ describe('readiness failures', () => {
 
   test('GET /ready is 503 SERVICE_UNAVAILABLE naming the database after the database is closed', async () => {
     await unmigrated.close();
-    const started = Date.now();
-    const response = await withApp(unmigrated, (instance) =>
-      instance.inject({ method: 'GET', url: '/ready' }),
-    );
+    let elapsedMs = 0;
+    // Only the request is timed: building the app is not part of the readiness check.
+    const response = await withApp(unmigrated, async (instance) => {
+      const started = Date.now();
+      const answer = await instance.inject({ method: 'GET', url: '/ready' });
+      elapsedMs = Date.now() - started;
+      return answer;
+    });
     assert.equal(response.statusCode, 503, response.body);
     const body = response.json() as ErrorResponse;
     assert.equal(body.error.code, 'SERVICE_UNAVAILABLE');
@@ -135,7 +139,7 @@ describe('readiness failures', () => {
       body.error.details?.map((detail) => detail.field),
       ['database'],
     );
-    assert.ok(Date.now() - started < 5000, 'the readiness check was not bounded');
+    assert.ok(elapsedMs < 5000, `the readiness check was not bounded (${elapsedMs} ms)`);
   });
 
   test('GET /ready answers 503 within its time budget when the database hangs', async () => {
