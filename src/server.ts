@@ -40,6 +40,7 @@ export async function startServer(
     databaseUrl: config.databaseUrl,
     dataDirectory: config.dataDirectory,
     poolMax: config.databasePoolMax,
+    acquireTimeoutMs: config.databaseAcquireTimeoutMs,
   });
   try {
     await prepareDatabase(database, config, logger);

@@ -22,6 +22,12 @@ export interface DatabaseOptions {
   /** Embedded engine: start from this data directory image (a migrated template, in tests). */
   loadDataDirectory?: Blob | File | undefined;
   poolMax?: number;
+  /**
+   * How long a query may wait for a pooled connection, including opening one. pg applies the same
+   * limit to waiting behind a full pool, so a burst larger than the pool queues up to this long
+   * instead of failing.
+   */
+  acquireTimeoutMs?: number;
   applicationName?: string;
 }
 
@@ -67,7 +73,7 @@ async function openPostgres(databaseUrl: string, options: DatabaseOptions): Prom
     connectionString: databaseUrl,
     max: options.poolMax ?? 20,
     application_name: options.applicationName ?? 'corebank',
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: options.acquireTimeoutMs ?? 30_000,
     idleTimeoutMillis: 30_000,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
