@@ -1,0 +1,110 @@
+import {
+  ConfigurationError,
+  type Environment,
+  readBoolean,
+  readInteger,
+  readString,
+} from '../../config/config.ts';
+
+/** The limits of one KYC tier, in minor units of the limited asset (IDR by default). */
+export interface KycTierLimits {
+  maximumBalanceMinor: number;
+  dailyOutgoingMinor: number;
+  singleTransferMaximumMinor: number;
+}
+
+export interface MoneyConfig {
+  /** MAINTENANCE_MODE=true stops every money movement with 503 MAINTENANCE_MODE (a tenant can also set configs.maintenance_mode). */
+  maintenanceMode: boolean;
+  /** How long a stored Idempotency-Key response is kept; at least 24 hours by contract. */
+  idempotencyKeyTtlHours: number;
+  /** Attempts of one money transaction when PostgreSQL reports a serialization failure or deadlock. */
+  transactionAttemptsMax: number;
+  /** The asset whose amounts the KYC tier limits are written in. */
+  kycLimitedAsset: string;
+  kycTierLimits: readonly [KycTierLimits, KycTierLimits, KycTierLimits];
+  kycValidityDays: number;
+  kycExpiryIntervalMs: number;
+  payoutWorkerIntervalMs: number;
+  /** Withdrawals the worker takes per run and tenant. */
+  payoutBatchSize: number;
+  /** A withdrawal left in `processing` this long (a crashed worker) is asked about again. */
+  payoutStuckAfterMs: number;
+  payoutSimulatorFailurePercent: number;
+  payoutSimulatorDelayMs: number;
+  /** Allows customers to top up their own wallet from the cash-in account (development, test). */
+  selfTopupAllowed: boolean;
+}
+
+type Source = Record<string, string | undefined>;
+
+const safeIntegerMax = Number.MAX_SAFE_INTEGER;
+
+// Defaults in IDR minor units (scale 2): tier 0 may hold Rp 5,000,000 and send Rp 2,000,000 a day.
+const defaultTierLimits: readonly [KycTierLimits, KycTierLimits, KycTierLimits] = [
+  {
+    maximumBalanceMinor: 500_000_000,
+    dailyOutgoingMinor: 200_000_000,
+    singleTransferMaximumMinor: 100_000_000,
+  },
+  {
+    maximumBalanceMinor: 5_000_000_000,
+    dailyOutgoingMinor: 2_000_000_000,
+    singleTransferMaximumMinor: 1_000_000_000,
+  },
+  {
+    maximumBalanceMinor: 100_000_000_000,
+    dailyOutgoingMinor: 50_000_000_000,
+    singleTransferMaximumMinor: 25_000_000_000,
+  },
+];
+
+function readTierLimits(source: Source, tier: 0 | 1 | 2): KycTierLimits {
+  const fallback = defaultTierLimits[tier];
+  const prefix = `KYC_TIER${tier}_`;
+  return {
+    maximumBalanceMinor: readInteger(
+      source,
+      `${prefix}MAX_BALANCE`,
+      fallback.maximumBalanceMinor,
+      0,
+      safeIntegerMax,
+    ),
+    dailyOutgoingMinor: readInteger(
+      source,
+      `${prefix}DAILY_OUTGOING`,
+      fallback.dailyOutgoingMinor,
+      0,
+      safeIntegerMax,
+    ),
+    singleTransferMaximumMinor: readInteger(
+      source,
+      `${prefix}SINGLE_TRANSFER_MAX`,
+      fallback.singleTransferMaximumMinor,
+      0,
+      safeIntegerMax,
+    ),
+  };
+}
+
+export function readMoneyConfig(source: Source, environment: Environment): MoneyConfig {
+  const config: MoneyConfig = {
+    maintenanceMode: readBoolean(source, 'MAINTENANCE_MODE', false),
+    idempotencyKeyTtlHours: readInteger(source, 'IDEMPOTENCY_KEY_TTL_HOURS', 48, 24, 24 * 90),
+    transactionAttemptsMax: readInteger(source, 'MONEY_TRANSACTION_ATTEMPTS_MAX', 10, 1, 100),
+    kycLimitedAsset: readString(source, 'KYC_LIMITED_ASSET', 'IDR'),
+    kycTierLimits: [readTierLimits(source, 0), readTierLimits(source, 1), readTierLimits(source, 2)],
+    kycValidityDays: readInteger(source, 'KYC_VALIDITY_DAYS', 365, 1, 3650),
+    kycExpiryIntervalMs: readInteger(source, 'KYC_EXPIRY_INTERVAL_MS', 3_600_000, 1000, 86_400_000),
+    payoutWorkerIntervalMs: readInteger(source, 'PAYOUT_WORKER_INTERVAL_MS', 1000, 50, 600_000),
+    payoutBatchSize: readInteger(source, 'PAYOUT_BATCH_SIZE', 20, 1, 1000),
+    payoutStuckAfterMs: readInteger(source, 'PAYOUT_STUCK_AFTER_MS', 60_000, 1000, 86_400_000),
+    payoutSimulatorFailurePercent: readInteger(source, 'PAYOUT_SIMULATOR_FAILURE_PERCENT', 10, 0, 100),
+    payoutSimulatorDelayMs: readInteger(source, 'PAYOUT_SIMULATOR_DELAY_MS', 200, 0, 60_000),
+    selfTopupAllowed: readBoolean(source, 'SELF_TOPUP_ALLOWED', environment !== 'production'),
+  };
+  if (!/^[A-Za-z0-9]{2,16}$/.test(config.kycLimitedAsset)) {
+    throw new ConfigurationError('KYC_LIMITED_ASSET', 'must be an asset code of 2-16 letters or digits');
+  }
+  return config;
+}

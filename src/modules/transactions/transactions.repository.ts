@@ -1,0 +1,82 @@
+import { sql } from 'kysely';
+import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
+import { AppError } from '../../platform/errors.ts';
+import type { StatementQuery } from './transactions.schemas.ts';
+
+export interface StatementEntry {
+  id: string;
+  transaction_id: string;
+  user_id: string | null;
+  type: string;
+  status: string;
+  asset: string;
+  amount: number;
+  balance_before: number;
+  balance_after: number;
+  entry_sequence: number;
+  description: string | null;
+  operation_id: string | null;
+  created_at: string;
+}
+
+export interface StatementPage {
+  transactions: StatementEntry[];
+  next_cursor: string | null;
+}
+
+interface Cursor {
+  createdAt: string;
+  id: string;
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const cursorTimePattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(`${cursor.createdAt}|${cursor.id}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(text: string): Cursor {
+  const [createdAt, id] = Buffer.from(text, 'base64url').toString('utf8').split('|');
+  if (!createdAt || !id || !cursorTimePattern.test(createdAt) || !uuidPattern.test(id)) {
+    throw new AppError('VALIDATION_FAILED', undefined, [
+      { field: 'querystring.cursor', reason: 'is not a cursor this API issued' },
+    ]);
+  }
+  return { createdAt, id };
+}
+
+/**
+ * One page of a user's ledger entries, newest first. Keyset pagination on (created_at, id) — the
+ * cursor carries the timestamp to the microsecond, so entries committed in the same millisecond are
+ * neither skipped nor repeated — and it walks the (tenant, user, created_at, id) index.
+ */
+export async function readStatement(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  userId: string,
+  query: StatementQuery,
+): Promise<StatementPage> {
+  const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
+  const rows = await sql<StatementEntry & { cursor_time: string }>`
+    select id, movement_id as transaction_id, user_id, type, status, asset_code as asset, amount, balance_before,
+           balance_after, entry_sequence, description, operation_id,
+           to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at,
+           to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_time
+    from transactions
+    where tenant_id = ${tenantId} and user_id = ${userId}
+      ${query.type ? sql`and type = ${query.type}` : sql``}
+      ${query.asset ? sql`and asset_code = ${query.asset}` : sql``}
+      ${query.from ? sql`and created_at >= ${query.from}::timestamptz` : sql``}
+      ${query.to ? sql`and created_at < ${query.to}::timestamptz` : sql``}
+      ${cursor ? sql`and (created_at, id) < (${cursor.createdAt}::timestamptz, ${cursor.id}::uuid)` : sql``}
+    order by created_at desc, id desc
+    limit ${query.limit + 1}`.execute(transaction);
+  const page = rows.rows.slice(0, query.limit);
+  const last = page.at(-1);
+  const hasMore = rows.rows.length > query.limit;
+  return {
+    transactions: page.map(({ cursor_time: _cursorTime, ...entry }) => entry),
+    next_cursor: hasMore && last ? encodeCursor({ createdAt: last.cursor_time, id: last.id }) : null,
+  };
+}

@@ -1,0 +1,112 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { withScope } from '../../db/tenant-transaction.ts';
+import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
+import { requirePrincipal } from '../../platform/auth/principal.ts';
+import { errorResponses } from '../../platform/openapi.ts';
+import { sendMoneyResponse } from '../idempotency/idempotency.service.ts';
+import { idempotencyKeyFrom, type MoneyServices } from '../operations/money-rules.ts';
+import { topup } from './topups.service.ts';
+import { readStatement } from './transactions.repository.ts';
+import {
+  IdempotencyHeadersSchema,
+  MoneyMovementSchema,
+  StatementQuerySchema,
+  StatementSchema,
+  TopupBodySchema,
+  UserIdParamsSchema,
+} from './transactions.schemas.ts';
+
+const moneyErrors = errorResponses(400, 401, 403, 404, 409, 422, 503);
+
+export const transactionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const services: MoneyServices = { db: app.database.db, money: app.config.money };
+
+  app.post(
+    '/v1/transactions/topup',
+    {
+      config: { permission: 'transactions:create' },
+      schema: {
+        tags: ['money'],
+        summary:
+          'Top up your own wallet from the cash-in account (development; production uses a funding source)',
+        security: [{ bearerAuth: [] }],
+        headers: IdempotencyHeadersSchema,
+        body: TopupBodySchema,
+        response: { 201: MoneyMovementSchema, ...moneyErrors },
+      },
+    },
+    async (request, reply) => {
+      const principal = requirePrincipal(request);
+      const key = idempotencyKeyFrom(request.headers['idempotency-key']);
+      const audit = auditContextFromRequest(request, principal.tenantId);
+      const response = await topup(services, principal, audit, key, principal.userId, request.body);
+      return sendMoneyResponse(reply as never, response);
+    },
+  );
+
+  app.post(
+    '/v1/admin/users/:id/topup',
+    {
+      config: { permission: 'users:topup' },
+      schema: {
+        tags: ['money', 'admin'],
+        summary: "Staff: credit a customer's wallet from the cash-in account",
+        security: [{ bearerAuth: [] }],
+        params: UserIdParamsSchema,
+        headers: IdempotencyHeadersSchema,
+        body: TopupBodySchema,
+        response: { 201: MoneyMovementSchema, ...moneyErrors },
+      },
+    },
+    async (request, reply) => {
+      const principal = requirePrincipal(request);
+      const key = idempotencyKeyFrom(request.headers['idempotency-key']);
+      const audit = auditContextFromRequest(request, principal.tenantId, request.params.id);
+      const response = await topup(services, principal, audit, key, request.params.id, request.body);
+      return sendMoneyResponse(reply as never, response);
+    },
+  );
+
+  app.get(
+    '/v1/transactions',
+    {
+      config: { permission: 'transactions:read_own' },
+      schema: {
+        tags: ['money'],
+        summary: 'Your statement: ledger entries newest first with balance_before/after, keyset-paginated',
+        security: [{ bearerAuth: [] }],
+        querystring: StatementQuerySchema,
+        response: { 200: StatementSchema, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const principal = requirePrincipal(request);
+      return withScope(
+        app.database.db,
+        { tenantId: principal.tenantId, userId: principal.userId },
+        (transaction) => readStatement(transaction, principal.tenantId, principal.userId, request.query),
+      );
+    },
+  );
+
+  app.get(
+    '/v1/admin/users/:id/transactions',
+    {
+      config: { permission: 'transactions:read_any' },
+      schema: {
+        tags: ['money', 'admin'],
+        summary: "Staff: any customer's statement, with the same filters and pagination",
+        security: [{ bearerAuth: [] }],
+        params: UserIdParamsSchema,
+        querystring: StatementQuerySchema,
+        response: { 200: StatementSchema, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const principal = requirePrincipal(request);
+      return withScope(app.database.db, { tenantId: principal.tenantId }, (transaction) =>
+        readStatement(transaction, principal.tenantId, request.params.id, request.query),
+      );
+    },
+  );
+};
