@@ -12,6 +12,7 @@ import type { Config } from './config/config.ts';
 import type { DatabaseHandle } from './db/database.ts';
 import { healthRoutes } from './modules/health/health.routes.ts';
 import { registerIdentity } from './modules/identity/identity.plugin.ts';
+import { registerMoney } from './modules/operations/money.plugin.ts';
 import { registerErrorHandlers, sendError } from './platform/error-handler.ts';
 import { createLogger } from './platform/logger.ts';
 import { type AppMetrics, createMetrics, registerMetrics } from './platform/metrics.ts';
@@ -103,5 +104,6 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   await app.register(healthRoutes);
   // Identity first among the modules: it installs the authentication guard every later route relies on.
   await registerIdentity(app);
+  await registerMoney(app);
   return app;
 }

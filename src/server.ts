@@ -6,6 +6,7 @@ import { type DatabaseHandle, openDatabase } from './db/database.ts';
 import { migrateToLatest, readMigrationStatus } from './db/migrator.ts';
 import { ensureTenant, seedDatabase } from './db/seed/seed.ts';
 import { moneyJobs } from './modules/operations/money-jobs.ts';
+import { identityJobs } from './modules/sessions/sessions.jobs.ts';
 import { sealPendingAudits } from './platform/audit/audit-sealer.ts';
 import { syncRolePermissions } from './platform/auth/role-permission-sync.ts';
 import { createLogger } from './platform/logger.ts';
@@ -107,6 +108,7 @@ function startBackgroundJobs(database: DatabaseHandle, config: Config, logger: L
         run: () =>
           sql`select corebank_ensure_monthly_partitions(${config.partitionMonthsAhead})`.execute(database.db),
       },
+      ...identityJobs(database),
       ...moneyJobs(database, config),
     ],
     logger,

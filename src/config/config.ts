@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { type MoneyConfig, readMoneyConfig } from '../modules/operations/money-config.ts';
+import {
+  type AuthenticationConfig,
+  readAuthenticationConfig,
+} from '../platform/auth/authentication-config.ts';
 
 /**
  * One typed configuration object, parsed once from the environment.
@@ -15,6 +20,7 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDirectory: string;
   databasePoolMax: number;
+  databaseAcquireTimeoutMs: number;
   migrateOnStart: boolean;
   seedOnStart: boolean;
   bodyLimitBytes: number;
@@ -34,6 +40,10 @@ export interface Config {
   pinPeppers: { id: string; key: Buffer }[];
   /** Keys the hashes of one-time secrets: OTPs, login tokens, refresh tokens, verification tokens. */
   secretTokenKey: Buffer;
+  /** Access-token keys, session lifetimes, lockout and MFA settings (see authentication-config.ts). */
+  authentication: AuthenticationConfig;
+  /** Maintenance mode, idempotency retention, KYC tier limits, payout worker and simulator (money-config.ts). */
+  money: MoneyConfig;
 }
 
 export class ConfigurationError extends Error {
@@ -48,12 +58,18 @@ export class ConfigurationError extends Error {
 
 type Source = Record<string, string | undefined>;
 
-function readString(source: Source, name: string, fallback: string): string {
+export function readString(source: Source, name: string, fallback: string): string {
   const value = source[name];
   return value === undefined || value === '' ? fallback : value;
 }
 
-function readInteger(source: Source, name: string, fallback: number, minimum: number, maximum: number): number {
+export function readInteger(
+  source: Source,
+  name: string,
+  fallback: number,
+  minimum: number,
+  maximum: number,
+): number {
   const raw = source[name];
   if (raw === undefined || raw === '') return fallback;
   if (!/^-?\d+$/.test(raw)) throw new ConfigurationError(name, `must be a whole number, got "${raw}"`);
@@ -64,7 +80,7 @@ function readInteger(source: Source, name: string, fallback: number, minimum: nu
   return value;
 }
 
-function readBoolean(source: Source, name: string, fallback: boolean): boolean {
+export function readBoolean(source: Source, name: string, fallback: boolean): boolean {
   const raw = source[name];
   if (raw === undefined || raw === '') return fallback;
   if (raw === 'true' || raw === '1') return true;
@@ -87,7 +103,10 @@ function readDatabaseUrl(source: Source): string | undefined {
   try {
     parsed = new URL(raw);
   } catch {
-    throw new ConfigurationError('DATABASE_URL', 'is not a URL (expected postgres://user@host:port/database)');
+    throw new ConfigurationError(
+      'DATABASE_URL',
+      'is not a URL (expected postgres://user@host:port/database)',
+    );
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     throw new ConfigurationError('DATABASE_URL', `must start with postgres://, got ${parsed.protocol}//`);
@@ -121,10 +140,12 @@ function readAuditKey(source: Source, environment: Environment): Buffer {
 function readKey(source: Source, name: string, environment: Environment, developmentSeed: string): Buffer {
   const raw = source[name];
   if (raw === undefined || raw === '') {
-    if (environment === 'production') throw new ConfigurationError(name, 'is required in production (64 hex characters)');
+    if (environment === 'production')
+      throw new ConfigurationError(name, 'is required in production (64 hex characters)');
     return Buffer.from(developmentSeed.padEnd(32, '.').slice(0, 32), 'utf8');
   }
-  if (!/^[0-9a-fA-F]{64}$/.test(raw)) throw new ConfigurationError(name, 'must be 64 hex characters (32 bytes)');
+  if (!/^[0-9a-fA-F]{64}$/.test(raw))
+    throw new ConfigurationError(name, 'must be 64 hex characters (32 bytes)');
   return Buffer.from(raw, 'hex');
 }
 
@@ -148,6 +169,7 @@ export function loadConfig(source: Source = process.env): Config {
     databaseUrl: readDatabaseUrl(source),
     dataDirectory: resolve(readString(source, 'DATA_DIR', './data')),
     databasePoolMax: readInteger(source, 'DATABASE_POOL_MAX', 20, 1, 500),
+    databaseAcquireTimeoutMs: readInteger(source, 'DATABASE_ACQUIRE_TIMEOUT_MS', 30_000, 100, 600_000),
     migrateOnStart: readBoolean(source, 'MIGRATE_ON_START', !isProduction),
     seedOnStart: readBoolean(source, 'SEED_ON_START', environment === 'development'),
     bodyLimitBytes: readInteger(source, 'BODY_LIMIT_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
@@ -182,6 +204,8 @@ export function loadConfig(source: Source = process.env): Config {
       },
     ],
     secretTokenKey: readKey(source, 'SECRET_TOKEN_KEY', environment, 'corebank-development-token-key'),
+    authentication: readAuthenticationConfig(source, environment),
+    money: readMoneyConfig(source, environment),
   };
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(config.defaultTenantSlug)) {
     throw new ConfigurationError('DEFAULT_TENANT_SLUG', 'must be 1-63 lowercase letters, digits or dashes');

@@ -3,6 +3,8 @@ import { migration as identity } from './0002_identity.ts';
 import { migration as money } from './0003_money.ts';
 import { migration as contentSecurity } from './0004_content_security.ts';
 import { migration as logs } from './0005_logs.ts';
+import { migration as identityVerification } from './0006_identity.ts';
+import { migration as moneyOperations } from './0007_money.ts';
 
 /** Every migration in order. Names are permanent once released: they are recorded in schema_migrations. */
 export const migrations = {
@@ -11,4 +13,6 @@ export const migrations = {
   '0003_money': money,
   '0004_content_security': contentSecurity,
   '0005_logs': logs,
+  '0006_identity': identityVerification,
+  '0007_money': moneyOperations,
 };

@@ -21,6 +21,8 @@ export async function syncRolePermissions(handle: DatabaseHandle): Promise<void>
       delete from role_permissions p
       where not exists (select 1 from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
                           as r(role_name varchar, permission varchar)
-                        where r.role_name = p.role_name and r.permission = p.permission)`.execute(transaction);
+                        where r.role_name = p.role_name and r.permission = p.permission)`.execute(
+      transaction,
+    );
   });
 }

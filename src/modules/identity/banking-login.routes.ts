@@ -1,0 +1,61 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
+import { errorResponses } from '../../platform/openapi.ts';
+import { resolveTenantId } from '../../platform/tenant-resolver.ts';
+import { startBankingLogin, verifyBankingLogin } from './banking-login.service.ts';
+import {
+  BankingLoginBodySchema,
+  BankingVerifyBodySchema,
+  LoginTokenResponseSchema,
+  TokenPairResponseSchema,
+} from './identity.schemas.ts';
+
+export const bankingLoginRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/v1/auth/banking/login',
+    {
+      config: { permission: 'public' },
+      schema: {
+        tags: ['auth'],
+        summary:
+          'Banking login, step one: check the customer (or register an unknown phone) and send an OTP by SMS',
+        body: BankingLoginBodySchema,
+        response: { 200: LoginTokenResponseSchema, ...errorResponses(400, 401, 403, 423, 429) },
+      },
+    },
+    async (request) => {
+      const tenantId = await resolveTenantId(app, request);
+      const challenge = await startBankingLogin(
+        app,
+        auditContextFromRequest(request, tenantId),
+        request.body,
+      );
+      return { login_token: challenge.loginToken, expires_in: challenge.expiresInSeconds };
+    },
+  );
+
+  app.post(
+    '/v1/auth/banking/verify',
+    {
+      config: { permission: 'public' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Banking login, step two: exchange the login token and the OTP for a session',
+        body: BankingVerifyBodySchema,
+        response: { 200: TokenPairResponseSchema, ...errorResponses(400, 401, 423, 429) },
+      },
+    },
+    async (request) => {
+      const tenantId = await resolveTenantId(app, request);
+      const session = await verifyBankingLogin(app, auditContextFromRequest(request, tenantId), request.body);
+      return {
+        access_token: session.accessToken,
+        refresh_token: session.refreshToken,
+        token_type: 'Bearer' as const,
+        expires_in: session.expiresInSeconds,
+        session_id: session.sessionId,
+        user: session.user,
+      };
+    },
+  );
+};

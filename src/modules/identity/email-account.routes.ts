@@ -1,0 +1,170 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
+import { requirePrincipal } from '../../platform/auth/principal.ts';
+import { errorResponses } from '../../platform/openapi.ts';
+import { resolveTenantId } from '../../platform/tenant-resolver.ts';
+import {
+  changePassword,
+  forgotPassword,
+  registerEmailAccount,
+  resetPassword,
+  verifyEmail,
+} from './email-account.service.ts';
+import { EmailSchema, MessageResponseSchema, PasswordSchema } from './identity.schemas.ts';
+
+const LinkTokenSchema = Type.String({ minLength: 20, maxLength: 200 });
+
+const RegisterBodySchema = Type.Object(
+  { email: EmailSchema, password: PasswordSchema, name: Type.String({ minLength: 1, maxLength: 255 }) },
+  {
+    additionalProperties: false,
+    examples: [
+      { email: 'budi@example.com', password: 'a long and unusual passphrase', name: 'Budi Santoso' },
+    ],
+  },
+);
+
+const TokenBodySchema = Type.Object(
+  { token: LinkTokenSchema },
+  { additionalProperties: false, examples: [{ token: 'p5Yq3nW…' }] },
+);
+
+const ForgotBodySchema = Type.Object(
+  { email: EmailSchema },
+  { additionalProperties: false, examples: [{ email: 'budi@example.com' }] },
+);
+
+const ResetBodySchema = Type.Object(
+  { token: LinkTokenSchema, new_password: PasswordSchema },
+  { additionalProperties: false, examples: [{ token: 'p5Yq3nW…', new_password: 'another long passphrase' }] },
+);
+
+const ChangeBodySchema = Type.Object(
+  {
+    current_password: PasswordSchema,
+    new_password: PasswordSchema,
+    end_other_sessions: Type.Boolean({ default: false }),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        current_password: 'the old passphrase',
+        new_password: 'a new long passphrase',
+        end_other_sessions: true,
+      },
+    ],
+  },
+);
+
+const ChangedResponseSchema = Type.Object(
+  { message: Type.String(), sessions_ended: Type.Integer() },
+  { examples: [{ message: 'Password changed.', sessions_ended: 2 }] },
+);
+
+const neutralAnswer = 'If the address can receive it, a message is on its way.';
+
+export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/v1/auth/email/register',
+    {
+      config: { permission: 'public' },
+      schema: {
+        tags: ['auth'],
+        summary:
+          'Register an email account; a verification link is emailed (same answer if the email is taken)',
+        body: RegisterBodySchema,
+        response: { 202: MessageResponseSchema, ...errorResponses(400) },
+      },
+    },
+    async (request, reply) => {
+      const tenantId = await resolveTenantId(app, request);
+      await registerEmailAccount(app, auditContextFromRequest(request, tenantId), request.body);
+      return reply.code(202).send({ message: neutralAnswer });
+    },
+  );
+
+  app.post(
+    '/v1/auth/email/verify',
+    {
+      config: { permission: 'public' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Verify an email address with the single-use token from the link',
+        body: TokenBodySchema,
+        response: { 200: MessageResponseSchema, ...errorResponses(400) },
+      },
+    },
+    async (request) => {
+      const tenantId = await resolveTenantId(app, request);
+      await verifyEmail(app, auditContextFromRequest(request, tenantId), request.body.token);
+      return { message: 'Email verified.' };
+    },
+  );
+
+  app.post(
+    '/v1/auth/password/forgot',
+    {
+      config: { permission: 'public' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Email a password reset link (same answer whether or not the account exists)',
+        body: ForgotBodySchema,
+        response: { 202: MessageResponseSchema, ...errorResponses(400) },
+      },
+    },
+    async (request, reply) => {
+      const tenantId = await resolveTenantId(app, request);
+      await forgotPassword(app, auditContextFromRequest(request, tenantId), request.body.email);
+      return reply.code(202).send({ message: neutralAnswer });
+    },
+  );
+
+  app.post(
+    '/v1/auth/password/reset',
+    {
+      config: { permission: 'public' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Set a new password with the single-use reset token; every session of the account ends',
+        body: ResetBodySchema,
+        response: { 200: MessageResponseSchema, ...errorResponses(400) },
+      },
+    },
+    async (request) => {
+      const tenantId = await resolveTenantId(app, request);
+      await resetPassword(
+        app,
+        auditContextFromRequest(request, tenantId),
+        request.body.token,
+        request.body.new_password,
+      );
+      return { message: 'Password reset. Log in with the new password.' };
+    },
+  );
+
+  app.post(
+    '/v1/me/password',
+    {
+      config: { permission: 'profile:update' },
+      schema: {
+        tags: ['profile'],
+        summary: 'Change the password (optionally ending every other session)',
+        security: [{ bearerAuth: [] }],
+        body: ChangeBodySchema,
+        response: { 200: ChangedResponseSchema, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const principal = requirePrincipal(request);
+      const ended = await changePassword(
+        app,
+        principal,
+        auditContextFromRequest(request, principal.tenantId),
+        request.body,
+      );
+      return { message: 'Password changed.', sessions_ended: ended };
+    },
+  );
+};

@@ -1,0 +1,362 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Config } from '../../config/config.ts';
+import type { DatabaseHandle } from '../../db/database.ts';
+import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
+import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
+import { staffRoles } from '../../platform/auth/permissions.ts';
+import type { Principal } from '../../platform/auth/principal.ts';
+import { AppError } from '../../platform/errors.ts';
+import type { MessageSender } from '../dev-outbox/message-outbox.ts';
+import { endSessions, scopeOf } from '../sessions/sessions.service.ts';
+import { hashPassword, hashSecretToken, verifyPassword } from './credential-hashing.ts';
+import { recordLoginFailure } from './login-attempts.ts';
+import { assertPasswordPolicy } from './password-policy.ts';
+
+/**
+ * Email accounts (seeds 001, 002): registration with a single-use verification link, forgotten and
+ * reset passwords, and changing a password. Answers never say whether an email has an account.
+ */
+export interface EmailServices {
+  config: Config;
+  database: DatabaseHandle;
+  messages: MessageSender;
+}
+
+type TokenPurpose = 'email_verification' | 'password_reset';
+
+/** Where links in emails point; the client app reads the token from the query string. */
+export const accountLinkBase = 'https://app.corebank.dev';
+
+function tokenHash(config: Config, token: string): string {
+  return hashSecretToken(`verification:${token}`, config.secretTokenKey);
+}
+
+async function issueToken(
+  transaction: ScopedTransaction,
+  config: Config,
+  tenantId: string,
+  userId: string,
+  purpose: TokenPurpose,
+): Promise<string> {
+  const token = randomBytes(32).toString('base64url');
+  const minutes =
+    purpose === 'email_verification'
+      ? config.authentication.emailVerificationTtlMinutes
+      : config.authentication.passwordResetTtlMinutes;
+  // A new link replaces any earlier one of the same purpose.
+  await transaction
+    .updateTable('verification_tokens')
+    .set({ used_at: sql<Date>`now()` })
+    .where('user_id', '=', userId)
+    .where('purpose', '=', purpose)
+    .where('used_at', 'is', null)
+    .execute();
+  await transaction
+    .insertInto('verification_tokens')
+    .values({
+      tenant_id: tenantId,
+      user_id: userId,
+      purpose,
+      token_hash: tokenHash(config, token),
+      expires_at: sql<Date>`now() + make_interval(mins => ${minutes})`,
+    })
+    .execute();
+  return token;
+}
+
+/** Marks the token used and returns its user, or throws VERIFICATION_TOKEN_INVALID. */
+async function consumeToken(
+  transaction: ScopedTransaction,
+  config: Config,
+  token: string,
+  purpose: TokenPurpose,
+): Promise<string> {
+  const row = await transaction
+    .updateTable('verification_tokens')
+    .set({ used_at: sql<Date>`now()` })
+    .where('token_hash', '=', tokenHash(config, token))
+    .where('purpose', '=', purpose)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', sql<Date>`now()`)
+    .returning('user_id')
+    .executeTakeFirst();
+  if (!row) throw new AppError('VERIFICATION_TOKEN_INVALID');
+  return row.user_id;
+}
+
+export interface RegistrationInput {
+  email: string;
+  password: string;
+  name: string;
+}
+
+/** POST /v1/auth/email/register: the same answer whether or not the email already has an account. */
+export async function registerEmailAccount(
+  services: EmailServices,
+  context: AuditContext,
+  input: RegistrationInput,
+): Promise<void> {
+  const { config } = services;
+  const email = input.email.toLowerCase();
+  assertPasswordPolicy(input.password, 'body.password', email);
+  // Hashed before the lookup, so a taken email answers in the same time as a new one.
+  const passwordHash = await hashPassword(input.password);
+  const message = await withScope(
+    services.database.db,
+    { tenantId: context.tenantId },
+    async (transaction) => {
+      const existing = await transaction
+        .selectFrom('users')
+        .select('id')
+        .where('email', '=', email)
+        .executeTakeFirst();
+      if (existing) {
+        return {
+          subject: 'Corebank registration attempt',
+          body: 'Someone tried to register with this email address, which already has an account. If it was you, log in or reset your password.',
+        };
+      }
+      const user = await transaction
+        .insertInto('users')
+        .values({
+          tenant_id: context.tenantId,
+          role: 'customer',
+          email,
+          name: input.name,
+          password_hash: passwordHash,
+          password_changed_at: sql<Date>`now()`,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await transaction
+        .insertInto('user_profiles')
+        .values({
+          tenant_id: context.tenantId,
+          user_id: user.id,
+          tags: ['customer', 'email'],
+          metadata: JSON.stringify({}),
+        })
+        .execute();
+      const token = await issueToken(transaction, config, context.tenantId, user.id, 'email_verification');
+      await recordAudit(
+        transaction,
+        { ...context, userId: user.id },
+        {
+          entityType: 'user',
+          entityId: user.id,
+          action: 'REGISTER',
+          newValues: { email, name: input.name, role: 'customer' },
+        },
+      );
+      return {
+        subject: 'Verify your Corebank email',
+        body: `Confirm your email address: ${accountLinkBase}/verify-email?token=${token}`,
+      };
+    },
+  );
+  await services.messages.sendEmail(email, message.subject, message.body);
+}
+
+/** POST /v1/auth/email/verify. */
+export async function verifyEmail(
+  services: EmailServices,
+  context: AuditContext,
+  token: string,
+): Promise<void> {
+  await withScope(services.database.db, { tenantId: context.tenantId }, async (transaction) => {
+    const userId = await consumeToken(transaction, services.config, token, 'email_verification');
+    await transaction
+      .updateTable('users')
+      .set({ email_verified_at: sql<Date>`now()`, is_verified: true })
+      .where('id', '=', userId)
+      .execute();
+    await recordAudit(
+      transaction,
+      { ...context, userId },
+      {
+        entityType: 'user',
+        entityId: userId,
+        action: 'VERIFY_EMAIL',
+        newValues: { is_verified: true },
+      },
+    );
+  });
+}
+
+/** POST /v1/auth/password/forgot: always the same answer; a link goes out only to an existing account. */
+export async function forgotPassword(
+  services: EmailServices,
+  context: AuditContext,
+  emailInput: string,
+): Promise<void> {
+  const email = emailInput.toLowerCase();
+  const token = await withScope(services.database.db, { tenantId: context.tenantId }, async (transaction) => {
+    const user = await transaction
+      .selectFrom('users')
+      .select(['id', 'role'])
+      .where('email', '=', email)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    if (!user) return undefined;
+    const issued = await issueToken(
+      transaction,
+      services.config,
+      context.tenantId,
+      user.id,
+      'password_reset',
+    );
+    const isStaff = staffRoles.includes(user.role as 'admin');
+    await recordAudit(
+      transaction,
+      isStaff ? { ...context, adminId: user.id } : { ...context, userId: user.id },
+      {
+        entityType: 'user',
+        entityId: user.id,
+        action: 'REQUEST_PASSWORD_RESET',
+      },
+    );
+    return issued;
+  });
+  if (token) {
+    const minutes = services.config.authentication.passwordResetTtlMinutes;
+    await services.messages.sendEmail(
+      email,
+      'Reset your Corebank password',
+      `Reset your password within ${minutes} minutes: ${accountLinkBase}/reset-password?token=${token}`,
+    );
+  }
+}
+
+async function setPassword(
+  transaction: ScopedTransaction,
+  config: Config,
+  userId: string,
+  role: string,
+  passwordHash: string,
+): Promise<void> {
+  const isStaff = staffRoles.includes(role as 'admin');
+  await transaction
+    .updateTable('users')
+    .set({
+      password_hash: passwordHash,
+      password_changed_at: sql<Date>`now()`,
+      password_expires_at: isStaff
+        ? sql<Date>`now() + make_interval(days => ${config.authentication.staffPasswordMaxAgeDays})`
+        : null,
+      failed_login_attempts: 0,
+      locked_until: null,
+    })
+    .where('id', '=', userId)
+    .execute();
+}
+
+/** POST /v1/auth/password/reset: sets the password and ends every session of the account. */
+export async function resetPassword(
+  services: EmailServices,
+  context: AuditContext,
+  token: string,
+  newPassword: string,
+): Promise<void> {
+  assertPasswordPolicy(newPassword, 'body.new_password');
+  const passwordHash = await hashPassword(newPassword);
+  await withScope(services.database.db, { tenantId: context.tenantId }, async (transaction) => {
+    const userId = await consumeToken(transaction, services.config, token, 'password_reset');
+    const user = await transaction
+      .selectFrom('users')
+      .select(['role', 'email'])
+      .where('id', '=', userId)
+      .executeTakeFirstOrThrow();
+    assertPasswordPolicy(newPassword, 'body.new_password', user.email ?? undefined);
+    await setPassword(transaction, services.config, userId, user.role, passwordHash);
+    await endSessions(transaction, {
+      tenantId: context.tenantId,
+      userId,
+      reason: 'password_changed',
+      context,
+    });
+    const isStaff = staffRoles.includes(user.role as 'admin');
+    await recordAudit(transaction, isStaff ? { ...context, adminId: userId } : { ...context, userId }, {
+      entityType: 'user',
+      entityId: userId,
+      action: 'RESET_PASSWORD',
+      newValues: { password_changed: true },
+    });
+  });
+}
+
+export interface PasswordChange {
+  current_password: string;
+  new_password: string;
+  end_other_sessions: boolean;
+}
+
+/** POST /v1/me/password: a wrong current password counts as a failed login attempt. */
+export async function changePassword(
+  services: EmailServices,
+  principal: Principal,
+  context: AuditContext,
+  change: PasswordChange,
+): Promise<number> {
+  const { config } = services;
+  const user = await withScope(services.database.db, scopeOf(principal), (transaction) =>
+    transaction
+      .selectFrom('users')
+      .select([
+        'id',
+        'role',
+        'email',
+        'password_hash',
+        'failed_login_attempts',
+        'lockout_count',
+        'locked_until',
+      ])
+      .where('id', '=', principal.userId)
+      .executeTakeFirstOrThrow(),
+  );
+  const matches =
+    user.password_hash !== null && (await verifyPassword(user.password_hash, change.current_password));
+  if (!matches) {
+    await withScope(services.database.db, { tenantId: principal.tenantId }, (transaction) =>
+      recordLoginFailure(
+        transaction,
+        config.authentication,
+        {
+          context,
+          userId: user.id,
+          loginType: principal.isStaff ? 'admin_login' : 'user_login',
+          method: 'password',
+        },
+        'password_change_wrong_current',
+        user,
+      ),
+    );
+    throw new AppError('INVALID_CREDENTIALS');
+  }
+  assertPasswordPolicy(change.new_password, 'body.new_password', user.email ?? undefined);
+  if (change.new_password === change.current_password) {
+    throw new AppError('WEAK_PASSWORD', undefined, [
+      { field: 'body.new_password', reason: 'must differ from the current password' },
+    ]);
+  }
+  const passwordHash = await hashPassword(change.new_password);
+  return withScope(services.database.db, scopeOf(principal), async (transaction) => {
+    await setPassword(transaction, config, user.id, user.role, passwordHash);
+    const ended = change.end_other_sessions
+      ? await endSessions(transaction, {
+          tenantId: principal.tenantId,
+          userId: user.id,
+          reason: 'password_changed',
+          exceptSessionId: principal.sessionId,
+          context,
+        })
+      : [];
+    await recordAudit(transaction, context, {
+      entityType: 'user',
+      entityId: user.id,
+      action: 'CHANGE_PASSWORD',
+      newValues: { password_changed: true, other_sessions_ended: ended.length },
+    });
+    return ended.length;
+  });
+}

@@ -1,0 +1,114 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
+import { requirePrincipal } from '../../platform/auth/principal.ts';
+import { AppError } from '../../platform/errors.ts';
+import { errorResponses } from '../../platform/openapi.ts';
+import { readProfile, updateProfile } from './profile.service.ts';
+
+const ProfileSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    tenant_id: Type.String({ format: 'uuid' }),
+    role: Type.String(),
+    name: Type.String(),
+    email: Type.Union([Type.String(), Type.Null()]),
+    phone: Type.Union([Type.String(), Type.Null()]),
+    avatar: Type.Union([Type.String(), Type.Null()]),
+    status: Type.Integer(),
+    kyc_tier: Type.Integer(),
+    is_verified: Type.Boolean(),
+    mfa_enabled: Type.Boolean(),
+    permissions: Type.Array(Type.String()),
+    tags: Type.Array(Type.String()),
+    metadata: Type.Record(Type.String(), Type.Unknown()),
+    last_login_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    created_at: Type.String({ format: 'date-time' }),
+  },
+  {
+    examples: [
+      {
+        id: '0190a5c2-7d1e-7b3c-9f00-5a1f3c2b4d6e',
+        tenant_id: '0190a5c2-0000-7b3c-9f00-5a1f3c2b4d6e',
+        role: 'customer',
+        name: 'Alice Wijaya',
+        email: null,
+        phone: '081234567801',
+        avatar: null,
+        status: 1,
+        kyc_tier: 0,
+        is_verified: true,
+        mfa_enabled: false,
+        permissions: ['profile:read', 'profile:update'],
+        tags: ['customer'],
+        metadata: { locale: 'id-ID' },
+        last_login_at: '2026-01-01T00:00:00.000Z',
+        created_at: '2026-01-01T00:00:00.000Z',
+      },
+    ],
+  },
+);
+
+/** Only these four fields; anything else (balance, role, status, tenant_id, permissions, kyc_tier…) is a 400. */
+const ProfileUpdateSchema = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    avatar: Type.Optional(Type.Union([Type.String({ format: 'uri', maxLength: 500 }), Type.Null()])),
+    tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 50 }), { maxItems: 50 })),
+    metadata: Type.Optional(
+      Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 50 }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    minProperties: 1,
+    examples: [{ name: 'Alice W.', tags: ['premium'], metadata: { locale: 'en-GB' } }],
+  },
+);
+
+/** Metadata is free-form but small: its JSON text is bounded so a profile cannot become a file store. */
+const metadataBytesMax = 8192;
+
+export const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/v1/me',
+    {
+      config: { permission: 'profile:read' },
+      schema: {
+        tags: ['profile'],
+        summary: 'The caller: identity, status, permissions and profile',
+        security: [{ bearerAuth: [] }],
+        response: { 200: ProfileSchema, ...errorResponses(401, 403) },
+      },
+    },
+    async (request) => readProfile(app.database, requirePrincipal(request)),
+  );
+
+  app.patch(
+    '/v1/me',
+    {
+      config: { permission: 'profile:update' },
+      schema: {
+        tags: ['profile'],
+        summary: 'Change name, avatar, profile tags or metadata (nothing else can be set)',
+        security: [{ bearerAuth: [] }],
+        body: ProfileUpdateSchema,
+        response: { 200: ProfileSchema, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const principal = requirePrincipal(request);
+      if (request.body.metadata && JSON.stringify(request.body.metadata).length > metadataBytesMax) {
+        throw new AppError('VALIDATION_FAILED', undefined, [
+          { field: 'body.metadata', reason: `must be at most ${metadataBytesMax} bytes of JSON` },
+        ]);
+      }
+      return updateProfile(
+        app.database,
+        principal,
+        auditContextFromRequest(request, principal.tenantId),
+        request.body,
+      );
+    },
+  );
+};

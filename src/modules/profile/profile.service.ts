@@ -1,0 +1,124 @@
+import type { DatabaseHandle } from '../../db/database.ts';
+import { withScope } from '../../db/tenant-transaction.ts';
+import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
+import type { Principal } from '../../platform/auth/principal.ts';
+import { AppError } from '../../platform/errors.ts';
+import { scopeOf } from '../sessions/sessions.service.ts';
+
+/**
+ * The caller's own profile (seed 001). Only name, avatar, tags and metadata can change: balance,
+ * role, status, tenant, permissions and KYC tier are not part of the update type at all, and the
+ * route schema rejects any other field before it reaches here.
+ */
+export interface Profile {
+  id: string;
+  tenant_id: string;
+  role: string;
+  name: string;
+  email: string | null;
+  phone: string | null;
+  avatar: string | null;
+  status: number;
+  kyc_tier: number;
+  is_verified: boolean;
+  mfa_enabled: boolean;
+  permissions: string[];
+  tags: string[];
+  metadata: Record<string, unknown>;
+  last_login_at: string | null;
+  created_at: string;
+}
+
+export interface ProfileUpdate {
+  name?: string | undefined;
+  avatar?: string | null | undefined;
+  tags?: string[] | undefined;
+  metadata?: Record<string, unknown> | undefined;
+}
+
+export async function readProfile(database: DatabaseHandle, principal: Principal): Promise<Profile> {
+  return withScope(database.db, scopeOf(principal), async (transaction) => {
+    const user = await transaction
+      .selectFrom('users as u')
+      .leftJoin('user_profiles as p', (join) =>
+        join.onRef('p.tenant_id', '=', 'u.tenant_id').onRef('p.user_id', '=', 'u.id'),
+      )
+      .select([
+        'u.id',
+        'u.tenant_id',
+        'u.role',
+        'u.name',
+        'u.email',
+        'u.phone',
+        'u.avatar',
+        'u.status',
+        'u.kyc_tier',
+        'u.is_verified',
+        'u.mfa_enabled',
+        'u.last_login_at',
+        'u.created_at',
+        'p.tags',
+        'p.metadata',
+      ])
+      .where('u.id', '=', principal.userId)
+      .executeTakeFirst();
+    if (!user) throw new AppError('NOT_FOUND');
+    return {
+      ...user,
+      permissions: [...principal.permissions].sort(),
+      tags: user.tags ?? [],
+      metadata: user.metadata ?? {},
+      last_login_at: user.last_login_at?.toISOString() ?? null,
+      created_at: user.created_at.toISOString(),
+    };
+  });
+}
+
+export async function updateProfile(
+  database: DatabaseHandle,
+  principal: Principal,
+  context: AuditContext,
+  update: ProfileUpdate,
+): Promise<Profile> {
+  await withScope(database.db, scopeOf(principal), async (transaction) => {
+    const before = await transaction
+      .selectFrom('users as u')
+      .leftJoin('user_profiles as p', (join) =>
+        join.onRef('p.tenant_id', '=', 'u.tenant_id').onRef('p.user_id', '=', 'u.id'),
+      )
+      .select(['u.name', 'u.avatar', 'p.tags', 'p.metadata', 'p.id as profile_id'])
+      .where('u.id', '=', principal.userId)
+      .forUpdate('u')
+      .executeTakeFirstOrThrow();
+    const userChanges: { name?: string; avatar?: string | null } = {};
+    if (update.name !== undefined) userChanges.name = update.name;
+    if (update.avatar !== undefined) userChanges.avatar = update.avatar;
+    if (Object.keys(userChanges).length > 0) {
+      await transaction.updateTable('users').set(userChanges).where('id', '=', principal.userId).execute();
+    }
+    if (update.tags !== undefined || update.metadata !== undefined) {
+      const tags = update.tags ?? before.tags ?? [];
+      const metadata = JSON.stringify(update.metadata ?? before.metadata ?? {});
+      if (before.profile_id) {
+        await transaction
+          .updateTable('user_profiles')
+          .set({ tags, metadata })
+          .where('id', '=', before.profile_id)
+          .execute();
+      } else {
+        await transaction
+          .insertInto('user_profiles')
+          .values({ tenant_id: principal.tenantId, user_id: principal.userId, tags, metadata })
+          .execute();
+      }
+    }
+    await recordAudit(transaction, context, {
+      entityType: 'user',
+      entityId: principal.userId,
+      action: 'UPDATE_PROFILE',
+      oldValues: { name: before.name, avatar: before.avatar, tags: before.tags, metadata: before.metadata },
+      newValues: { ...update },
+    });
+  });
+  return readProfile(database, principal);
+}

@@ -1,0 +1,448 @@
+import { type Kysely, sql } from 'kysely';
+import type { Config } from '../../config/config.ts';
+import type { DatabaseHandle } from '../../db/database.ts';
+import type { Database, LogoutReason } from '../../db/schema.ts';
+import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
+import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
+import { signAccessToken } from '../../platform/auth/access-token.ts';
+import type { Principal } from '../../platform/auth/principal.ts';
+import { AppError, type ErrorCode } from '../../platform/errors.ts';
+import { recordLogout } from '../identity/login-attempts.ts';
+import {
+  type IssuedTokens,
+  insertRefreshToken,
+  logSessionEvent,
+  refreshTokenHash,
+} from './session-tokens.ts';
+
+export interface SessionServices {
+  config: Config;
+  database: DatabaseHandle;
+}
+
+export interface EndSessionsInput {
+  tenantId: string;
+  userId: string;
+  reason: LogoutReason;
+  /** Only these sessions; all of the user's active sessions when absent. */
+  sessionIds?: readonly string[] | undefined;
+  exceptSessionId?: string | undefined;
+  context: AuditContext;
+}
+
+/**
+ * Ends sessions: inactive, their refresh tokens revoked, a session_logs row each (TERMINATED for the
+ * user's own choice, INVALIDATED for anything forced on them). Returns the ended session ids.
+ */
+export async function endSessions(
+  transaction: ScopedTransaction,
+  input: EndSessionsInput,
+): Promise<string[]> {
+  if (input.sessionIds !== undefined && input.sessionIds.length === 0) return [];
+  let query = transaction
+    .updateTable('device_sessions')
+    .set({ is_active: false, logout_at: sql<Date>`now()`, logout_reason: input.reason })
+    .where('tenant_id', '=', input.tenantId)
+    .where('user_id', '=', input.userId)
+    .where('is_active', '=', true);
+  if (input.sessionIds) query = query.where('id', 'in', [...input.sessionIds]);
+  if (input.exceptSessionId) query = query.where('id', '!=', input.exceptSessionId);
+  const ended = await query.returning('id').execute();
+  const ids = ended.map((row) => row.id);
+  if (ids.length === 0) return ids;
+  await transaction
+    .updateTable('refresh_tokens')
+    .set({ revoked_at: sql<Date>`now()`, revoked_reason: input.reason })
+    .where('tenant_id', '=', input.tenantId)
+    .where('session_id', 'in', ids)
+    .where('revoked_at', 'is', null)
+    .execute();
+  const userChoice = input.reason === 'logout' || input.reason === 'logout_all' || input.reason === 'revoked';
+  for (const sessionId of ids) {
+    await logSessionEvent(transaction, {
+      tenantId: input.tenantId,
+      userId: input.userId,
+      sessionId,
+      eventType: userChoice ? 'TERMINATED' : 'INVALIDATED',
+      origin: { ipAddress: input.context.ipAddress, userAgent: input.context.userAgent },
+      details: { reason: input.reason },
+    });
+  }
+  return ids;
+}
+
+interface RefreshRow {
+  id: string;
+  user_id: string;
+  session_id: string;
+  expires_at: Date;
+  rotated_at: Date | null;
+  revoked_at: Date | null;
+  session_active: boolean;
+  session_expires_at: Date;
+  session_absolute_expires_at: Date;
+  user_status: number;
+  user_deleted_at: Date | null;
+}
+
+type RefreshOutcome = { ok: true; value: IssuedTokens } | { ok: false; code: ErrorCode };
+
+/**
+ * POST /v1/auth/refresh: rotates the refresh token. A token that was already rotated means a copy
+ * exists somewhere else; the whole session is revoked and a security event recorded, unless the
+ * first rotation happened within the grace window (a client retrying after a lost response), which
+ * gets a fresh pair for the session instead.
+ */
+export async function refreshSession(
+  services: SessionServices,
+  context: AuditContext,
+  refreshToken: string,
+): Promise<IssuedTokens> {
+  const { config } = services;
+  const outcome = await withScope(
+    services.database.db,
+    { tenantId: context.tenantId },
+    async (transaction): Promise<RefreshOutcome> => {
+      const row = (await transaction
+        .selectFrom('refresh_tokens as r')
+        .innerJoin('device_sessions as s', (join) =>
+          join.onRef('s.tenant_id', '=', 'r.tenant_id').onRef('s.id', '=', 'r.session_id'),
+        )
+        .innerJoin('users as u', (join) =>
+          join.onRef('u.tenant_id', '=', 'r.tenant_id').onRef('u.id', '=', 'r.user_id'),
+        )
+        .select([
+          'r.id',
+          'r.user_id',
+          'r.session_id',
+          'r.expires_at',
+          'r.rotated_at',
+          'r.revoked_at',
+          's.is_active as session_active',
+          's.expires_at as session_expires_at',
+          's.absolute_expires_at as session_absolute_expires_at',
+          'u.status as user_status',
+          'u.deleted_at as user_deleted_at',
+        ])
+        .where('r.token_hash', '=', refreshTokenHash(config, refreshToken))
+        .forUpdate('r')
+        .executeTakeFirst()) as RefreshRow | undefined;
+      const nowMs = Date.now();
+      if (
+        !row ||
+        row.revoked_at !== null ||
+        !row.session_active ||
+        row.expires_at.getTime() <= nowMs ||
+        row.session_expires_at.getTime() <= nowMs ||
+        row.session_absolute_expires_at.getTime() <= nowMs ||
+        row.user_status === 0 ||
+        row.user_deleted_at !== null
+      ) {
+        return { ok: false, code: 'REFRESH_TOKEN_INVALID' };
+      }
+      if (row.rotated_at === null)
+        return { ok: true, value: await rotate(transaction, config, context, row, row.id) };
+      const graceMs = config.authentication.refreshReuseGraceSeconds * 1000;
+      if (nowMs - row.rotated_at.getTime() <= graceMs) {
+        const current = await transaction
+          .selectFrom('refresh_tokens')
+          .select('id')
+          .where('session_id', '=', row.session_id)
+          .where('rotated_at', 'is', null)
+          .where('revoked_at', 'is', null)
+          .forUpdate()
+          .executeTakeFirst();
+        if (!current) return { ok: false, code: 'REFRESH_TOKEN_INVALID' };
+        return { ok: true, value: await rotate(transaction, config, context, row, current.id) };
+      }
+      await revokeForReuse(transaction, context, row);
+      return { ok: false, code: 'REFRESH_TOKEN_REUSED' };
+    },
+  );
+  if (!outcome.ok) throw new AppError(outcome.code);
+  return outcome.value;
+}
+
+async function rotate(
+  transaction: ScopedTransaction,
+  config: Config,
+  context: AuditContext,
+  row: RefreshRow,
+  rotatedTokenId: string,
+): Promise<IssuedTokens> {
+  const origin = { ipAddress: context.ipAddress, userAgent: context.userAgent };
+  const next = await insertRefreshToken(
+    transaction,
+    config,
+    context.tenantId,
+    row.user_id,
+    row.session_id,
+    origin,
+  );
+  await transaction
+    .updateTable('refresh_tokens')
+    .set({ rotated_at: sql<Date>`now()`, replaced_by_id: next.id })
+    .where('id', '=', rotatedTokenId)
+    .execute();
+  await transaction
+    .updateTable('device_sessions')
+    .set({
+      last_activity_at: sql<Date>`now()`,
+      expires_at: sql<Date>`least(now() + make_interval(secs => ${config.authentication.sessionIdleTimeoutSeconds}), absolute_expires_at)`,
+    })
+    .where('id', '=', row.session_id)
+    .execute();
+  await logSessionEvent(transaction, {
+    tenantId: context.tenantId,
+    userId: row.user_id,
+    sessionId: row.session_id,
+    eventType: 'REFRESHED',
+    refreshTokenHash: next.hash,
+    origin,
+  });
+  const accessToken = await signAccessToken(config.authentication, {
+    tenantId: context.tenantId,
+    userId: row.user_id,
+    sessionId: row.session_id,
+  });
+  return {
+    accessToken,
+    refreshToken: next.token,
+    expiresInSeconds: config.authentication.accessTokenTtlSeconds,
+    sessionId: row.session_id,
+  };
+}
+
+async function revokeForReuse(
+  transaction: ScopedTransaction,
+  context: AuditContext,
+  row: RefreshRow,
+): Promise<void> {
+  await endSessions(transaction, {
+    tenantId: context.tenantId,
+    userId: row.user_id,
+    reason: 'refresh_reuse',
+    sessionIds: [row.session_id],
+    context,
+  });
+  await transaction
+    .insertInto('security_events')
+    .values({
+      tenant_id: context.tenantId,
+      user_id: row.user_id,
+      event_type: 'REFRESH_TOKEN_REUSE',
+      event_category: 'session',
+      severity: 'high',
+      threat_type: 'token_theft',
+      ip_address: context.ipAddress ?? null,
+      user_agent: context.userAgent ?? null,
+      description: 'A rotated refresh token was presented again; the session was revoked.',
+      details: JSON.stringify({ session_id: row.session_id, refresh_token_id: row.id }),
+      target_resource: `session:${row.session_id}`,
+      attack_vector: 'refresh_token_replay',
+      detection_method: 'rule_based',
+      action_taken: 'block',
+    })
+    .execute();
+  await recordAudit(
+    transaction,
+    { ...context, userId: row.user_id, sessionId: row.session_id },
+    {
+      entityType: 'session',
+      entityId: row.session_id,
+      action: 'REVOKE',
+      eventType: 'SECURITY',
+      eventStatus: 'BLOCKED',
+      details: { reason: 'refresh_reuse' },
+      riskScore: 80,
+    },
+  );
+}
+
+/**
+ * Customers act under their own user scope (row-level security narrows every table to their rows);
+ * staff audit rows carry admin_id rather than user_id, so staff act under the tenant scope and every
+ * query names the user explicitly.
+ */
+export function scopeOf(principal: Principal): { tenantId: string; userId?: string } {
+  return principal.isStaff
+    ? { tenantId: principal.tenantId }
+    : { tenantId: principal.tenantId, userId: principal.userId };
+}
+
+/** POST /v1/auth/logout and /v1/auth/logout-all. */
+export async function logout(
+  services: SessionServices,
+  principal: Principal,
+  context: AuditContext,
+  which: 'current' | 'all' | 'all_but_current',
+): Promise<number> {
+  return withScope(services.database.db, scopeOf(principal), async (transaction) => {
+    const ended = await endSessions(transaction, {
+      tenantId: principal.tenantId,
+      userId: principal.userId,
+      reason: which === 'current' ? 'logout' : 'logout_all',
+      sessionIds: which === 'current' ? [principal.sessionId] : undefined,
+      exceptSessionId: which === 'all_but_current' ? principal.sessionId : undefined,
+      context,
+    });
+    await recordLogout(transaction, {
+      context,
+      userId: principal.userId,
+      loginType: principal.isStaff ? 'admin_logout' : 'user_logout',
+      method: 'refresh',
+      deviceInfo: { scope: which, sessions_ended: ended.length },
+    });
+    return ended.length;
+  });
+}
+
+export interface SessionView {
+  id: string;
+  device_type: string;
+  device_id: string | null;
+  device_name: string | null;
+  provider: string;
+  ip_address: string | null;
+  user_agent: string | null;
+  mfa_verified: boolean;
+  created_at: string;
+  last_activity_at: string;
+  expires_at: string;
+  absolute_expires_at: string;
+  current: boolean;
+}
+
+/** GET /v1/me/sessions: the caller's active sessions, newest first. */
+export async function listSessions(services: SessionServices, principal: Principal): Promise<SessionView[]> {
+  const rows = await withScope(services.database.db, scopeOf(principal), (transaction) =>
+    transaction
+      .selectFrom('device_sessions')
+      .select([
+        'id',
+        'device_type',
+        'device_id',
+        'device_name',
+        'provider',
+        'ip_address',
+        'user_agent',
+        'mfa_verified',
+        'created_at',
+        'last_activity_at',
+        'expires_at',
+        'absolute_expires_at',
+      ])
+      .where('user_id', '=', principal.userId)
+      .where('is_active', '=', true)
+      .where('expires_at', '>', sql<Date>`now()`)
+      .orderBy('id', 'desc')
+      .limit(100)
+      .execute(),
+  );
+  return rows.map((row) => ({
+    ...row,
+    created_at: row.created_at.toISOString(),
+    last_activity_at: row.last_activity_at.toISOString(),
+    expires_at: row.expires_at.toISOString(),
+    absolute_expires_at: row.absolute_expires_at.toISOString(),
+    current: row.id === principal.sessionId,
+  }));
+}
+
+/** DELETE /v1/me/sessions/{id}: another user's session is not found, exactly like one that does not exist. */
+export async function revokeOwnSession(
+  services: SessionServices,
+  principal: Principal,
+  context: AuditContext,
+  sessionId: string,
+): Promise<void> {
+  await withScope(services.database.db, scopeOf(principal), async (transaction) => {
+    const ended = await endSessions(transaction, {
+      tenantId: principal.tenantId,
+      userId: principal.userId,
+      reason: 'revoked',
+      sessionIds: [sessionId],
+      context,
+    });
+    if (ended.length === 0) throw new AppError('NOT_FOUND', 'No active session with this id.');
+    await recordAudit(transaction, context, {
+      entityType: 'session',
+      entityId: sessionId,
+      action: 'REVOKE',
+      eventType: 'SESSION',
+    });
+  });
+}
+
+/** Ended sessions are kept this long for the user's session history, then deleted with their tokens. */
+export const endedSessionRetentionDays = 30;
+
+export interface CleanupResult {
+  expiredSessions: number;
+  deletedSessions: number;
+  deletedOtpSessions: number;
+  deletedVerificationTokens: number;
+}
+
+/**
+ * The scheduled cleanup: marks sessions past their idle or absolute expiry as expired (with an
+ * EXPIRED session log), deletes long-ended sessions, and deletes OTP sessions and verification tokens
+ * that can no longer be used. Runs tenant by tenant under row-level security.
+ */
+export async function cleanupExpiredSessions(db: Kysely<Database>): Promise<CleanupResult> {
+  const totals: CleanupResult = {
+    expiredSessions: 0,
+    deletedSessions: 0,
+    deletedOtpSessions: 0,
+    deletedVerificationTokens: 0,
+  };
+  const tenants = await db.selectFrom('tenants').select('id').execute();
+  for (const tenant of tenants) {
+    await withScope(db, { tenantId: tenant.id }, async (transaction) => {
+      const expired = await transaction
+        .updateTable('device_sessions')
+        .set({ is_active: false, logout_at: sql<Date>`now()`, logout_reason: 'expired' })
+        .where('is_active', '=', true)
+        .where((eb) =>
+          eb.or([
+            eb('expires_at', '<=', sql<Date>`now()`),
+            eb('absolute_expires_at', '<=', sql<Date>`now()`),
+          ]),
+        )
+        .returning(['id', 'user_id'])
+        .execute();
+      if (expired.length > 0) {
+        await transaction
+          .insertInto('session_logs')
+          .values(
+            expired.map((row) => ({
+              tenant_id: tenant.id,
+              event_type: 'EXPIRED' as const,
+              user_id: row.user_id,
+              session_id: row.id,
+              details: JSON.stringify({ reason: 'expired' }),
+            })),
+          )
+          .execute();
+      }
+      const deleted = await transaction
+        .deleteFrom('device_sessions')
+        .where('is_active', '=', false)
+        .where('logout_at', '<', sql<Date>`now() - make_interval(days => ${endedSessionRetentionDays})`)
+        .executeTakeFirst();
+      const otp = await transaction
+        .deleteFrom('otp_sessions')
+        .where((eb) => eb.or([eb('expires_at', '<=', sql<Date>`now()`), eb('is_used', '=', true)]))
+        .executeTakeFirst();
+      const verification = await transaction
+        .deleteFrom('verification_tokens')
+        .where((eb) => eb.or([eb('expires_at', '<=', sql<Date>`now()`), eb('used_at', 'is not', null)]))
+        .executeTakeFirst();
+      totals.expiredSessions += expired.length;
+      totals.deletedSessions += Number(deleted.numDeletedRows);
+      totals.deletedOtpSessions += Number(otp.numDeletedRows);
+      totals.deletedVerificationTokens += Number(verification.numDeletedRows);
+    });
+  }
+  return totals;
+}

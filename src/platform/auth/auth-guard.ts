@@ -1,0 +1,147 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import type { Database } from '../../db/schema.ts';
+import { AppError } from '../errors.ts';
+import { publicPermission } from '../route-permission.ts';
+import { tenantHeader } from '../tenant-resolver.ts';
+import {
+  type AccessTokenClaims,
+  type AccessTokenVerifier,
+  createAccessTokenVerifier,
+} from './access-token.ts';
+import { permissionsFor, type RoleName, rolePermissions, staffRoles } from './permissions.ts';
+import type { Principal } from './principal.ts';
+
+/**
+ * Staff must pass a second factor (issue 3: MFA is mandatory for staff roles). Until a staff session
+ * has, it may only enrol MFA and end its sessions.
+ */
+export const staffWithoutMfaPermissions: ReadonlySet<string> = new Set([
+  'mfa:manage_own',
+  'sessions:manage_own',
+]);
+
+/**
+ * last_activity_at is written at most this often per session: the idle timeout is minutes long, so
+ * a write on every request would cost far more than the precision it buys.
+ */
+export const sessionTouchIntervalMs = 30_000;
+
+const bearerPattern = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/;
+const tokenLengthMax = 4096;
+
+/** A row of corebank_authenticate_session (its output columns are prefixed to keep PL/pgSQL unambiguous). */
+interface SessionRow {
+  r_user_id: string;
+  r_is_active: boolean;
+  r_expires_at: Date;
+  r_absolute_expires_at: Date;
+  r_mfa_verified: boolean;
+  r_role: RoleName;
+  r_status: 0 | 1 | 2;
+  r_permissions: string[];
+  r_deleted_at: Date | null;
+}
+
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string' || header.length > tokenLengthMax) return undefined;
+  return bearerPattern.exec(header)?.[1];
+}
+
+/** Permission sets are shared between requests of the same role and extras: building one is the costly part. */
+const permissionCache = new Map<string, ReadonlySet<string>>();
+const permissionCacheEntriesMax = 1000;
+
+function principalPermissions(row: SessionRow): ReadonlySet<string> {
+  const isStaff = staffRoles.includes(row.r_role);
+  if (isStaff && !row.r_mfa_verified) return staffWithoutMfaPermissions;
+  const key = `${row.r_role}|${row.r_permissions.join(',')}`;
+  let permissions = permissionCache.get(key);
+  if (!permissions) {
+    if (permissionCache.size >= permissionCacheEntriesMax) permissionCache.clear();
+    permissions = permissionsFor(row.r_role in rolePermissions ? row.r_role : 'customer', row.r_permissions);
+    permissionCache.set(key, permissions);
+  }
+  return permissions;
+}
+
+/**
+ * Loads the session and its user and checks that both are still good. The session row is read on
+ * every request, so logout, revocation and expiry take effect on the very next request.
+ *
+ * This is the one query that does not go through withScope: it runs on every authenticated request,
+ * and withScope's four round trips (begin, scope, query, commit) cost more than the rest of the check.
+ * corebank_authenticate_session (migration 0006) sets the same scope inside a single statement, as the
+ * same non-owner role, so row-level security applies exactly as it would under withScope.
+ */
+export async function loadPrincipal(
+  db: Kysely<Database>,
+  claims: AccessTokenClaims,
+  idleTimeoutSeconds: number,
+): Promise<Principal | undefined> {
+  const touchSeconds = Math.round(sessionTouchIntervalMs / 1000);
+  const result = await sql<SessionRow>`select * from corebank_authenticate_session(
+    ${claims.tenantId}, ${claims.sessionId}, ${idleTimeoutSeconds}, ${touchSeconds})`.execute(db);
+  const row = result.rows[0];
+  const nowMs = Date.now();
+  if (!row || row.r_user_id !== claims.userId || !row.r_is_active) return undefined;
+  if (row.r_expires_at.getTime() <= nowMs || row.r_absolute_expires_at.getTime() <= nowMs) return undefined;
+  if (row.r_status === 0 || row.r_deleted_at !== null) return undefined;
+  return {
+    tenantId: claims.tenantId,
+    userId: claims.userId,
+    sessionId: claims.sessionId,
+    role: row.r_role,
+    isStaff: staffRoles.includes(row.r_role),
+    status: row.r_status,
+    permissions: principalPermissions(row),
+  };
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** `METHOD url` → permission of every route registered after the guard (the route-walk test reads it). */
+    routePermissions: Map<string, string>;
+  }
+}
+
+export interface AuthGuardOptions {
+  verifier?: AccessTokenVerifier;
+}
+
+/**
+ * The authentication guard: every route whose config.permission is not 'public' needs a valid
+ * access token (401 UNAUTHENTICATED otherwise) whose principal holds the permission (403 FORBIDDEN).
+ * Registered on the root instance, so it covers every module's routes.
+ */
+export function registerAuthGuard(app: FastifyInstance, options: AuthGuardOptions = {}): void {
+  const verifier = options.verifier ?? createAccessTokenVerifier(app.config.authentication);
+  const idleTimeoutSeconds = app.config.authentication.sessionIdleTimeoutSeconds;
+  const routePermissions = new Map<string, string>();
+  app.decorate('routePermissions', routePermissions);
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods)
+      routePermissions.set(`${method} ${route.url}`, route.config?.permission ?? publicPermission);
+  });
+  app.addHook('onRequest', async (request) => {
+    const permission = request.routeOptions.config?.permission;
+    // No permission means no route matched: the not-found handler answers.
+    if (permission === undefined || permission === publicPermission) return;
+    const token = bearerToken(request);
+    if (!token) throw new AppError('UNAUTHENTICATED');
+    const claims = await verifier.verify(token);
+    if (!claims) throw new AppError('UNAUTHENTICATED');
+    const headerTenant = request.headers[tenantHeader];
+    // A token names its tenant; a request that asks for another tenant is not this token's to make.
+    if (typeof headerTenant === 'string' && headerTenant.toLowerCase() !== claims.tenantId) {
+      throw new AppError('UNAUTHENTICATED');
+    }
+    const principal = await loadPrincipal(app.database.db, claims, idleTimeoutSeconds);
+    if (!principal) throw new AppError('UNAUTHENTICATED');
+    request.principal = principal;
+    if (!principal.permissions.has(permission)) throw new AppError('FORBIDDEN');
+  });
+}
