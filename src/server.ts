@@ -59,17 +59,23 @@ export async function startServer(
     await database.close();
     throw error;
   }
-  return {
-    app,
-    database,
-    address,
-    close: async () => {
-      // Stop accepting work and drain in-flight requests first; the database closes last.
-      await app.close();
-      await scheduler.stop();
-      await database.close();
-    },
+  logger.info({ address, engine: database.engine, environment: config.environment }, 'corebank listening');
+  const close = async () => {
+    // Stop accepting work and drain in-flight requests first; the database closes last.
+    await app.close();
+    await scheduler.stop();
+    await database.close();
   };
+  // The development seed is not needed to be ready: it runs once the server already answers.
+  if (config.seedOnStart) {
+    try {
+      await seedDevelopmentData(database, config, logger);
+    } catch (error) {
+      await close();
+      throw error;
+    }
+  }
+  return { app, database, address, close };
 }
 
 async function prepareDatabase(database: DatabaseHandle, config: Config, logger: Logger): Promise<void> {
@@ -86,10 +92,12 @@ async function prepareDatabase(database: DatabaseHandle, config: Config, logger:
   await ensureTenant(database, config.defaultTenantSlug);
   await syncRolePermissions(database);
   await sql`select corebank_ensure_monthly_partitions(${config.partitionMonthsAhead})`.execute(database.db);
-  if (config.seedOnStart) {
-    const result = await seedDatabase(database, config);
-    if (result.seeded)
-      logger.info('seeded development data; run `npx corebank db seed` to see the demo credentials');
+}
+
+async function seedDevelopmentData(database: DatabaseHandle, config: Config, logger: Logger): Promise<void> {
+  const result = await seedDatabase(database, config);
+  if (result.seeded) {
+    logger.info('seeded development data; run `npx corebank db seed` to see the demo credentials');
   }
 }
 

@@ -12,10 +12,6 @@ export function registerServeCommand(program: Command, runtime: CliRuntime): voi
       const config = runtime.config();
       const logger = createLogger(config);
       const server = await startServer(config, logger);
-      logger.info(
-        { address: server.address, engine: server.database.engine, environment: config.environment },
-        'corebank listening',
-      );
       // On SIGINT/SIGTERM: drain in-flight requests, stop jobs, close the database; force-exit after the grace period.
       closeWithGrace({ delay: config.shutdownGraceMs }, async ({ signal, err }) => {
         if (err) logger.error({ err }, 'shutting down after an uncaught error');
