@@ -60,21 +60,16 @@ export async function startServer(
     throw error;
   }
   logger.info({ address, engine: database.engine, environment: config.environment }, 'corebank listening');
+  // The development seed is not needed to be ready: it runs once the server already answers, and
+  // shutdown waits for it so the database never closes under it.
+  const seeding = config.seedOnStart ? seedDevelopmentData(database, config, logger) : Promise.resolve();
   const close = async () => {
     // Stop accepting work and drain in-flight requests first; the database closes last.
     await app.close();
+    await seeding;
     await scheduler.stop();
     await database.close();
   };
-  // The development seed is not needed to be ready: it runs once the server already answers.
-  if (config.seedOnStart) {
-    try {
-      await seedDevelopmentData(database, config, logger);
-    } catch (error) {
-      await close();
-      throw error;
-    }
-  }
   return { app, database, address, close };
 }
 
@@ -95,9 +90,14 @@ async function prepareDatabase(database: DatabaseHandle, config: Config, logger:
 }
 
 async function seedDevelopmentData(database: DatabaseHandle, config: Config, logger: Logger): Promise<void> {
-  const result = await seedDatabase(database, config);
-  if (result.seeded) {
-    logger.info('seeded development data; run `npx corebank db seed` to see the demo credentials');
+  try {
+    const result = await seedDatabase(database, config);
+    if (result.seeded) {
+      logger.info('seeded development data; run `npx corebank db seed` to see the demo credentials');
+    }
+  } catch (error) {
+    // The seed is one transaction: a failure leaves nothing half-written, and the API still serves.
+    logger.error({ err: error }, 'seeding development data failed; run `npx corebank db seed` to see why');
   }
 }
 

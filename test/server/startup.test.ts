@@ -80,6 +80,15 @@ describe(`server start-up (${testEngine})`, () => {
         .filter((line) => line.includes('"reqId"'));
       assert.ok(lines.length > 0, 'request log lines carry the request id');
       for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), 'log lines are JSON');
+      // The development seed runs once the server answers; wait for it (bounded) before shutting down.
+      for (
+        let waited = 0;
+        !server.output().includes('seeded development data') && waited < 60_000;
+        waited += 100
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.match(server.output(), /seeded development data/);
     } finally {
       server.child.kill('SIGTERM');
     }
