@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { type MoneyConfig, readMoneyConfig } from '../modules/operations/money-config.ts';
 import {
@@ -211,9 +210,4 @@ export function loadConfig(source: Source = process.env): Config {
     throw new ConfigurationError('DEFAULT_TENANT_SLUG', 'must be 1-63 lowercase letters, digits or dashes');
   }
   return config;
-}
-
-/** A throwaway key for tools that need one and have no configuration (never used for stored data). */
-export function randomKeyHex(): string {
-  return randomBytes(32).toString('hex');
 }

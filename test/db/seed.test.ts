@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { loadConfig } from '../../src/config/config.ts';
 import { SeedRefusedError, seedDatabase } from '../../src/db/seed/seed.ts';
 import { verifyAuditChains } from '../../src/platform/audit/audit-verifier.ts';
+import { rolePermissions } from '../../src/platform/auth/permissions.ts';
 import { openTestDatabase, type TestDatabase, testEngine } from '../helpers/database.ts';
 
 // Records of runs of `db backup`; the seed does not invent backups that do not exist on disk.
@@ -90,6 +91,15 @@ describe(`development seed (${testEngine})`, () => {
       database.db,
     );
     assert.equal(locked.rows[0]?.locked, holds.rows[0]?.held, 'locked amounts equal the active holds');
+  });
+
+  test('role_permissions mirrors the permission catalog in code, row for row', async () => {
+    const rows = await sql<{ role_name: string; permission: string }>`
+      select role_name, permission from role_permissions order by 1, 2`.execute(database.db);
+    const expected = Object.entries(rolePermissions)
+      .flatMap(([role, permissions]) => permissions.map((permission) => `${role} ${permission}`))
+      .sort();
+    assert.deepEqual(rows.rows.map((row) => `${row.role_name} ${row.permission}`).sort(), expected);
   });
 
   test('its audit rows are sealed into a chain that verifies', async () => {

@@ -2,55 +2,12 @@ import { statementMigration } from './run-statements.ts';
 
 /**
  * Identity, second part: single-use verification tokens (seed 001 email verification and password
- * reset), TOTP replay protection, the request origin of an OTP session, and the role → permission
- * rows of seed 003 (the application's catalog in src/platform/auth/permissions.ts, written out here
- * as it stood when this migration was frozen).
+ * reset), TOTP replay protection and the request origin of an OTP session. The role → permission
+ * rows of seed 003 are not written here: the catalog lives in src/platform/auth/permissions.ts and
+ * syncRolePermissions mirrors it into role_permissions at every start and seed.
  *
  * Frozen in time: this file must never import application code.
  */
-const rolePermissionRows: Record<string, string[]> = {
-  customer: [
-    'profile:read',
-    'profile:update',
-    'sessions:manage_own',
-    'mfa:manage_own',
-    'wallets:read_own',
-    'transactions:read_own',
-    'transactions:create',
-    'bank_accounts:manage_own',
-    'kyc:submit',
-  ],
-  officer: [
-    'profile:read',
-    'profile:update',
-    'sessions:manage_own',
-    'mfa:manage_own',
-    'users:read',
-    'kyc:review',
-    'transactions:read_any',
-    'audit:read',
-  ],
-};
-rolePermissionRows.manager = [
-  ...(rolePermissionRows.officer ?? []),
-  'users:block',
-  'holds:manage',
-  'operations:stats',
-];
-rolePermissionRows.admin = [
-  ...(rolePermissionRows.manager ?? []),
-  'users:manage',
-  'users:topup',
-  'content:manage',
-  'config:manage',
-  'security:manage',
-];
-rolePermissionRows.super_admin = [...(rolePermissionRows.admin ?? []), 'staff:manage'];
-
-const permissionValues = Object.entries(rolePermissionRows)
-  .flatMap(([role, permissions]) => permissions.map((permission) => `('${role}', '${permission}')`))
-  .join(',\n     ');
-
 const up = [
   `create table verification_tokens (
      tenant_id uuid not null,
@@ -119,15 +76,10 @@ const up = [
          join users u on u.tenant_id = s.tenant_id and u.id = s.user_id
         where s.tenant_id = p_tenant and s.id = p_session;
    end $$`,
-
-  `insert into role_permissions (role_name, permission) values
-     ${permissionValues}
-   on conflict do nothing`,
 ];
 
 const down = [
   'drop function if exists corebank_authenticate_session(uuid, uuid, integer, integer)',
-  'delete from role_permissions',
   'drop index if exists idx_login_audits_failed_identifier',
   'drop index if exists idx_login_audits_failed_ip',
   'alter table otp_sessions drop column if exists user_agent',

@@ -24,12 +24,12 @@ export async function seedMoney(context: SeedContext, people: SeededPeople): Pro
 
   // Rp amounts are in minor units (IDR has scale 2): 50_000_000 = Rp 500,000.00.
   for (const customer of people.customers) {
-    await move(context, 'IDR', systemWallets, [
+    await move(context, 'IDR', [
       { walletId: systemWallet(systemWallets, 'IDR', 'cash_in'), delta: -50_000_000, type: 'topup' },
       { walletId: customer.walletId, delta: 50_000_000, type: 'topup', description: 'Initial top-up' },
     ]);
   }
-  await move(context, 'IDR', systemWallets, [
+  await move(context, 'IDR', [
     {
       walletId: alice.walletId,
       delta: -7_500_000,
@@ -59,7 +59,7 @@ export async function seedMoney(context: SeedContext, people: SeededPeople): Pro
       expires_at: hoursFromNow(25),
     })
     .execute();
-  await move(context, 'IDR', systemWallets, [
+  await move(context, 'IDR', [
     {
       walletId: budi.walletId,
       delta: -1_250_000,
@@ -82,7 +82,6 @@ function systemWallet(wallets: SystemWallets, asset: string, purpose: string): s
 async function move(
   context: SeedContext,
   asset: string,
-  _systemWallets: SystemWallets,
   entries: EntryRequest[],
   operationId?: string,
 ): Promise<void> {
@@ -194,7 +193,6 @@ async function seedWithdrawals(
   await move(
     context,
     'IDR',
-    systemWallets,
     [
       { walletId: aliceWalletId, delta: -2_000_000, type: 'withdraw', description: 'Withdrawal to BCA' },
       { walletId: systemWallet(systemWallets, 'IDR', 'cash_out'), delta: 2_000_000, type: 'withdraw' },
@@ -302,7 +300,6 @@ async function seedBitcoin(
     await move(
       context,
       'BTC',
-      systemWallets,
       [
         { walletId: systemWallet(systemWallets, 'BTC', 'cash_in'), delta: -10_000_000, type: 'topup' },
         { walletId, delta: 10_000_000, type: 'topup', description: 'BTC deposit' },

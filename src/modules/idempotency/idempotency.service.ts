@@ -3,8 +3,10 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Database } from '../../db/schema.ts';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
+import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError, type ErrorCode, type ErrorDetail, errorCatalog } from '../../platform/errors.ts';
 import { withMoneyTransaction } from '../ledger/money-transaction.ts';
+import type { MoneyServices } from '../operations/money-rules.ts';
 
 /** The response a money endpoint gives, as stored for replay. */
 export interface MoneyResponse {
@@ -83,6 +85,30 @@ export async function runIdempotent(
     return replayOrThrow(stored);
   }
   return replayOrThrow(response);
+}
+
+/**
+ * The one way a money endpoint runs: keyed to the calling principal, with the configured key lifetime
+ * and retry budget.
+ */
+export function runMoneyOperation(
+  services: MoneyServices,
+  principal: Principal,
+  key: string | undefined,
+  endpoint: string,
+  body: unknown,
+  work: (transaction: ScopedTransaction) => Promise<MoneyResponse>,
+): Promise<MoneyResponse> {
+  const call: IdempotentCall = {
+    tenantId: principal.tenantId,
+    callerId: principal.userId,
+    key,
+    endpoint,
+    body,
+    ttlHours: services.money.idempotencyKeyTtlHours,
+    attemptsMax: services.money.transactionAttemptsMax,
+  };
+  return runIdempotent(services.db, call, work);
 }
 
 /** A stored rejection comes back as the same typed error; a stored success as its response. */

@@ -3,7 +3,7 @@ import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
-import { type MoneyResponse, runIdempotent } from '../idempotency/idempotency.service.ts';
+import { type MoneyResponse, runMoneyOperation } from '../idempotency/idempotency.service.ts';
 import { postMovement } from '../ledger/ledger-posting.ts';
 import {
   assertAmount,
@@ -41,17 +41,13 @@ export async function topup(
   if (bySelf && !services.money.selfTopupAllowed) {
     throw new AppError('FORBIDDEN', 'Top-up is only possible from an allowed funding source or by staff.');
   }
-  const call = {
-    tenantId: principal.tenantId,
-    callerId: principal.userId,
-    key: idempotencyKey,
-    endpoint: bySelf ? selfTopupEndpoint : `${staffTopupEndpoint} ${beneficiaryId}`,
-    body: input,
-    ttlHours: services.money.idempotencyKeyTtlHours,
-    attemptsMax: services.money.transactionAttemptsMax,
-  };
-  return runIdempotent(services.db, call, (transaction) =>
-    postTopup(services, transaction, principal.tenantId, audit, beneficiaryId, input),
+  return runMoneyOperation(
+    services,
+    principal,
+    idempotencyKey,
+    bySelf ? selfTopupEndpoint : `${staffTopupEndpoint} ${beneficiaryId}`,
+    input,
+    (transaction) => postTopup(services, transaction, principal.tenantId, audit, beneficiaryId, input),
   );
 }
 

@@ -3,7 +3,7 @@ import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
-import { type MoneyResponse, runIdempotent } from '../idempotency/idempotency.service.ts';
+import { type MoneyResponse, runMoneyOperation } from '../idempotency/idempotency.service.ts';
 import { postMovement } from '../ledger/ledger-posting.ts';
 import {
   assertAmount,
@@ -37,16 +37,7 @@ export async function transfer(
   idempotencyKey: string | undefined,
   input: TransferInput,
 ): Promise<MoneyResponse> {
-  const call = {
-    tenantId: principal.tenantId,
-    callerId: principal.userId,
-    key: idempotencyKey,
-    endpoint: transferEndpoint,
-    body: input,
-    ttlHours: services.money.idempotencyKeyTtlHours,
-    attemptsMax: services.money.transactionAttemptsMax,
-  };
-  return runIdempotent(services.db, call, (transaction) =>
+  return runMoneyOperation(services, principal, idempotencyKey, transferEndpoint, input, (transaction) =>
     postTransfer(services, transaction, principal, audit, input),
   );
 }

@@ -4,7 +4,7 @@ import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { placeHold } from '../holds/holds.service.ts';
-import { type MoneyResponse, runIdempotent } from '../idempotency/idempotency.service.ts';
+import { type MoneyResponse, runMoneyOperation } from '../idempotency/idempotency.service.ts';
 import {
   assertAmount,
   assertDailyOutgoing,
@@ -34,16 +34,7 @@ export async function requestWithdrawal(
   idempotencyKey: string | undefined,
   input: WithdrawInput,
 ): Promise<MoneyResponse> {
-  const call = {
-    tenantId: principal.tenantId,
-    callerId: principal.userId,
-    key: idempotencyKey,
-    endpoint: withdrawEndpoint,
-    body: input,
-    ttlHours: services.money.idempotencyKeyTtlHours,
-    attemptsMax: services.money.transactionAttemptsMax,
-  };
-  return runIdempotent(services.db, call, (transaction) =>
+  return runMoneyOperation(services, principal, idempotencyKey, withdrawEndpoint, input, (transaction) =>
     createWithdrawal(services, transaction, principal, audit, input),
   );
 }
