@@ -3,6 +3,7 @@
 // when TEST_DATABASE_URL is set. Each engine gets a migrated template built once (see
 // build-test-template.ts); test files run in parallel processes, each on its own copy.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -69,7 +70,8 @@ results.push(
 
 const serverUrl = process.env.TEST_DATABASE_URL;
 if (serverUrl) {
-  const template = 'corebank_test_template';
+  // Named after the checkout, so two checkouts testing against one server never drop each other's template.
+  const template = `corebank_test_template_${createHash('sha256').update(root).digest('hex').slice(0, 10)}`;
   const built = run(
     'building PostgreSQL template',
     process.execPath,

@@ -44,8 +44,6 @@ export function urlForDatabase(name: string): string {
   return url.toString();
 }
 
-export const postgresTemplateName = 'corebank_test_template';
-
 async function openPostgresCopy(): Promise<TestDatabase> {
   const name = `corebank_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   const admin = await openDatabase({ databaseUrl: serverUrl(), poolMax: 1 });
