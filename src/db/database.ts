@@ -112,7 +112,7 @@ async function openPostgres(databaseUrl: string, options: DatabaseOptions): Prom
     max: options.poolMax ?? 20,
     application_name: options.applicationName ?? 'corebank',
     // pg applies this one limit to opening a connection and to waiting for a pooled one.
-    connectionTimeoutMillis: options.acquireTimeoutMs ?? 10_000,
+    connectionTimeoutMillis: options.acquireTimeoutMs ?? 30_000,
     idleTimeoutMillis: 30_000,
     // Detects a peer that vanished without a FIN (a partition) on idle pooled connections too.
     keepAlive: true,
