@@ -18,6 +18,7 @@ import { createLogger } from './platform/logger.ts';
 import { type AppMetrics, createMetrics, registerMetrics } from './platform/metrics.ts';
 import { registerOpenApi } from './platform/openapi.ts';
 import { generateRequestId, requestIdHeader } from './platform/request-id.ts';
+import { tagRequestLog } from './platform/request-log.ts';
 import { registerPermissionCheck } from './platform/route-permission.ts';
 import { requestValidatorBuilder } from './platform/validation.ts';
 
@@ -64,8 +65,9 @@ function serverOptions(options: BuildAppOptions): FastifyServerOptions {
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     return503OnClosing: true,
-    // Behind a proxy, trusting X-Forwarded-For must be a deliberate choice; by default the peer is the client.
-    trustProxy: false,
+    // Behind a proxy, trusting X-Forwarded-For must be a deliberate choice (TRUST_PROXY); by default the
+    // peer is the client. It sets request.ip, which per-address limits and audit rows read.
+    trustProxy: config.trustProxy,
     schemaController: { compilersFactory: { buildValidator: requestValidatorBuilder } },
     // Errors Fastify raises before routing (a malformed URL) get the same shape as every other error.
     frameworkErrors: (error, request, reply) => {
@@ -90,6 +92,10 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   registerErrorHandlers(app);
   app.addHook('onRequest', async (request, reply) => {
     reply.header(requestIdHeader, request.id);
+  });
+  // preParsing runs after every onRequest hook, the authentication guard's included.
+  app.addHook('preParsing', async (request, reply) => {
+    tagRequestLog(request, reply);
   });
   registerMetrics(app, metrics);
 

@@ -4,7 +4,7 @@ import { type AppInstance, buildApp } from './app.ts';
 import type { Config } from './config/config.ts';
 import { type DatabaseHandle, openDatabase } from './db/database.ts';
 import { migrateToLatest, readMigrationStatus } from './db/migrator.ts';
-import { ensureTenant, seedDatabase } from './db/seed/seed.ts';
+import { demoDataLines, ensureTenant, seedDatabase } from './db/seed/seed.ts';
 import { moneyJobs } from './modules/operations/money-jobs.ts';
 import { identityJobs } from './modules/sessions/sessions.jobs.ts';
 import { sealPendingAudits } from './platform/audit/audit-sealer.ts';
@@ -42,6 +42,11 @@ export async function startServer(
     dataDirectory: config.dataDirectory,
     poolMax: config.databasePoolMax,
     acquireTimeoutMs: config.databaseAcquireTimeoutMs,
+    // Every query a request waits on ends before the request would (config.ts checks the bounds).
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    queryTimeoutMs: config.databaseQueryTimeoutMs,
+    logger,
+    holder: 'corebank serve',
   });
   try {
     await prepareDatabase(database, config, logger);
@@ -62,7 +67,9 @@ export async function startServer(
   logger.info({ address, engine: database.engine, environment: config.environment }, 'corebank listening');
   // The development seed is not needed to be ready: it runs once the server already answers, and
   // shutdown waits for it so the database never closes under it.
-  const seeding = config.seedOnStart ? seedDevelopmentData(database, config, logger) : Promise.resolve();
+  const seeding = config.seedOnStart
+    ? seedDevelopmentData(database, config, logger, `${address}/docs`)
+    : Promise.resolve();
   const close = async () => {
     // Stop accepting work and drain in-flight requests first; the database closes last.
     await app.close();
@@ -81,7 +88,7 @@ async function prepareDatabase(database: DatabaseHandle, config: Config, logger:
         `${pending.length} database migrations are pending (${pending.join(', ')}); run \`corebank db migrate\` or set MIGRATE_ON_START=true`,
       );
     }
-    const applied = await migrateToLatest(database.db);
+    const applied = await migrateWithoutStatementTimeout(database, config);
     logger.info({ applied }, 'applied pending migrations');
   }
   await ensureTenant(database, config.defaultTenantSlug);
@@ -89,12 +96,45 @@ async function prepareDatabase(database: DatabaseHandle, config: Config, logger:
   await sql`select corebank_ensure_monthly_partitions(${config.partitionMonthsAhead})`.execute(database.db);
 }
 
-async function seedDevelopmentData(database: DatabaseHandle, config: Config, logger: Logger): Promise<void> {
+/**
+ * A migration may rewrite a big table for longer than the statement timeout that bounds requests, so
+ * on a server it runs on a connection of its own without one (PGlite has a single connection and no
+ * such timeout).
+ */
+async function migrateWithoutStatementTimeout(database: DatabaseHandle, config: Config): Promise<string[]> {
+  if (database.engine !== 'postgres') return migrateToLatest(database.db);
+  const migrating = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    poolMax: 1,
+    acquireTimeoutMs: config.databaseAcquireTimeoutMs,
+    applicationName: 'corebank-migrate',
+  });
+  try {
+    return await migrateToLatest(migrating.db);
+  } finally {
+    await migrating.close();
+  }
+}
+
+async function seedDevelopmentData(
+  database: DatabaseHandle,
+  config: Config,
+  logger: Logger,
+  docsUrl: string,
+): Promise<void> {
   try {
     const result = await seedDatabase(database, config);
-    if (result.seeded) {
-      logger.info('seeded development data; run `npx corebank db seed` to see the demo credentials');
+    if (!result.seeded) {
+      logger.info(
+        { docs: docsUrl },
+        'development data already seeded; `npx corebank db seed` prints the demo credentials',
+      );
+      return;
     }
+    logger.info({ docs: docsUrl }, 'seeded development data; the demo credentials follow on stderr');
+    // For the developer at the terminal, outside the log stream: these logins are fixed development
+    // values, but a log line is no place for a password or a PIN (the logger would redact them anyway).
+    process.stderr.write(`${demoDataLines(result.credentials, docsUrl).join('\n')}\n`);
   } catch (error) {
     // The seed is one transaction: a failure leaves nothing half-written, and the API still serves.
     logger.error({ err: error }, 'seeding development data failed; run `npx corebank db seed` to see why');

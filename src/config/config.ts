@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { type MoneyConfig, readMoneyConfig } from '../modules/operations/money-config.ts';
 import {
@@ -11,15 +13,27 @@ import {
  */
 export type Environment = 'development' | 'test' | 'production';
 
+/** Fastify's trustProxy: off, every hop, or the trusted proxies' addresses and ranges. */
+export type TrustProxy = boolean | string[];
+
 export interface Config {
   environment: Environment;
   host: string;
   port: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** auto: pretty in development on a terminal, JSON everywhere else. */
+  logFormat: 'auto' | 'json' | 'pretty';
+  /** Who may set the client address through X-Forwarded-For (TRUST_PROXY); false: nobody. */
+  trustProxy: TrustProxy;
   databaseUrl: string | undefined;
   dataDirectory: string;
   databasePoolMax: number;
+  /** Waiting for a pooled connection, opening one included (pg applies one limit to both). */
   databaseAcquireTimeoutMs: number;
+  /** PostgreSQL's statement_timeout on the server's connections. */
+  databaseStatementTimeoutMs: number;
+  /** The client's own limit on one query: the statement timeout plus databaseQueryTimeoutGraceMs. */
+  databaseQueryTimeoutMs: number;
   migrateOnStart: boolean;
   seedOnStart: boolean;
   bodyLimitBytes: number;
@@ -48,14 +62,60 @@ export interface Config {
 export class ConfigurationError extends Error {
   constructor(
     readonly variable: string,
-    reason: string,
+    readonly reason: string,
   ) {
     super(`Invalid configuration: ${variable} ${reason}`);
     this.name = 'ConfigurationError';
   }
 }
 
+/**
+ * Every problem loadConfig found, in one message, so an operator fixes them all after one start
+ * instead of one per start. `variable` names the first, as on a single ConfigurationError.
+ */
+export class ConfigurationErrors extends ConfigurationError {
+  constructor(readonly problems: readonly ConfigurationError[]) {
+    const [first] = problems;
+    assert.ok(first !== undefined && problems.length > 1, 'ConfigurationErrors holds two problems or more');
+    super(first.variable, first.reason);
+    this.name = 'ConfigurationErrors';
+    this.message = `Invalid configuration (${problems.length} problems): ${problems
+      .map((problem) => `${problem.variable} ${problem.reason}`)
+      .join('; ')}`;
+  }
+
+  get variables(): string[] {
+    return this.problems.map((problem) => problem.variable);
+  }
+}
+
 type Source = Record<string, string | undefined>;
+
+/** The problems of the loadConfig call under way; undefined outside one, where problems throw at once. */
+let collectedProblems: ConfigurationError[] | undefined;
+
+/**
+ * Reports a missing or invalid variable. While loadConfig runs, the problem is recorded and `fallback`
+ * stands in for the value so the remaining variables are still read (the collected problems are thrown
+ * together at the end); anywhere else it throws at once. Readers of new variables use this instead of
+ * `throw`, so their problems join the one message too.
+ */
+export function reportInvalid<T>(error: ConfigurationError, fallback: T): T {
+  if (!collectedProblems) throw error;
+  if (!collectedProblems.some((problem) => problem.variable === error.variable))
+    collectedProblems.push(error);
+  return fallback;
+}
+
+/** Runs a reader that throws ConfigurationError (one that parses a structured value) as reportInvalid would. */
+export function reportThrown<T>(read: () => T, fallback: T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof ConfigurationError) return reportInvalid(error, fallback);
+    throw error;
+  }
+}
 
 export function readString(source: Source, name: string, fallback: string): string {
   const value = source[name];
@@ -71,10 +131,13 @@ export function readInteger(
 ): number {
   const raw = source[name];
   if (raw === undefined || raw === '') return fallback;
-  if (!/^-?\d+$/.test(raw)) throw new ConfigurationError(name, `must be a whole number, got "${raw}"`);
+  if (!/^-?\d+$/.test(raw)) {
+    return reportInvalid(new ConfigurationError(name, `must be a whole number, got "${raw}"`), fallback);
+  }
   const value = Number(raw);
   if (value < minimum || value > maximum) {
-    throw new ConfigurationError(name, `must be between ${minimum} and ${maximum}, got ${value}`);
+    const reason = `must be between ${minimum} and ${maximum}, got ${value}`;
+    return reportInvalid(new ConfigurationError(name, reason), fallback);
   }
   return value;
 }
@@ -84,13 +147,14 @@ export function readBoolean(source: Source, name: string, fallback: boolean): bo
   if (raw === undefined || raw === '') return fallback;
   if (raw === 'true' || raw === '1') return true;
   if (raw === 'false' || raw === '0') return false;
-  throw new ConfigurationError(name, `must be true or false, got "${raw}"`);
+  return reportInvalid(new ConfigurationError(name, `must be true or false, got "${raw}"`), fallback);
 }
 
 function readChoice<T extends string>(source: Source, name: string, fallback: T, choices: readonly T[]): T {
   const raw = readString(source, name, fallback);
   if (!(choices as readonly string[]).includes(raw)) {
-    throw new ConfigurationError(name, `must be one of ${choices.join(', ')}, got "${raw}"`);
+    const reason = `must be one of ${choices.join(', ')}, got "${raw}"`;
+    return reportInvalid(new ConfigurationError(name, reason), fallback);
   }
   return raw as T;
 }
@@ -102,13 +166,12 @@ function readDatabaseUrl(source: Source): string | undefined {
   try {
     parsed = new URL(raw);
   } catch {
-    throw new ConfigurationError(
-      'DATABASE_URL',
-      'is not a URL (expected postgres://user@host:port/database)',
-    );
+    const reason = 'is not a URL (expected postgres://user@host:port/database)';
+    return reportInvalid(new ConfigurationError('DATABASE_URL', reason), undefined);
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-    throw new ConfigurationError('DATABASE_URL', `must start with postgres://, got ${parsed.protocol}//`);
+    const reason = `must start with postgres://, got ${parsed.protocol}//`;
+    return reportInvalid(new ConfigurationError('DATABASE_URL', reason), undefined);
   }
   return raw;
 }
@@ -120,14 +183,17 @@ function readDatabaseUrl(source: Source): string | undefined {
  */
 function readAuditKey(source: Source, environment: Environment): Buffer {
   const raw = source.AUDIT_HMAC_KEY;
+  const fallback = environment === 'test' ? Buffer.alloc(32, 7) : developmentAuditKey();
   if (raw === undefined || raw === '') {
     if (environment === 'production') {
-      throw new ConfigurationError('AUDIT_HMAC_KEY', 'is required in production (64 hex characters)');
+      const reason = 'is required in production (64 hex characters)';
+      return reportInvalid(new ConfigurationError('AUDIT_HMAC_KEY', reason), fallback);
     }
-    return environment === 'test' ? Buffer.alloc(32, 7) : developmentAuditKey();
+    return fallback;
   }
   if (!/^[0-9a-fA-F]{64,128}$/.test(raw)) {
-    throw new ConfigurationError('AUDIT_HMAC_KEY', 'must be 64 to 128 hex characters (32 to 64 bytes)');
+    const reason = 'must be 64 to 128 hex characters (32 to 64 bytes)';
+    return reportInvalid(new ConfigurationError('AUDIT_HMAC_KEY', reason), fallback);
   }
   return Buffer.from(raw, 'hex');
 }
@@ -138,13 +204,17 @@ function readAuditKey(source: Source, environment: Environment): Buffer {
  */
 function readKey(source: Source, name: string, environment: Environment, developmentSeed: string): Buffer {
   const raw = source[name];
+  const fallback = Buffer.from(developmentSeed.padEnd(32, '.').slice(0, 32), 'utf8');
   if (raw === undefined || raw === '') {
-    if (environment === 'production')
-      throw new ConfigurationError(name, 'is required in production (64 hex characters)');
-    return Buffer.from(developmentSeed.padEnd(32, '.').slice(0, 32), 'utf8');
+    if (environment === 'production') {
+      const reason = 'is required in production (64 hex characters)';
+      return reportInvalid(new ConfigurationError(name, reason), fallback);
+    }
+    return fallback;
   }
-  if (!/^[0-9a-fA-F]{64}$/.test(raw))
-    throw new ConfigurationError(name, 'must be 64 hex characters (32 bytes)');
+  if (!/^[0-9a-fA-F]{64}$/.test(raw)) {
+    return reportInvalid(new ConfigurationError(name, 'must be 64 hex characters (32 bytes)'), fallback);
+  }
   return Buffer.from(raw, 'hex');
 }
 
@@ -155,20 +225,71 @@ function developmentAuditKey(): Buffer {
 
 const environments = ['development', 'test', 'production'] as const;
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const logFormats = ['auto', 'json', 'pretty'] as const;
 
-export function loadConfig(source: Source = process.env): Config {
+/**
+ * The client gives up on a query this long after the server's statement_timeout would have cancelled
+ * it: on a live server the server's cancel comes first (and the connection stays usable); only a
+ * server that does not answer at all (a partition) reaches the client's own limit.
+ */
+export const databaseQueryTimeoutGraceMs = 1000;
+
+const trustProxyEntriesMax = 100;
+const trustProxyKeywords = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isAddressOrRange(entry: string): boolean {
+  if (trustProxyKeywords.has(entry)) return true;
+  const [address = '', prefix, extra] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * TRUST_PROXY: which peers may tell the client address in X-Forwarded-For (Fastify's trustProxy).
+ * Off by default: the socket peer is the client. `true` trusts every hop (only for a port nothing but
+ * the proxy can reach); a comma-separated list trusts those addresses, CIDR ranges and the keywords
+ * loopback, linklocal and uniquelocal. A bare hop count is refused: it cannot check who is connecting,
+ * so a client that reaches the port directly could forge its address (Fastify 5.12.1 stopped honouring
+ * one for that reason and would silently ignore it).
+ */
+function readTrustProxy(source: Source): TrustProxy {
+  const raw = readString(source, 'TRUST_PROXY', 'false').trim();
+  if (raw === 'false' || raw === '0') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) {
+    const reason = `is a hop count (${raw.slice(0, 6)}), which cannot check who is connecting; name the proxies' addresses or CIDR ranges instead (e.g. 10.0.0.0/8 or uniquelocal)`;
+    return reportInvalid(new ConfigurationError('TRUST_PROXY', reason), false);
+  }
+  const entries = raw.split(',').map((entry) => entry.trim());
+  const invalid = entries.filter((entry) => !isAddressOrRange(entry));
+  if (invalid.length > 0 || entries.length > trustProxyEntriesMax) {
+    const examples = invalid.slice(0, 3).map((entry) => `"${entry.slice(0, 50)}"`);
+    const reason = `must be false, true or a list of at most ${trustProxyEntriesMax} addresses or CIDR ranges separated by commas${examples.length > 0 ? ` (not ${examples.join(', ')})` : ''}`;
+    return reportInvalid(new ConfigurationError('TRUST_PROXY', reason), false);
+  }
+  return entries;
+}
+
+function readConfig(source: Source): Config {
   const environment = readChoice(source, 'NODE_ENV', 'development', environments);
   const isProduction = environment === 'production';
   const defaultLogLevel = environment === 'test' ? 'silent' : 'info';
+  const statementTimeoutMs = readInteger(source, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 100, 600_000);
   const config: Config = {
     environment,
     host: readString(source, 'HOST', isProduction ? '0.0.0.0' : '127.0.0.1'),
     port: readInteger(source, 'PORT', 3000, 0, 65535),
     logLevel: readChoice(source, 'LOG_LEVEL', defaultLogLevel, logLevels),
+    logFormat: readChoice(source, 'LOG_FORMAT', 'auto', logFormats),
+    trustProxy: readTrustProxy(source),
     databaseUrl: readDatabaseUrl(source),
     dataDirectory: resolve(readString(source, 'DATA_DIR', './data')),
     databasePoolMax: readInteger(source, 'DATABASE_POOL_MAX', 20, 1, 500),
-    databaseAcquireTimeoutMs: readInteger(source, 'DATABASE_ACQUIRE_TIMEOUT_MS', 30_000, 100, 600_000),
+    databaseAcquireTimeoutMs: readInteger(source, 'DATABASE_ACQUIRE_TIMEOUT_MS', 10_000, 100, 600_000),
+    databaseStatementTimeoutMs: statementTimeoutMs,
+    databaseQueryTimeoutMs: statementTimeoutMs + databaseQueryTimeoutGraceMs,
     migrateOnStart: readBoolean(source, 'MIGRATE_ON_START', !isProduction),
     seedOnStart: readBoolean(source, 'SEED_ON_START', environment === 'development'),
     bodyLimitBytes: readInteger(source, 'BODY_LIMIT_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
@@ -207,7 +328,49 @@ export function loadConfig(source: Source = process.env): Config {
     money: readMoneyConfig(source, environment),
   };
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(config.defaultTenantSlug)) {
-    throw new ConfigurationError('DEFAULT_TENANT_SLUG', 'must be 1-63 lowercase letters, digits or dashes');
+    const reason = 'must be 1-63 lowercase letters, digits or dashes';
+    reportInvalid(new ConfigurationError('DEFAULT_TENANT_SLUG', reason), undefined);
   }
+  checkDatabaseTimeouts(config);
+  return config;
+}
+
+/**
+ * A request that waits on the database must get its 503 before the server gives up on the socket
+ * (REQUEST_TIMEOUT_MS): otherwise an outage looks like a dropped connection instead of an answer.
+ */
+function checkDatabaseTimeouts(config: Config): void {
+  const request = `REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`;
+  if (config.databaseAcquireTimeoutMs >= config.requestTimeoutMs) {
+    const reason = `must be below ${request}, got ${config.databaseAcquireTimeoutMs}`;
+    reportInvalid(new ConfigurationError('DATABASE_ACQUIRE_TIMEOUT_MS', reason), undefined);
+  }
+  if (config.databaseQueryTimeoutMs >= config.requestTimeoutMs) {
+    const reason = `must be at least ${databaseQueryTimeoutGraceMs} below ${request}, got ${config.databaseStatementTimeoutMs}`;
+    reportInvalid(new ConfigurationError('DATABASE_STATEMENT_TIMEOUT_MS', reason), undefined);
+  }
+}
+
+/**
+ * Reads every variable, collecting every problem, and throws them together: a ConfigurationError for
+ * one, ConfigurationErrors for several. A reader that still throws (instead of reportInvalid) ends the
+ * reading there, its problem joining those found before it.
+ */
+export function loadConfig(source: Source = process.env): Config {
+  const problems: ConfigurationError[] = [];
+  const outer = collectedProblems;
+  collectedProblems = problems;
+  let config: Config | undefined;
+  try {
+    config = readConfig(source);
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    problems.push(error);
+  } finally {
+    collectedProblems = outer;
+  }
+  const [first] = problems;
+  if (first !== undefined) throw problems.length === 1 ? first : new ConfigurationErrors(problems);
+  assert.ok(config !== undefined);
   return config;
 }

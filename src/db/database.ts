@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
+import { Kysely, PGliteDialect, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
+import { acquireDataDirectoryLock } from './data-directory-lock.ts';
+import { databaseUnavailable, databaseUnavailableLogFields } from './database-errors.ts';
 import type { Database } from './schema.ts';
 
 export type Engine = 'pglite' | 'postgres';
@@ -28,8 +30,28 @@ export interface DatabaseOptions {
    * instead of failing.
    */
   acquireTimeoutMs?: number;
+  /**
+   * PostgreSQL's statement_timeout for every connection, and the client's own limit on a query
+   * (queryTimeoutMs, a little longer: it fires only when the server does not answer at all). Unset,
+   * a statement may run as long as it needs (the CLI: backups, ledger checks, migrations).
+   */
+  statementTimeoutMs?: number | undefined;
+  queryTimeoutMs?: number | undefined;
   applicationName?: string;
+  /** Where connection errors are logged; by default one line on stderr. */
+  logger?: DatabaseLogger;
+  /** Embedded engine: who holds the data directory (written to its lock file, shown to a refused opener). */
+  holder?: string;
 }
+
+/** The part of a pino logger the database uses. */
+export interface DatabaseLogger {
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+const stderrLogger: DatabaseLogger = {
+  warn: (fields, message) => process.stderr.write(`corebank: ${message} ${JSON.stringify(fields)}\n`),
+};
 
 const int8Oid = 20;
 
@@ -50,31 +72,52 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
 }
 
 async function openPglite(options: DatabaseOptions): Promise<DatabaseHandle> {
-  if (options.dataDirectory) mkdirSync(options.dataDirectory, { recursive: true });
-  const pglite = await PGlite.create({
-    dataDir: options.dataDirectory,
-    loadDataDir: options.loadDataDirectory,
-    parsers: { [int8Oid]: parseSafeInteger },
-  });
+  let releaseLock = () => {};
+  if (options.dataDirectory) {
+    mkdirSync(options.dataDirectory, { recursive: true });
+    // PGlite is one process's database: a second process writing the same files corrupts them.
+    releaseLock = acquireDataDirectoryLock(options.dataDirectory, options.holder ?? 'corebank');
+  }
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create({
+      dataDir: options.dataDirectory,
+      loadDataDir: options.loadDataDirectory,
+      parsers: { [int8Oid]: parseSafeInteger },
+    });
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
   const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
   return {
     db,
     engine: 'pglite',
     pglite,
     close: async () => {
-      await db.destroy();
-      if (!pglite.closed) await pglite.close();
+      try {
+        await db.destroy();
+        if (!pglite.closed) await pglite.close();
+      } finally {
+        releaseLock();
+      }
     },
   };
 }
 
 async function openPostgres(databaseUrl: string, options: DatabaseOptions): Promise<DatabaseHandle> {
+  const logger = options.logger ?? stderrLogger;
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: options.poolMax ?? 20,
     application_name: options.applicationName ?? 'corebank',
+    // pg applies this one limit to opening a connection and to waiting for a pooled one.
     connectionTimeoutMillis: options.acquireTimeoutMs ?? 30_000,
     idleTimeoutMillis: 30_000,
+    // Detects a peer that vanished without a FIN (a partition) on idle pooled connections too.
+    keepAlive: true,
+    ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: options.statementTimeoutMs }),
+    ...(options.queryTimeoutMs === undefined ? {} : { query_timeout: options.queryTimeoutMs }),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === int8Oid
@@ -82,9 +125,64 @@ async function openPostgres(databaseUrl: string, options: DatabaseOptions): Prom
           : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client that loses its connection emits 'error' on the pool; without a listener that
-  // would crash the process. The next checkout simply opens a new connection.
+  // A connection that breaks emits 'error' on its client, checked out or idle. Without a listener that
+  // is an uncaught exception that ends the process (a reset of every connection did, issue 7.9), so
+  // every client gets one that logs; the query it broke, if any, fails on its own and answers 503.
+  pool.on('connect', (client) => {
+    client.on('error', (error: unknown) => {
+      const unavailable = databaseUnavailable(error);
+      const fields = unavailable ? databaseUnavailableLogFields(unavailable) : { reason: String(error) };
+      logger.warn({ database: fields }, 'database connection lost');
+    });
+  });
+  // The same error reaches the pool for an idle client; the client's listener above has logged it, and
+  // pg-pool has already removed the client: the next checkout opens a new connection.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: discardingBrokenConnections(pool) }),
+  });
   return { db, engine: 'postgres', pglite: undefined, close: () => db.destroy() };
+}
+
+/**
+ * Kysely releases a connection to the pool without saying whether it still works. A query that timed
+ * out on the client (the server never answered) leaves its connection waiting for that answer: back in
+ * the pool, it would hang every later query sent on it. So a connection on which a query failed for an
+ * availability reason refuses every further query at once (a transaction's rollback does not wait a
+ * second timeout) and is destroyed on release instead of being reused.
+ */
+function discardingBrokenConnections(pool: pg.Pool): PostgresPool {
+  const guarded = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  const guard = (client: pg.PoolClient): PostgresPoolClient => {
+    let broken: unknown;
+    const query = async (text: unknown, parameters: readonly unknown[] = []) => {
+      // Kysely passes a cursor only for streaming, which this dialect is not configured for.
+      assert.ok(typeof text === 'string', 'only text queries are sent through the pool');
+      if (broken !== undefined) throw broken;
+      try {
+        return await client.query(text, [...parameters]);
+      } catch (error) {
+        if (databaseUnavailable(error)) broken = error;
+        throw error;
+      }
+    };
+    return {
+      // One implementation for the two overloads Kysely declares; the cursor one is never called (above).
+      query: query as unknown as PostgresPoolClient['query'],
+      release: (destroy?: boolean) => client.release(destroy === true || broken !== undefined),
+    };
+  };
+  return {
+    options: pool.options,
+    end: () => pool.end(),
+    connect: async () => {
+      const client = await pool.connect();
+      let wrapper = guarded.get(client);
+      if (!wrapper) {
+        wrapper = guard(client);
+        guarded.set(client, wrapper);
+      }
+      return wrapper;
+    },
+  };
 }

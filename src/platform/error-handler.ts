@@ -5,8 +5,14 @@ import type {
   FastifyRequest,
   FastifySchemaValidationError,
 } from 'fastify';
+import {
+  type DatabaseUnavailable,
+  databaseUnavailable,
+  databaseUnavailableLogFields,
+} from '../db/database-errors.ts';
 import { AppError, type ErrorCode, type ErrorDetail, errorBody, errorCatalog } from './errors.ts';
 import { requestIdHeader } from './request-id.ts';
+import { tagRequestLog } from './request-log.ts';
 
 /**
  * The one place that turns a thrown error into an HTTP response. Clients always get
@@ -73,8 +79,18 @@ function isFastifyError(error: unknown): error is FastifyError {
   return error instanceof Error && ('code' in error || 'statusCode' in error);
 }
 
+/**
+ * How long a client should wait before retrying a 503 (the Retry-After header). An outage rarely ends
+ * within a second, and a fleet of clients retrying at once slows the recovery; a busy wallet clears fast.
+ */
+export const retryAfterSecondsDefault = 5;
+const retryAfterSecondsByCode: Partial<Record<ErrorCode, number>> = { TRANSACTION_CONFLICT: 1 };
+
 export function toClientError(error: unknown): ClientError {
   if (error instanceof AppError) return fromCode(error.code, error.message, error.details);
+  // Wherever it was thrown (the auth guard, the tenant resolver, a handler), a database that cannot be
+  // reached is a 503 the client may retry: never a 500, never a 401 that would discard a valid token.
+  if (databaseUnavailable(error)) return fromCode('SERVICE_UNAVAILABLE');
   if (!isFastifyError(error)) return fromCode('INTERNAL_ERROR');
   if (error.validation) {
     const part = error.validationContext ?? 'request';
@@ -94,8 +110,21 @@ export function toClientError(error: unknown): ClientError {
   return fromCode('INTERNAL_ERROR');
 }
 
-export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const clientError = toClientError(error);
+function logRejection(
+  request: FastifyRequest,
+  error: unknown,
+  clientError: ClientError,
+  unavailable: DatabaseUnavailable | undefined,
+): void {
+  if (unavailable) {
+    // An operating condition, not a bug: the SQLSTATE or errno says which, no stack is needed.
+    const fields = { code: clientError.code, status: clientError.status };
+    request.log.warn(
+      { ...fields, database: databaseUnavailableLogFields(unavailable) },
+      'request rejected: database unavailable',
+    );
+    return;
+  }
   if (clientError.status >= 500 && !(error instanceof AppError)) {
     // The full error, stack included, goes to the log only; the client sees the catalog message.
     request.log.error({ err: error }, 'request failed');
@@ -103,6 +132,18 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
     // An AppError is an expected operating outcome (even a 503), not a bug: no stack needed.
     const level = clientError.status >= 500 ? 'warn' : 'info';
     request.log[level]({ code: clientError.code, status: clientError.status }, 'request rejected');
+  }
+}
+
+export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const clientError = toClientError(error);
+  // A rejection after the guard set the principal (403) is logged with the tenant and user too.
+  tagRequestLog(request, reply);
+  const unavailable = error instanceof AppError ? undefined : databaseUnavailable(error);
+  logRejection(request, error, clientError, unavailable);
+  if (clientError.status === 503 && !reply.hasHeader('retry-after')) {
+    const seconds = retryAfterSecondsByCode[clientError.code] ?? retryAfterSecondsDefault;
+    reply.header('retry-after', String(seconds));
   }
   return (
     reply

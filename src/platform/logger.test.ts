@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { createLogger, isSecretKey, maskSecrets, maskUrlQuery, redactedValue } from './logger.ts';
+import {
+  createLogger,
+  isSecretKey,
+  maskSecrets,
+  maskUrlQuery,
+  redactedValue,
+  wantsPrettyLogs,
+} from './logger.ts';
 
 describe('maskSecrets', () => {
   test('replaces every listed secret key at any depth and keeps the rest', () => {
@@ -81,6 +88,50 @@ describe('createLogger', () => {
       assert.equal(output.includes(secret), false, `log contains ${secret}`);
     }
     assert.ok(output.includes(redactedValue));
+  });
+
+  test('regression (issue 7.13): error codes and SQLSTATEs show; a code in request data stays hidden', async () => {
+    const { logger, lines } = captureLogger();
+    logger.info({ code: 'VALIDATION_FAILED', status: 400 }, 'request rejected');
+    logger.error({ err: Object.assign(new Error('duplicate key'), { code: '23505' }) }, 'request failed');
+    logger.warn({ database: { sqlstate: '57P01', errno: 'ECONNRESET' } }, 'lost');
+    logger.info({ body: { code: '111222' }, req: { body: { code: '333444' }, query: { code: '555666' } } });
+    logger.info({
+      body: { device: { code: '777888' } },
+      password: 'still-secret',
+      nested: { totp: '999000' },
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    const output = lines.join('');
+    assert.match(output, /"code":"VALIDATION_FAILED"/);
+    assert.match(output, /"code":"23505"/);
+    assert.match(output, /"sqlstate":"57P01"/);
+    for (const secret of ['111222', '333444', '555666', '777888', 'still-secret', '999000']) {
+      assert.equal(output.includes(secret), false, `log contains ${secret}`);
+    }
+  });
+
+  test('pretty lines only when asked, or in development on a terminal', () => {
+    assert.equal(
+      wantsPrettyLogs({ logLevel: 'info', logFormat: 'pretty', environment: 'production' }, false),
+      true,
+    );
+    assert.equal(
+      wantsPrettyLogs({ logLevel: 'info', logFormat: 'json', environment: 'development' }, true),
+      false,
+    );
+    assert.equal(
+      wantsPrettyLogs({ logLevel: 'info', logFormat: 'auto', environment: 'development' }, true),
+      true,
+    );
+    assert.equal(
+      wantsPrettyLogs({ logLevel: 'info', logFormat: 'auto', environment: 'development' }, false),
+      false,
+    );
+    assert.equal(
+      wantsPrettyLogs({ logLevel: 'info', logFormat: 'auto', environment: 'production' }, true),
+      false,
+    );
   });
 
   test('masks secret query values in logged URLs', () => {

@@ -1,4 +1,5 @@
-import { type DestinationStream, type Logger, pino } from 'pino';
+import { createRequire } from 'node:module';
+import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
 import type { Config } from '../config/config.ts';
 
 /**
@@ -39,11 +40,30 @@ export const redactedValue = '[REDACTED]';
 /** pino redact paths cannot match "any depth", so every key is listed at the depths objects reach. */
 const redactionDepthMax = 3;
 
+/**
+ * `code` is a one-time code only in what a client sent; everywhere else in a log line it is an error
+ * code (`VALIDATION_FAILED`) or a SQLSTATE (`23505`), which operators need to see (issue 7.13). So it
+ * is redacted inside request data only; every other secret key name is redacted at every depth.
+ */
+const requestOnlySecretKeys: ReadonlySet<string> = new Set(['code']);
+const requestDataKeys = ['body', 'query', 'params', 'payload', 'headers'] as const;
+
+function pathsAtEveryDepth(key: string, depthMax: number): string[] {
+  return Array.from({ length: depthMax + 1 }, (_unused, depth) =>
+    [...Array<string>(depth).fill('*'), key].join('.'),
+  );
+}
+
 function buildRedactionPaths(): string[] {
   const paths = ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'];
   for (const key of secretKeyNames) {
-    for (let depth = 0; depth <= redactionDepthMax; depth += 1) {
-      paths.push([...Array<string>(depth).fill('*'), key].join('.'));
+    if (!requestOnlySecretKeys.has(key)) paths.push(...pathsAtEveryDepth(key, redactionDepthMax));
+  }
+  for (const key of requestOnlySecretKeys) {
+    for (const container of requestDataKeys) {
+      // `body.code`, `req.body.code`, `body.device.code`, `req.body.device.code`.
+      paths.push(`${container}.${key}`, `*.${container}.${key}`);
+      paths.push(`${container}.*.${key}`, `*.${container}.*.${key}`);
     }
   }
   return paths;
@@ -83,13 +103,52 @@ function serializeRequest(request: LoggedRequest): unknown {
   };
 }
 
-export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
-  const options = {
+type LoggerConfig = Pick<Config, 'logLevel'> & Partial<Pick<Config, 'logFormat' | 'environment'>>;
+
+const prettyTransport = 'pino-pretty';
+
+/**
+ * Pretty lines for a developer at a terminal, JSON for machines: LOG_FORMAT=pretty or json decides;
+ * by default (auto) development on a terminal is pretty, everything else JSON. pino-pretty is a
+ * development dependency: where it is not installed (a production image), the format stays JSON.
+ */
+export function wantsPrettyLogs(
+  config: LoggerConfig,
+  stdoutIsTerminal = process.stdout.isTTY === true,
+): boolean {
+  if (config.logFormat === 'pretty') return true;
+  if (config.logFormat === 'json') return false;
+  return config.environment === 'development' && stdoutIsTerminal;
+}
+
+function prettyTransportInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve(prettyTransport);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function createLogger(config: LoggerConfig, destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
     level: config.logLevel,
     redact: { paths: [...redactionPaths], censor: redactedValue },
     serializers: { req: serializeRequest },
   };
-  return destination ? pino(options, destination) : pino(options);
+  if (destination) return pino(options, destination);
+  if (wantsPrettyLogs(config) && prettyTransportInstalled()) {
+    // Redaction and serializers run in this thread before a line reaches the transport's worker.
+    options.transport = {
+      target: prettyTransport,
+      options: {
+        colorize: process.stdout.isTTY === true,
+        ignore: 'pid,hostname',
+        translateTime: 'SYS:HH:MM:ss.l',
+      },
+    };
+  }
+  return pino(options);
 }
 
 export function isSecretKey(key: string): boolean {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { databaseUnavailable, databaseUnavailableLogFields } from '../db/database-errors.ts';
 
 export interface ScheduledJob {
   name: string;
@@ -9,6 +10,22 @@ export interface ScheduledJob {
 export interface Scheduler {
   /** Stops new runs and waits for the runs under way to finish. */
   stop(): Promise<void>;
+}
+
+/**
+ * A database outage fails every job at every tick until it ends: an operating condition logged with its
+ * SQLSTATE or errno, not a bug with a stack. The job runs again at the next tick either way.
+ */
+function logFailure(logger: Logger, job: string, error: unknown): void {
+  const unavailable = databaseUnavailable(error);
+  if (unavailable) {
+    logger.warn(
+      { job, database: databaseUnavailableLogFields(unavailable) },
+      'scheduled job failed: database unavailable',
+    );
+  } else {
+    logger.error({ err: error, job }, 'scheduled job failed');
+  }
 }
 
 /**
@@ -29,7 +46,7 @@ export function startScheduler(jobs: readonly ScheduledJob[], logger: Logger): S
         .run()
         .then(
           () => undefined,
-          (error: unknown) => logger.error({ err: error, job: job.name }, 'scheduled job failed'),
+          (error: unknown) => logFailure(logger, job.name, error),
         )
         .finally(() => {
           busy = false;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -34,6 +35,35 @@ function startServer(environment: Record<string, string | undefined>): Started {
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, address, output: () => output, exited };
+}
+
+interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs one `corebank` command to its end, as a user would from a shell. */
+function runCommand(args: string[], environment: Record<string, string | undefined>): Promise<Finished> {
+  const child = spawn(process.execPath, ['bin/corebank.js', ...args], {
+    env: { PATH: process.env.PATH, ...environment },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+async function waitFor(condition: () => boolean, limitMs: number): Promise<void> {
+  for (let waited = 0; !condition() && waited < limitMs; waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 function engineEnvironment(
@@ -81,14 +111,12 @@ describe(`server start-up (${testEngine})`, () => {
       assert.ok(lines.length > 0, 'request log lines carry the request id');
       for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), 'log lines are JSON');
       // The development seed runs once the server answers; wait for it (bounded) before shutting down.
-      for (
-        let waited = 0;
-        !server.output().includes('seeded development data') && waited < 60_000;
-        waited += 100
-      ) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await waitFor(() => server.output().includes('API documentation:'), 60_000);
       assert.match(server.output(), /seeded development data/);
+      // Regression (issue 7.16): the newcomer sees the demo logins and where the docs are, at once.
+      assert.match(server.output(), /superadmin@corebank\.dev\s+Corebank-Super-Admin-2026/);
+      assert.match(server.output(), /PIN 123456/);
+      assert.ok(server.output().includes(`API documentation: ${address}/docs`), server.output());
     } finally {
       server.child.kill('SIGTERM');
     }
@@ -120,6 +148,59 @@ describe(`server start-up (${testEngine})`, () => {
     assert.equal(await server.exited, 1);
     assert.match(server.output(), /^corebank: Invalid configuration: PORT must be a whole number/m);
     assert.doesNotMatch(server.output(), /\n\s+at /, 'no stack trace');
+  });
+
+  test('corebank --version prints the package version', async () => {
+    const { version } = JSON.parse(await readFile('package.json', 'utf8')) as { version: string };
+    const finished = await runCommand(['--version'], {});
+    assert.equal(finished.code, 0, finished.stderr);
+    assert.equal(finished.stdout.trim(), version);
+  });
+
+  test('regression (issue 7.18): a PGlite data directory held by a server is refused to the CLI and to a second server', {
+    skip: testEngine === 'pglite' ? false : 'the embedded engine only (runs in the PGlite pass)',
+  }, async () => {
+    const dataDirectory = scratch();
+    const environment = { NODE_ENV: 'development', DATA_DIR: dataDirectory };
+    const server = startServer(environment);
+    let killed = false;
+    try {
+      await server.address;
+      await waitFor(() => server.output().includes('API documentation:'), 60_000);
+      const pid = server.child.pid;
+      for (const command of [
+        ['db', 'status'],
+        ['db', 'seed'],
+        ['ledger', 'check'],
+      ]) {
+        const refused = await runCommand(command, environment);
+        assert.notEqual(refused.code, 0, `${command.join(' ')}: ${refused.stdout}`);
+        const lines = refused.stderr.trim().split('\n');
+        assert.equal(lines.length, 1, refused.stderr);
+        assert.match(
+          lines[0] ?? '',
+          new RegExp(`^corebank: the data directory .* is in use by process ${pid} \\(corebank serve`),
+        );
+      }
+      const second = startServer(environment);
+      assert.equal(await second.exited, 1, second.output());
+      assert.match(second.output(), /^corebank: the data directory .* is in use by process/m);
+      // A holder that dies without closing leaves a stale lock: the next opener takes it over.
+      server.child.kill('SIGKILL');
+      killed = true;
+      await server.exited;
+      const status = await runCommand(['db', 'status'], environment);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /migrations: +\d+ applied, 0 pending/);
+      // Regression (issue 7.16): an already seeded database still shows its demo credentials.
+      const seed = await runCommand(['db', 'seed'], environment);
+      assert.equal(seed.code, 0, seed.stderr);
+      assert.match(seed.stdout, /already seeded/);
+      assert.match(seed.stdout, /admin@corebank\.dev\s+Corebank-Admin-Demo-2026/);
+      assert.match(seed.stdout, /API documentation: http:\/\/127\.0\.0\.1:3000\/docs/);
+    } finally {
+      if (!killed) server.child.kill('SIGKILL');
+    }
   });
 
   test('an unreachable DATABASE_URL fails fast with one line', async () => {

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
+import type { Config } from '../../config/config.ts';
 import { readDatabaseStatus } from '../../db/database-status.ts';
 import { migrateToLatest, readMigrationStatus, rollback } from '../../db/migrator.ts';
-import { seedDatabase } from '../../db/seed/seed.ts';
+import { demoDataLines, seedDatabase } from '../../db/seed/seed.ts';
 import { CliError, type CliRuntime } from '../runtime.ts';
 import { withDatabase } from './with-database.ts';
 
@@ -51,15 +52,20 @@ export function registerDatabaseCommands(database: Command, runtime: CliRuntime)
           force: options.force ?? false,
           onStep: (step) => process.stderr.write(`seeding ${step}…\n`),
         });
-        if (!result.seeded) return print('The database is already seeded; nothing to do.');
-        print('Seeded development data. Demo credentials:');
-        for (const credential of result.credentials) {
-          print(
-            `  ${credential.role.padEnd(22)} ${credential.login.padEnd(40)} ${credential.secret}  (${credential.note})`,
-          );
-        }
+        print(
+          result.seeded ? 'Seeded development data.' : 'The database is already seeded; nothing changed.',
+        );
+        const docsUrl = `${localAddress(runtime.config())}/docs (while \`corebank serve\` runs)`;
+        for (const line of demoDataLines(result.credentials, docsUrl)) print(line);
       }),
     );
+}
+
+/** The address a browser on this machine reaches the configured server at. */
+function localAddress(config: Config): string {
+  const anyAddress = config.host === '0.0.0.0' || config.host === '::';
+  const host = anyAddress ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host}:${config.port}`;
 }
 
 function parseSteps(raw: string): number {

@@ -49,20 +49,17 @@ const customers = [
   { name: 'Fajar Nugroho', phone: '081234567806', account: '1234567806', status: 1, tier: 0, email: null },
 ] as const;
 
-export async function seedPeople(
-  context: SeedContext,
-): Promise<{ people: SeededPeople; credentials: DemoCredential[] }> {
-  const staffIds = await seedStaff(context);
-  const seededCustomers: SeededCustomer[] = [];
-  for (const customer of customers) {
-    seededCustomers.push(await seedCustomer(context, customer));
-  }
-  const credentials: DemoCredential[] = [
+/**
+ * The logins the seed creates. They are fixed, published development values (never used outside a
+ * development seed), so `corebank db seed` can show them again on a database seeded earlier.
+ */
+export function demoCredentials(): DemoCredential[] {
+  return [
     ...staff.map((member) => ({
       role: member.role,
       login: member.email,
       secret: member.password,
-      note: 'POST /v1/admin/auth/login',
+      note: 'POST /v1/admin/auth/login (then enrol TOTP)',
     })),
     ...customers.map((customer) => ({
       role: `customer (status ${customer.status})`,
@@ -71,6 +68,17 @@ export async function seedPeople(
       note: 'POST /v1/auth/banking/login, mother name "Mother Of Demo"',
     })),
   ];
+}
+
+export async function seedPeople(
+  context: SeedContext,
+): Promise<{ people: SeededPeople; credentials: DemoCredential[] }> {
+  const staffIds = await seedStaff(context);
+  const seededCustomers: SeededCustomer[] = [];
+  for (const customer of customers) {
+    seededCustomers.push(await seedCustomer(context, customer));
+  }
+  const credentials = demoCredentials();
   return {
     people: {
       superAdminId: staffIds.get('super_admin') ?? '',

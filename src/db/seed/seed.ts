@@ -7,7 +7,7 @@ import { withScope } from '../tenant-transaction.ts';
 import { seedContent } from './seed-content.ts';
 import type { DemoCredential, SeedContext } from './seed-context.ts';
 import { seedMoney } from './seed-money.ts';
-import { seedPeople } from './seed-people.ts';
+import { demoCredentials, seedPeople } from './seed-people.ts';
 import { seedSecurity } from './seed-security.ts';
 import { seedSessions } from './seed-sessions.ts';
 
@@ -42,7 +42,7 @@ export async function seedDatabase(
   const already = await withScope(handle.db, { tenantId }, (transaction) =>
     transaction.selectFrom('configs').select('value').where('key', '=', seedMarkerKey).executeTakeFirst(),
   );
-  if (already) return { seeded: false, tenantId, credentials: [] };
+  if (already) return { seeded: false, tenantId, credentials: demoCredentials() };
 
   const credentials = await withScope(handle.db, { tenantId }, async (transaction) => {
     const context: SeedContext = {
@@ -72,6 +72,21 @@ export async function seedDatabase(
     (await sealPendingAudits(handle.db, { key: config.auditHmacKey, keyId: config.auditHmacKeyId })) > 0
   ) {}
   return { seeded: true, tenantId, credentials };
+}
+
+/**
+ * What a newcomer needs after a development seed: every demo login and where the API documentation is.
+ * Printed by `corebank db seed` and by a development server that seeds, never logged as a log line.
+ */
+export function demoDataLines(credentials: readonly DemoCredential[], docsUrl: string): string[] {
+  return [
+    'Demo credentials (development seed; a PIN or password changed since no longer matches):',
+    ...credentials.map(
+      (credential) =>
+        `  ${credential.role.padEnd(22)} ${credential.login.padEnd(40)} ${credential.secret}  (${credential.note})`,
+    ),
+    `API documentation: ${docsUrl}`,
+  ];
 }
 
 /** The default tenant exists on every database the server starts on; creating it is idempotent. */

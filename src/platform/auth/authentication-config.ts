@@ -1,5 +1,12 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { ConfigurationError, type Environment, readInteger, readString } from '../../config/config.ts';
+import {
+  ConfigurationError,
+  type Environment,
+  readInteger,
+  readString,
+  reportInvalid,
+  reportThrown,
+} from '../../config/config.ts';
 
 /** One key that verifies access tokens, named by the `kid` header of the tokens it signed. */
 export interface VerificationKey {
@@ -50,7 +57,7 @@ type Source = Record<string, string | undefined>;
 function algorithmOf(key: KeyObject, variable: string): AccessTokenAlgorithm {
   if (key.asymmetricKeyType === 'ed25519') return 'EdDSA';
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
-  throw new ConfigurationError(variable, 'must be an Ed25519 or P-256 (ES256) key');
+  return reportInvalid(new ConfigurationError(variable, 'must be an Ed25519 or P-256 (ES256) key'), 'EdDSA');
 }
 
 /**
@@ -61,27 +68,26 @@ function algorithmOf(key: KeyObject, variable: string): AccessTokenAlgorithm {
 function readSigningKey(source: Source, environment: Environment): SigningKey {
   const raw = source.JWT_PRIVATE_KEY;
   const keyId = readString(source, 'JWT_KEY_ID', environment === 'production' ? '' : 'dev-ed25519');
-  if (raw === undefined || raw === '') {
-    if (environment === 'production') {
-      throw new ConfigurationError(
-        'JWT_PRIVATE_KEY',
-        'is required in production (PKCS#8 PEM, Ed25519 or P-256)',
-      );
-    }
+  // The per-process pair stands in while loadConfig collects problems; production never starts on it.
+  const generated = (): SigningKey => {
     const pair = generateKeyPairSync('ed25519');
     return { keyId, algorithm: 'EdDSA', privateKey: pair.privateKey, publicKey: pair.publicKey };
-  }
+  };
+  const missing = raw === undefined || raw === '';
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(keyId)) {
-    throw new ConfigurationError(
-      'JWT_KEY_ID',
-      'is required with JWT_PRIVATE_KEY: 1-64 letters, digits, dot, dash',
-    );
+    const reason = 'is required with JWT_PRIVATE_KEY: 1-64 letters, digits, dot, dash';
+    reportInvalid(new ConfigurationError('JWT_KEY_ID', reason), undefined);
+  }
+  if (missing) {
+    if (environment !== 'production') return generated();
+    const reason = 'is required in production (PKCS#8 PEM, Ed25519 or P-256)';
+    return reportInvalid(new ConfigurationError('JWT_PRIVATE_KEY', reason), generated());
   }
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(raw.replaceAll('\\n', '\n'));
   } catch {
-    throw new ConfigurationError('JWT_PRIVATE_KEY', 'is not a PEM private key');
+    return reportInvalid(new ConfigurationError('JWT_PRIVATE_KEY', 'is not a PEM private key'), generated());
   }
   return {
     keyId,
@@ -122,30 +128,37 @@ function readPreviousKeys(source: Source): VerificationKey[] {
 function readMfaKeys(source: Source, environment: Environment): EncryptionKey[] {
   const raw = source.MFA_ENCRYPTION_KEY;
   const id = readString(source, 'MFA_ENCRYPTION_KEY_ID', 'm1');
+  const development = { id, key: Buffer.from('corebank-development-mfa-key-32b', 'utf8') };
   let current: EncryptionKey;
   if (raw === undefined || raw === '') {
-    if (environment === 'production') {
-      throw new ConfigurationError('MFA_ENCRYPTION_KEY', 'is required in production (64 hex characters)');
-    }
-    current = { id, key: Buffer.from('corebank-development-mfa-key-32b', 'utf8') };
+    const reason = 'is required in production (64 hex characters)';
+    current =
+      environment === 'production'
+        ? reportInvalid(new ConfigurationError('MFA_ENCRYPTION_KEY', reason), development)
+        : development;
+  } else if (!/^[0-9a-fA-F]{64}$/.test(raw)) {
+    const reason = 'must be 64 hex characters';
+    current = reportInvalid(new ConfigurationError('MFA_ENCRYPTION_KEY', reason), development);
   } else {
-    if (!/^[0-9a-fA-F]{64}$/.test(raw))
-      throw new ConfigurationError('MFA_ENCRYPTION_KEY', 'must be 64 hex characters');
     current = { id, key: Buffer.from(raw, 'hex') };
   }
-  const previous = (source.MFA_PREVIOUS_ENCRYPTION_KEYS ?? '')
-    .split(',')
-    .filter((item) => item.length > 0)
-    .map((item) => {
-      const [keyId, hex] = item.split(':');
-      if (!keyId || !hex || !/^[0-9a-fA-F]{64}$/.test(hex)) {
-        throw new ConfigurationError(
-          'MFA_PREVIOUS_ENCRYPTION_KEYS',
-          'must be id:64-hex pairs separated by commas',
-        );
-      }
-      return { id: keyId, key: Buffer.from(hex, 'hex') };
-    });
+  const previous = reportThrown(
+    () =>
+      (source.MFA_PREVIOUS_ENCRYPTION_KEYS ?? '')
+        .split(',')
+        .filter((item) => item.length > 0)
+        .map((item) => {
+          const [keyId, hex] = item.split(':');
+          if (!keyId || !hex || !/^[0-9a-fA-F]{64}$/.test(hex)) {
+            throw new ConfigurationError(
+              'MFA_PREVIOUS_ENCRYPTION_KEYS',
+              'must be id:64-hex pairs separated by commas',
+            );
+          }
+          return { id: keyId, key: Buffer.from(hex, 'hex') };
+        }),
+    [],
+  );
   return [current, ...previous];
 }
 
@@ -154,7 +167,7 @@ export function readAuthenticationConfig(source: Source, environment: Environmen
   const absolute = readInteger(source, 'SESSION_ABSOLUTE_LIFETIME_SECONDS', 7 * 86_400, 60, 90 * 86_400);
   const config: AuthenticationConfig = {
     signingKey,
-    verificationKeys: [signingKey, ...readPreviousKeys(source)],
+    verificationKeys: [signingKey, ...reportThrown(() => readPreviousKeys(source), [])],
     issuer: readString(source, 'JWT_ISSUER', 'corebank'),
     accessTokenTtlSeconds: readInteger(source, 'ACCESS_TOKEN_TTL_SECONDS', 900, 30, 3600),
     refreshTokenTtlSeconds: readInteger(source, 'REFRESH_TOKEN_TTL_SECONDS', absolute, 60, 90 * 86_400),
@@ -175,13 +188,12 @@ export function readAuthenticationConfig(source: Source, environment: Environmen
     passwordResetTtlMinutes: readInteger(source, 'PASSWORD_RESET_TTL_MINUTES', 30, 5, 1440),
   };
   if (config.sessionIdleTimeoutSeconds > config.sessionAbsoluteLifetimeSeconds) {
-    throw new ConfigurationError(
-      'SESSION_IDLE_TIMEOUT_SECONDS',
-      'must not exceed SESSION_ABSOLUTE_LIFETIME_SECONDS',
-    );
+    const reason = 'must not exceed SESSION_ABSOLUTE_LIFETIME_SECONDS';
+    reportInvalid(new ConfigurationError('SESSION_IDLE_TIMEOUT_SECONDS', reason), undefined);
   }
   if (config.lockoutBaseMinutes > config.lockoutMaxMinutes) {
-    throw new ConfigurationError('LOCKOUT_BASE_MINUTES', 'must not exceed LOCKOUT_MAX_MINUTES');
+    const reason = 'must not exceed LOCKOUT_MAX_MINUTES';
+    reportInvalid(new ConfigurationError('LOCKOUT_BASE_MINUTES', reason), undefined);
   }
   return config;
 }
