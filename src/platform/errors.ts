@@ -63,6 +63,14 @@ export const errorCatalog = {
   BANK_ACCOUNT_INACTIVE: { status: 409, message: 'The bank account is not active.' },
   KYC_ALREADY_PENDING: { status: 409, message: 'A KYC submission is already waiting for review.' },
   KYC_NOT_PENDING: { status: 409, message: 'The KYC record is not waiting for review.' },
+  BALANCE_LIMIT_EXCEEDED: {
+    status: 422,
+    message: 'The amount would take a balance above the largest amount an account can hold.',
+  },
+  SUPPLY_LIMIT_EXCEEDED: {
+    status: 422,
+    message: "The amount would take the asset's system account past its range; an operator must settle it.",
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

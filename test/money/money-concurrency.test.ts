@@ -185,7 +185,9 @@ describe('concurrent transfers over HTTP (PostgreSQL server)', {
     await verify(people, sent);
   });
 
-  test('hot wallet: every sender pays one merchant at once', async () => {
+  // Regression (issue 7.21): this test once accepted INSUFFICIENT_FUNDS for every transfer, so it
+  // passed even if none succeeded. Every sender can afford all of its transfers: each must succeed.
+  test('hot wallet: every sender pays one merchant at once, and every transfer succeeds', async () => {
     const people = await customersFunded(24);
     const merchant = 0;
     const plan = Array.from({ length: 320 }, (_, index) => ({
@@ -193,6 +195,12 @@ describe('concurrent transfers over HTTP (PostgreSQL server)', {
       to: merchant,
       amount: 1 + (index % 9_000),
     }));
+    const owed = new Map<number, number>();
+    for (const item of plan) owed.set(item.from, (owed.get(item.from) ?? 0) + item.amount);
+    assert.ok(
+      [...owed.values()].every((total) => total <= startingBalance),
+      'the plan is affordable',
+    );
     const sent = await runPool(
       plan.map((item) => async (): Promise<Sent> => {
         const response = await sendTransfer(
@@ -209,6 +217,8 @@ describe('concurrent transfers over HTTP (PostgreSQL server)', {
       }),
       clientsConcurrent * 2,
     );
+    const refused = sent.filter((item) => item.status !== 201);
+    assert.equal(refused.length, 0, `refused: ${JSON.stringify(refused.slice(0, 3))}`);
     await verify(people, sent);
   });
 });

@@ -20,12 +20,13 @@ export interface LedgerCheckResult {
 interface WalletOffender {
   id: string;
   asset_code: string;
-  balance: number;
+  /** Balances as decimal text: a system wallet's may pass 2^53. */
+  balance: string;
   entry_count: number;
   entries: number;
   sequence_max: number;
-  entry_sum: number;
-  last_balance_after: number | null;
+  entry_sum: string;
+  last_balance_after: string | null;
 }
 
 /**
@@ -71,9 +72,9 @@ type Reader = Kysely<Database>;
 
 async function findWalletOffender(transaction: Reader, tenantId: string): Promise<LedgerProblem | undefined> {
   const rows = await sql<WalletOffender>`
-    select w.id, w.asset_code, w.balance, w.entry_count,
+    select w.id, w.asset_code, w.balance::text as balance, w.entry_count,
            coalesce(e.entries, 0)::bigint as entries, coalesce(e.sequence_max, 0)::bigint as sequence_max,
-           coalesce(e.entry_sum, 0)::bigint as entry_sum, e.last_balance_after
+           coalesce(e.entry_sum, 0)::text as entry_sum, e.last_balance_after::text as last_balance_after
     from wallets w
     left join (
       select wallet_id, count(*) as entries, max(entry_sequence) as sequence_max,
@@ -102,10 +103,10 @@ async function findChainBreak(transaction: Reader, tenantId: string): Promise<Le
   const rows = await sql<{
     wallet_id: string;
     entry_sequence: number;
-    balance_before: number;
-    previous: number;
+    balance_before: string;
+    previous: string;
   }>`
-    select wallet_id, entry_sequence, balance_before, previous from (
+    select wallet_id, entry_sequence, balance_before::text as balance_before, previous::text as previous from (
       select wallet_id, entry_sequence, balance_before,
              coalesce(lag(balance_after) over (partition by wallet_id order by entry_sequence), 0) as previous
       from transactions where tenant_id = ${tenantId}
@@ -125,8 +126,8 @@ async function findUnbalancedMovement(
   transaction: Reader,
   tenantId: string,
 ): Promise<LedgerProblem | undefined> {
-  const rows = await sql<{ movement_id: string; total: number; assets: number }>`
-    select movement_id, sum(balance_after - balance_before)::bigint as total, count(distinct asset_code)::bigint as assets
+  const rows = await sql<{ movement_id: string; total: string; assets: number }>`
+    select movement_id, sum(balance_after - balance_before)::text as total, count(distinct asset_code)::bigint as assets
     from transactions where tenant_id = ${tenantId}
     group by movement_id
     having sum(balance_after - balance_before) <> 0 or count(distinct asset_code) <> 1
@@ -159,8 +160,8 @@ async function findUnbalancedAsset(
 }
 
 async function findLockedMismatch(transaction: Reader, tenantId: string): Promise<LedgerProblem | undefined> {
-  const rows = await sql<{ id: string; locked: number; held: number }>`
-    select w.id, w.locked, coalesce(h.held, 0)::bigint as held from wallets w
+  const rows = await sql<{ id: string; locked: string; held: string }>`
+    select w.id, w.locked::text as locked, coalesce(h.held, 0)::text as held from wallets w
     left join (
       select wallet_id, sum(amount) as held from balance_holds
       where tenant_id = ${tenantId} and status = 'active' group by wallet_id

@@ -24,28 +24,67 @@ export interface PostedEntry {
   userId: string | null;
   type: EntryType;
   amount: number;
-  balanceBefore: number;
-  balanceAfter: number;
+  /**
+   * Exact balances as BIGINT values. A system wallet (cash-in, cash-out, fees) accumulates every flow
+   * of its asset and may pass 2^53; a customer wallet never does (see customerBalanceMaximum), so
+   * customerBalances() turns a customer entry's balances into JSON-safe numbers.
+   */
+  balanceBefore: bigint;
+  balanceAfter: bigint;
   entrySequence: number;
 }
 
+/** The customer wallets of a movement as they will be once it applies, for rules that need a balance. */
 export interface LockedWallet {
   id: string;
   user_id: string | null;
   asset_code: string;
-  kind: 'customer' | 'system';
   balance: number;
   locked: number;
+}
+
+/**
+ * A customer balance is a JSON number in every response, so it never leaves the exact integer range
+ * of a double: a credit that would take a customer wallet past it is refused (BALANCE_LIMIT_EXCEEDED)
+ * before anything is written, and a CHECK constraint (migration 0009) refuses it again.
+ */
+export const customerBalanceMaximum = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * System wallets are BIGINT in the database and exact BigInts here: their range is PostgreSQL's
+ * int8. Reaching it would take 9.2 × 10^18 minor units of cumulative flow through one tenant's
+ * account; a posting that would pass it is refused (SUPPLY_LIMIT_EXCEEDED), never wrapped or rounded.
+ */
+export const systemBalanceMaximum = 2n ** 63n - 1n;
+
+interface WalletState {
+  id: string;
+  user_id: string | null;
+  asset_code: string;
+  kind: 'customer' | 'system';
+  balance: bigint;
+  locked: bigint;
   entry_count: number;
 }
 
 export interface PostingOptions {
   /**
-   * Runs after the wallets are locked and before anything is written, with the balances as they will
-   * be once the movement applies. Rules that depend on a balance (tier limits) belong here, because
-   * only under the lock is the balance they read the one the movement changes.
+   * Runs after the wallets are locked and before anything is written, with the customer wallets'
+   * balances as they will be once the movement applies. Rules that depend on a balance (tier limits)
+   * belong here, because only under the lock is the balance they read the one the movement changes.
    */
   beforeWrite?: ((wallets: ReadonlyMap<string, LockedWallet>) => Promise<void>) | undefined;
+}
+
+/** A customer entry's balances as numbers; exact, because customer wallets stay below 2^53. */
+export function customerBalances(entry: PostedEntry): { balanceBefore: number; balanceAfter: number } {
+  assert.ok(entry.userId !== null, 'only a customer entry has JSON-safe balances');
+  return { balanceBefore: toSafeNumber(entry.balanceBefore), balanceAfter: toSafeNumber(entry.balanceAfter) };
+}
+
+function toSafeNumber(value: bigint): number {
+  assert.ok(value <= customerBalanceMaximum && value >= -customerBalanceMaximum, 'value leaves 2^53');
+  return Number(value);
 }
 
 /**
@@ -73,21 +112,20 @@ export async function postMovement(
   const assets = new Set([...wallets.values()].map((wallet) => wallet.asset_code));
   assert.equal(assets.size, 1, 'a movement stays within one asset');
   const posted = applyEntries(entries, wallets);
-  if (options.beforeWrite) await options.beforeWrite(wallets);
+  if (options.beforeWrite) await options.beforeWrite(customerView(wallets));
   await writeMovement(transaction, tenantId, movementId, entries, posted, wallets);
   return posted;
 }
 
-function applyEntries(entries: readonly EntryRequest[], wallets: Map<string, LockedWallet>): PostedEntry[] {
+function applyEntries(entries: readonly EntryRequest[], wallets: Map<string, WalletState>): PostedEntry[] {
   const posted: PostedEntry[] = [];
   for (const entry of entries) {
     const wallet = wallets.get(entry.walletId);
     assert.ok(wallet, `wallet ${entry.walletId} not found in tenant`);
     const balanceBefore = wallet.balance;
-    const balanceAfter = balanceBefore + entry.delta;
-    assert.ok(Number.isSafeInteger(balanceAfter), 'balance leaves the exact integer range');
+    const balanceAfter = balanceBefore + BigInt(entry.delta);
     wallet.balance = balanceAfter;
-    wallet.locked += entry.lockedDelta ?? 0;
+    wallet.locked += BigInt(entry.lockedDelta ?? 0);
     wallet.entry_count += 1;
     posted.push({
       id: uuidV7(),
@@ -100,30 +138,63 @@ function applyEntries(entries: readonly EntryRequest[], wallets: Map<string, Loc
       entrySequence: wallet.entry_count,
     });
   }
+  for (const wallet of wallets.values()) assertWalletRange(wallet);
+  return posted;
+}
+
+/** The rules every wallet's new state must satisfy before anything is written. */
+function assertWalletRange(wallet: WalletState): void {
+  if (wallet.kind === 'system') {
+    if (wallet.balance > systemBalanceMaximum || wallet.balance < -systemBalanceMaximum) {
+      throw new AppError('SUPPLY_LIMIT_EXCEEDED');
+    }
+    return;
+  }
+  assert.ok(wallet.locked >= 0n, 'a wallet cannot unlock more than it holds');
+  if (wallet.balance < wallet.locked) {
+    throw new AppError('INSUFFICIENT_FUNDS', undefined, [
+      { field: 'body.amount', reason: 'exceeds the available balance' },
+    ]);
+  }
+  if (wallet.balance > customerBalanceMaximum) {
+    throw new AppError('BALANCE_LIMIT_EXCEEDED', undefined, [
+      { field: 'body.amount', reason: `would take a balance above ${customerBalanceMaximum} minor units` },
+    ]);
+  }
+}
+
+function customerView(wallets: Map<string, WalletState>): Map<string, LockedWallet> {
+  const view = new Map<string, LockedWallet>();
   for (const wallet of wallets.values()) {
     if (wallet.kind !== 'customer') continue;
-    assert.ok(wallet.locked >= 0, 'a wallet cannot unlock more than it holds');
-    if (wallet.balance < wallet.locked) {
-      throw new AppError('INSUFFICIENT_FUNDS', undefined, [
-        { field: 'body.amount', reason: 'exceeds the available balance' },
-      ]);
-    }
+    const { id, user_id, asset_code } = wallet;
+    view.set(id, {
+      id,
+      user_id,
+      asset_code,
+      balance: toSafeNumber(wallet.balance),
+      locked: toSafeNumber(wallet.locked),
+    });
   }
-  return posted;
+  return view;
 }
 
 async function lockWallets(
   transaction: ScopedTransaction,
   tenantId: string,
   entries: readonly EntryRequest[],
-): Promise<Map<string, LockedWallet>> {
+): Promise<Map<string, WalletState>> {
   const walletIds = [...new Set(entries.map((entry) => entry.walletId))].sort();
-  const rows = await sql<LockedWallet>`
-    select id, user_id, asset_code, kind, balance, locked, entry_count from wallets
+  // Balances travel as text: a system wallet's may pass 2^53, which a JS number cannot hold exactly.
+  const rows = await sql<Omit<WalletState, 'balance' | 'locked'> & { balance: string; locked: string }>`
+    select id, user_id, asset_code, kind, balance::text as balance, locked::text as locked, entry_count
+    from wallets
     where tenant_id = ${tenantId} and id = any(${walletIds}::uuid[])
     order by id for update`.execute(transaction);
   assert.equal(rows.rows.length, walletIds.length, 'every wallet of a movement exists in the tenant');
-  return new Map(rows.rows.map((row) => [row.id, { ...row }]));
+  return new Map(
+    rows.rows.map((row) => [row.id, { ...row, balance: BigInt(row.balance), locked: BigInt(row.locked) }]),
+  );
 }
 
 /**
@@ -136,12 +207,13 @@ async function writeMovement(
   movementId: string,
   entries: readonly EntryRequest[],
   posted: PostedEntry[],
-  wallets: Map<string, LockedWallet>,
+  wallets: Map<string, WalletState>,
 ): Promise<void> {
+  // BIGINT values go as JSON strings (jsonb_to_recordset parses them exactly); a JSON number could not.
   const balances = [...wallets.values()].map((wallet) => ({
     id: wallet.id,
-    balance: wallet.balance,
-    locked: wallet.locked,
+    balance: wallet.balance.toString(),
+    locked: wallet.locked.toString(),
     entry_count: wallet.entry_count,
   }));
   const rows = posted.map((entry, index) => {
@@ -155,8 +227,8 @@ async function writeMovement(
       entry_sequence: entry.entrySequence,
       type: entry.type,
       amount: entry.amount,
-      balance_before: entry.balanceBefore,
-      balance_after: entry.balanceAfter,
+      balance_before: entry.balanceBefore.toString(),
+      balance_after: entry.balanceAfter.toString(),
       description: request.description ?? null,
       counterparty_wallet_id: request.counterpartyWalletId ?? null,
       operation_id: request.operationId ?? null,

@@ -134,13 +134,15 @@ export async function assertDailyOutgoing(
 ): Promise<void> {
   if (!limits) return;
   const result = await sql<{ total: number }>`
-    select (
+    select least(
       coalesce((select sum(amount) from transactions
         where tenant_id = ${tenantId} and wallet_id = ${walletId} and type in ('transfer_out', 'withdraw')
           and created_at >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC'), 0)
       + coalesce((select sum(amount) from balance_holds
         where tenant_id = ${tenantId} and wallet_id = ${walletId} and status = 'active' and reason = 'withdrawal'), 0)
-    )::bigint as total`.execute(transaction);
+    -- Capped so a day of many large movements can never be read as a number past 2^53: any total
+    -- above the cap is over every limit anyway.
+    , 9007199254740991)::bigint as total`.execute(transaction);
   const total = result.rows[0]?.total ?? 0;
   if (total + amount > limits.dailyOutgoingMinor) {
     throw new AppError('KYC_LIMIT_EXCEEDED', undefined, [

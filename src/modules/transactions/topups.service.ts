@@ -4,7 +4,7 @@ import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { type MoneyResponse, runMoneyOperation } from '../idempotency/idempotency.service.ts';
-import { postMovement } from '../ledger/ledger-posting.ts';
+import { customerBalances, postMovement } from '../ledger/ledger-posting.ts';
 import {
   assertAmount,
   assertBalanceWithinLimit,
@@ -105,8 +105,8 @@ async function postTopup(
       asset: asset.code,
       amount: input.amount,
       description: input.description ?? null,
-      balance_before: credited.balanceBefore,
-      balance_after: credited.balanceAfter,
+      balance_before: customerBalances(credited).balanceBefore,
+      balance_after: customerBalances(credited).balanceAfter,
       created_at: new Date().toISOString(),
     },
   };

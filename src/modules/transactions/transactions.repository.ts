@@ -58,19 +58,22 @@ export async function readStatement(
   query: StatementQuery,
 ): Promise<StatementPage> {
   const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
+  // Every column is qualified with `t.`: the select list names a text column `created_at`, and an
+  // unqualified ORDER BY name resolves to an output column before a table column (regression, issue
+  // 7.7: rows were ordered by the millisecond text while the cursor compared microseconds).
   const rows = await sql<StatementEntry & { cursor_time: string }>`
-    select id, movement_id as transaction_id, user_id, type, status, asset_code as asset, amount, balance_before,
-           balance_after, entry_sequence, description, operation_id,
-           to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at,
-           to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_time
-    from transactions
-    where tenant_id = ${tenantId} and user_id = ${userId}
-      ${query.type ? sql`and type = ${query.type}` : sql``}
-      ${query.asset ? sql`and asset_code = ${query.asset}` : sql``}
-      ${query.from ? sql`and created_at >= ${query.from}::timestamptz` : sql``}
-      ${query.to ? sql`and created_at < ${query.to}::timestamptz` : sql``}
-      ${cursor ? sql`and (created_at, id) < (${cursor.createdAt}::timestamptz, ${cursor.id}::uuid)` : sql``}
-    order by created_at desc, id desc
+    select t.id, t.movement_id as transaction_id, t.user_id, t.type, t.status, t.asset_code as asset, t.amount,
+           t.balance_before, t.balance_after, t.entry_sequence, t.description, t.operation_id,
+           to_char(t.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at,
+           to_char(t.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_time
+    from transactions t
+    where t.tenant_id = ${tenantId} and t.user_id = ${userId}
+      ${query.type ? sql`and t.type = ${query.type}` : sql``}
+      ${query.asset ? sql`and t.asset_code = ${query.asset}` : sql``}
+      ${query.from ? sql`and t.created_at >= ${query.from}::timestamptz` : sql``}
+      ${query.to ? sql`and t.created_at < ${query.to}::timestamptz` : sql``}
+      ${cursor ? sql`and (t.created_at, t.id) < (${cursor.createdAt}::timestamptz, ${cursor.id}::uuid)` : sql``}
+    order by t.created_at desc, t.id desc
     limit ${query.limit + 1}`.execute(transaction);
   const page = rows.rows.slice(0, query.limit);
   const last = page.at(-1);

@@ -4,7 +4,7 @@ import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { type MoneyResponse, runMoneyOperation } from '../idempotency/idempotency.service.ts';
-import { postMovement } from '../ledger/ledger-posting.ts';
+import { customerBalances, postMovement } from '../ledger/ledger-posting.ts';
 import {
   assertAmount,
   assertBalanceWithinLimit,
@@ -138,8 +138,8 @@ async function postTransfer(
       amount: input.amount,
       to_account_number: input.to_account_number,
       description,
-      balance_before: sent.balanceBefore,
-      balance_after: sent.balanceAfter,
+      balance_before: customerBalances(sent).balanceBefore,
+      balance_after: customerBalances(sent).balanceAfter,
       created_at: new Date().toISOString(),
     },
   };
