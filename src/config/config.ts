@@ -4,6 +4,7 @@ import {
   type AuthenticationConfig,
   readAuthenticationConfig,
 } from '../platform/auth/authentication-config.ts';
+import { type ExposureConfig, readExposureConfig } from '../platform/exposure.ts';
 
 /**
  * One typed configuration object, parsed once from the environment.
@@ -43,6 +44,8 @@ export interface Config {
   authentication: AuthenticationConfig;
   /** Maintenance mode, idempotency retention, KYC tier limits, payout worker and simulator (money-config.ts). */
   money: MoneyConfig;
+  /** Who may read /docs, /openapi.json and /metrics, and the admin listener (see exposure.ts). */
+  exposure: ExposureConfig;
 }
 
 export class ConfigurationError extends Error {
@@ -87,7 +90,12 @@ export function readBoolean(source: Source, name: string, fallback: boolean): bo
   throw new ConfigurationError(name, `must be true or false, got "${raw}"`);
 }
 
-function readChoice<T extends string>(source: Source, name: string, fallback: T, choices: readonly T[]): T {
+export function readChoice<T extends string>(
+  source: Source,
+  name: string,
+  fallback: T,
+  choices: readonly T[],
+): T {
   const raw = readString(source, name, fallback);
   if (!(choices as readonly string[]).includes(raw)) {
     throw new ConfigurationError(name, `must be one of ${choices.join(', ')}, got "${raw}"`);
@@ -205,6 +213,7 @@ export function loadConfig(source: Source = process.env): Config {
     secretTokenKey: readKey(source, 'SECRET_TOKEN_KEY', environment, 'corebank-development-token-key'),
     authentication: readAuthenticationConfig(source, environment),
     money: readMoneyConfig(source, environment),
+    exposure: readExposureConfig(source, environment),
   };
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(config.defaultTenantSlug)) {
     throw new ConfigurationError('DEFAULT_TENANT_SLUG', 'must be 1-63 lowercase letters, digits or dashes');

@@ -63,6 +63,8 @@ export const errorCatalog = {
   BANK_ACCOUNT_INACTIVE: { status: 409, message: 'The bank account is not active.' },
   KYC_ALREADY_PENDING: { status: 409, message: 'A KYC submission is already waiting for review.' },
   KYC_NOT_PENDING: { status: 409, message: 'The KYC record is not waiting for review.' },
+  // Framework and exposure errors (issue 7).
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;
