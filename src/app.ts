@@ -3,6 +3,7 @@ import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyBaseLogger,
+  type FastifyHttpOptions,
   type FastifyInstance,
   type FastifyServerOptions,
   type RawServerDefault,
@@ -13,14 +14,17 @@ import type { DatabaseHandle } from './db/database.ts';
 import { healthRoutes } from './modules/health/health.routes.ts';
 import { registerIdentity } from './modules/identity/identity.plugin.ts';
 import { registerMoney } from './modules/operations/money.plugin.ts';
-import { registerErrorHandlers, sendError } from './platform/error-handler.ts';
+import { handleClientError, registerErrorHandlers, sendError } from './platform/error-handler.ts';
+import { AppError } from './platform/errors.ts';
+import { registerExposureGuard } from './platform/exposure.ts';
+import { connectionsCheckingIntervalMs, socketTimeoutMs } from './platform/http-timeouts.ts';
 import { createLogger } from './platform/logger.ts';
 import { type AppMetrics, createMetrics, registerMetrics } from './platform/metrics.ts';
 import { registerOpenApi } from './platform/openapi.ts';
 import { generateRequestId, requestIdHeader } from './platform/request-id.ts';
 import { tagRequestLog } from './platform/request-log.ts';
 import { registerPermissionCheck } from './platform/route-permission.ts';
-import { requestValidatorBuilder } from './platform/validation.ts';
+import { registerInputBoundary, requestValidatorBuilder } from './platform/validation.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -51,7 +55,7 @@ function loggerOptions(options: BuildAppOptions): Pick<FastifyServerOptions, 'lo
   return { loggerInstance: options.logger ?? createLogger(options.config) };
 }
 
-function serverOptions(options: BuildAppOptions): FastifyServerOptions {
+function serverOptions(options: BuildAppOptions): FastifyHttpOptions<RawServerDefault> {
   const { config } = options;
   return {
     ...loggerOptions(options),
@@ -60,11 +64,15 @@ function serverOptions(options: BuildAppOptions): FastifyServerOptions {
     // Every request's log lines carry the id as `reqId`, Fastify's default label.
     requestIdHeader: false,
     bodyLimit: config.bodyLimitBytes,
-    // A slow or stalled client is cut off instead of holding a socket and its memory forever.
-    connectionTimeout: config.requestTimeoutMs,
+    // A slow or stalled client is answered 408 and cut off instead of holding a socket and its memory.
     requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: socketTimeoutMs(config.requestTimeoutMs),
+    http: { connectionsCheckingInterval: connectionsCheckingIntervalMs(config.requestTimeoutMs) },
     keepAliveTimeout: config.keepAliveTimeoutMs,
-    return503OnClosing: true,
+    // Fastify's own 503 while closing has its own body shape; registerShutdownRefusal answers instead.
+    return503OnClosing: false,
+    // What Node's parser rejects (408, 431, a malformed request) gets the error shape too.
+    clientErrorHandler: handleClientError,
     // Behind a proxy, trusting X-Forwarded-For must be a deliberate choice (TRUST_PROXY); by default the
     // peer is the client. It sets request.ip, which per-address limits and audit rows read.
     trustProxy: config.trustProxy,
@@ -74,6 +82,22 @@ function serverOptions(options: BuildAppOptions): FastifyServerOptions {
       sendError(error, request, reply);
     },
   };
+}
+
+/**
+ * While the server drains on shutdown, a request arriving on a kept-alive socket is answered 503
+ * SERVICE_UNAVAILABLE (in the error shape) with `Connection: close`, so the client retries elsewhere.
+ */
+function registerShutdownRefusal(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    throw new AppError('SERVICE_UNAVAILABLE', 'The server is shutting down; retry the request.');
+  });
 }
 
 /**
@@ -90,6 +114,9 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
 
   registerPermissionCheck(app);
   registerErrorHandlers(app);
+  registerShutdownRefusal(app);
+  // Before the authentication guard (registered by registerIdentity): no hook may see such input.
+  registerInputBoundary(app);
   app.addHook('onRequest', async (request, reply) => {
     reply.header(requestIdHeader, request.id);
   });
@@ -97,7 +124,8 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   app.addHook('preParsing', async (request, reply) => {
     tagRequestLog(request, reply);
   });
-  registerMetrics(app, metrics);
+  registerExposureGuard(app, config.exposure);
+  registerMetrics(app, metrics, config.exposure.metrics);
 
   await app.register(helmet, {
     global: true,

@@ -9,6 +9,7 @@ import { moneyJobs } from './modules/operations/money-jobs.ts';
 import { identityJobs } from './modules/sessions/sessions.jobs.ts';
 import { sealPendingAudits } from './platform/audit/audit-sealer.ts';
 import { syncRolePermissions } from './platform/auth/role-permission-sync.ts';
+import { type AdminListener, listenAdminPort, needsAdminListener } from './platform/exposure.ts';
 import { createLogger } from './platform/logger.ts';
 import { type Scheduler, startScheduler } from './platform/scheduler.ts';
 
@@ -23,6 +24,8 @@ export interface RunningServer {
   app: AppInstance;
   database: DatabaseHandle;
   address: string;
+  /** The admin listener's address, when docs or metrics are exposed on ADMIN_PORT. */
+  adminAddress: string | undefined;
   close(): Promise<void>;
 }
 
@@ -57,14 +60,21 @@ export async function startServer(
   const app = await buildApp({ config, database, logger });
   const scheduler = startBackgroundJobs(database, config, logger);
   let address: string;
+  let admin: AdminListener | undefined;
   try {
     address = await app.listen({ host: config.host, port: config.port });
+    // DOCS_EXPOSURE / METRICS_EXPOSURE=admin-port: those routes answer only on this second listener.
+    if (needsAdminListener(config.exposure)) admin = await listenAdminPort(app, config.exposure);
   } catch (error) {
+    await app.close();
     await scheduler.stop();
     await database.close();
     throw error;
   }
-  logger.info({ address, engine: database.engine, environment: config.environment }, 'corebank listening');
+  logger.info(
+    { address, adminAddress: admin?.address, engine: database.engine, environment: config.environment },
+    'corebank listening',
+  );
   // The development seed is not needed to be ready: it runs once the server already answers, and
   // shutdown waits for it so the database never closes under it.
   const seeding = config.seedOnStart
@@ -72,12 +82,13 @@ export async function startServer(
     : Promise.resolve();
   const close = async () => {
     // Stop accepting work and drain in-flight requests first; the database closes last.
+    await admin?.close();
     await app.close();
     await seeding;
     await scheduler.stop();
     await database.close();
   };
-  return { app, database, address, close };
+  return { app, database, address, adminAddress: admin?.address, close };
 }
 
 async function prepareDatabase(database: DatabaseHandle, config: Config, logger: Logger): Promise<void> {

@@ -6,6 +6,7 @@ import {
   type AuthenticationConfig,
   readAuthenticationConfig,
 } from '../platform/auth/authentication-config.ts';
+import { type ExposureConfig, readExposureConfig } from '../platform/exposure.ts';
 
 /**
  * One typed configuration object, parsed once from the environment.
@@ -57,6 +58,8 @@ export interface Config {
   authentication: AuthenticationConfig;
   /** Maintenance mode, idempotency retention, KYC tier limits, payout worker and simulator (money-config.ts). */
   money: MoneyConfig;
+  /** Who may read /docs, /openapi.json and /metrics, and the admin listener (see exposure.ts). */
+  exposure: ExposureConfig;
 }
 
 export class ConfigurationError extends Error {
@@ -150,7 +153,12 @@ export function readBoolean(source: Source, name: string, fallback: boolean): bo
   return reportInvalid(new ConfigurationError(name, `must be true or false, got "${raw}"`), fallback);
 }
 
-function readChoice<T extends string>(source: Source, name: string, fallback: T, choices: readonly T[]): T {
+export function readChoice<T extends string>(
+  source: Source,
+  name: string,
+  fallback: T,
+  choices: readonly T[],
+): T {
   const raw = readString(source, name, fallback);
   if (!(choices as readonly string[]).includes(raw)) {
     const reason = `must be one of ${choices.join(', ')}, got "${raw}"`;
@@ -326,6 +334,7 @@ function readConfig(source: Source): Config {
     secretTokenKey: readKey(source, 'SECRET_TOKEN_KEY', environment, 'corebank-development-token-key'),
     authentication: readAuthenticationConfig(source, environment),
     money: readMoneyConfig(source, environment),
+    exposure: readExposureConfig(source, environment),
   };
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(config.defaultTenantSlug)) {
     const reason = 'must be 1-63 lowercase letters, digits or dashes';

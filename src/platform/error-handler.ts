@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { Socket } from 'node:net';
 import type {
   FastifyError,
   FastifyInstance,
@@ -11,7 +13,7 @@ import {
   databaseUnavailableLogFields,
 } from '../db/database-errors.ts';
 import { AppError, type ErrorCode, type ErrorDetail, errorBody, errorCatalog } from './errors.ts';
-import { requestIdHeader } from './request-id.ts';
+import { newRequestId, requestIdHeader } from './request-id.ts';
 import { tagRequestLog } from './request-log.ts';
 
 /**
@@ -49,6 +51,7 @@ const statusCodes: Record<number, ErrorCode> = {
   414: 'URI_TOO_LONG',
   415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'RATE_LIMITED',
+  431: 'HEADERS_TOO_LARGE',
 };
 
 function fromCode(code: ErrorCode, message?: string, details?: ErrorDetail[]): ClientError {
@@ -156,10 +159,68 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   );
 }
 
+/**
+ * A client that sent its headers but stalls in the middle of the body is past Node's requestTimeout
+ * check (that covers the headers only once a handler runs), so the socket inactivity timeout
+ * (connectionTimeout) catches it; without a listener Node would drop the socket without a word.
+ * With one on the incomplete request, it is answered 408 REQUEST_TIMEOUT and then closed.
+ */
+function answerStalledRequests(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request, reply) => {
+    request.raw.once('timeout', () => {
+      if (reply.raw.headersSent) return;
+      reply.raw.once('finish', () => request.raw.socket.destroy());
+      reply.header('connection', 'close');
+      sendError(new AppError('REQUEST_TIMEOUT'), request, reply);
+    });
+  });
+}
+
 export function registerErrorHandlers(app: FastifyInstance): void {
+  answerStalledRequests(app);
   app.setErrorHandler((error: unknown, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) => {
     const message = `No route for ${request.method} ${request.url.split('?')[0]}.`;
     return sendError(new AppError('ROUTE_NOT_FOUND', message.slice(0, 300)), request, reply);
   });
+}
+
+/** Errors of Node's HTTP parser and server, raised before a request object exists (`clientError`). */
+function clientErrorCode(error: NodeJS.ErrnoException): ErrorCode {
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_HEADERS_TIMEOUT')
+    return 'REQUEST_TIMEOUT';
+  if (error.code === 'HPE_HEADER_OVERFLOW') return 'HEADERS_TOO_LARGE';
+  return 'BAD_REQUEST';
+}
+
+/**
+ * Fastify's `clientErrorHandler`: answers what Node's parser rejects (a stalled request past
+ * requestTimeout, headers over the size limit, a malformed request line or header) in the one error
+ * shape, instead of Fastify's `{"error":"Request Timeout","statusCode":408}`. There is no request
+ * here, so the id is a fresh one (Node has not parsed a header to read it from); the socket is closed
+ * afterwards, as Node itself does, because the parser cannot continue on it.
+ */
+export function handleClientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket): void {
+  // A reset connection has nobody left to answer (Node's own clientError behaviour).
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const code = clientErrorCode(error);
+  const { status, message } = errorCatalog[code];
+  const requestId = newRequestId();
+  this.log.info({ code, status, parserError: error.code }, 'request rejected before routing');
+  if (socket.writable) {
+    const body = JSON.stringify(errorBody(code, message, requestId));
+    socket.write(
+      [
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}`,
+        'Content-Type: application/json; charset=utf-8',
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        `${requestIdHeader}: ${requestId}`,
+        'X-Content-Type-Options: nosniff',
+        'Connection: close',
+        '',
+        body,
+      ].join('\r\n'),
+    );
+  }
+  socket.destroy();
 }

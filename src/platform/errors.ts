@@ -71,6 +71,8 @@ export const errorCatalog = {
     status: 422,
     message: "The amount would take the asset's system account past its range; an operator must settle it.",
   },
+  // Framework and exposure errors (issue 7).
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

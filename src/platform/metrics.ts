@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import type { ExposureMode } from './exposure.ts';
 
 /**
  * Prometheus metrics for one app. Each app owns its registry (never prom-client's global one) because
@@ -54,13 +55,17 @@ function recordResponse(metrics: AppMetrics, request: FastifyRequest, reply: Fas
   metrics.httpRequestDurationSeconds.observe(labels, reply.elapsedTime / 1000);
 }
 
-/** Counts every response and serves the registry at GET /metrics in the Prometheus text format. */
-export function registerMetrics(app: FastifyInstance, metrics: AppMetrics): void {
+/**
+ * Counts every response and serves the registry at GET /metrics in the Prometheus text format, unless
+ * METRICS_EXPOSURE=off; who may read it is the exposure guard's decision (exposure.ts).
+ */
+export function registerMetrics(app: FastifyInstance, metrics: AppMetrics, exposure: ExposureMode): void {
   app.addHook('onResponse', async (request, reply) => recordResponse(metrics, request, reply));
+  if (exposure === 'off') return;
   app.get(
     '/metrics',
     {
-      // Scrapers carry no user credentials; restrict /metrics at the network edge, not per user.
+      // Scrapers carry no user credentials: METRICS_EXPOSURE (token, admin port) guards this route.
       config: { permission: 'public' },
       schema: { hide: true },
     },

@@ -9,8 +9,13 @@ export const requestIdHeader = 'x-request-id';
  */
 const safeRequestId = /^[A-Za-z0-9._-]{1,64}$/;
 
+/** A fresh id, for answers written before a request exists (Node's parser rejected it). */
+export function newRequestId(): string {
+  return uuidv7();
+}
+
 export function generateRequestId(request: IncomingMessage): string {
   const incoming = request.headers[requestIdHeader];
   if (typeof incoming === 'string' && safeRequestId.test(incoming)) return incoming;
-  return uuidv7();
+  return newRequestId();
 }

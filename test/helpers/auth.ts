@@ -33,7 +33,11 @@ export interface LoggedInStaff extends LoggedIn {
   totpSecret: string;
 }
 
-export const testPin = '123456';
+/**
+ * Not the development seed's PIN (123456): that one is public (the OpenAPI examples show it), and the
+ * secrets scan of the identity suites must still catch the test PIN leaking into any response.
+ */
+export const testPin = '482916';
 export const testMotherName = 'Mother Of Test';
 export const testStaffPassword = 'Staff-Password-For-Tests-2026';
 

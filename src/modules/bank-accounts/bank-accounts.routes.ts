@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
+import { IdParamsSchema } from '../../platform/schema-types.ts';
 import {
   addBankAccount,
   bankAccountsPerUserMax,
@@ -15,7 +16,7 @@ import {
 const AccountType = Type.Union([Type.Literal('saving'), Type.Literal('checking'), Type.Literal('current')]);
 const AccountName = Type.String({ minLength: 3, maxLength: 100, examples: ['Alice Wijaya'] });
 const BankName = Type.String({ minLength: 1, maxLength: 100, examples: ['Bank Central Asia'] });
-const BankCode = Type.String({ pattern: '^[0-9A-Za-z]{1,10}$', examples: ['014'] });
+const BankCode = Type.String({ pattern: '^[0-9A-Za-z]{1,10}$', maxLength: 10, examples: ['014'] });
 
 const BankAccountSchema = Type.Object(
   {
@@ -53,6 +54,7 @@ const NewBankAccountSchema = Type.Object(
   {
     account_number: Type.String({
       pattern: '^[0-9]{8,20}$',
+      maxLength: 20,
       description: '8-20 digits.',
       examples: ['0140012345678'],
     }),
@@ -88,7 +90,7 @@ const BankAccountChangesSchema = Type.Object(
   { additionalProperties: false, minProperties: 1, examples: [{ account_name: 'Alice W. Wijaya' }] },
 );
 
-const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
+const IdParams = IdParamsSchema('One of your linked bank accounts.');
 
 export const bankAccountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const db = app.database.db;
@@ -111,7 +113,7 @@ export const bankAccountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
             { bank_accounts: Type.Array(BankAccountSchema, { maxItems: bankAccountsPerUserMax }) },
             { additionalProperties: false, examples: [{ bank_accounts: BankAccountSchema.examples }] },
           ),
-          ...errorResponses(400, 401, 403),
+          ...errorResponses('VALIDATION_FAILED'),
         },
       },
     },
@@ -128,7 +130,7 @@ export const bankAccountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...common,
         summary: 'Link a bank account',
         body: NewBankAccountSchema,
-        response: { 201: BankAccountSchema, ...errorResponses(400, 401, 403, 409) },
+        response: { 201: BankAccountSchema, ...errorResponses('BANK_ACCOUNT_EXISTS', 'CONFLICT') },
       },
     },
     async (request, reply) => {
@@ -152,7 +154,7 @@ export const bankAccountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Change the name, bank or type of a linked account',
         params: IdParams,
         body: BankAccountChangesSchema,
-        response: { 200: BankAccountSchema, ...errorResponses(400, 401, 403, 404, 409) },
+        response: { 200: BankAccountSchema, ...errorResponses('NOT_FOUND', 'BANK_ACCOUNT_INACTIVE') },
       },
     },
     async (request) => {
@@ -175,7 +177,7 @@ export const bankAccountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...common,
         summary: 'Make this account the primary one',
         params: IdParams,
-        response: { 200: BankAccountSchema, ...errorResponses(400, 401, 403, 404, 409) },
+        response: { 200: BankAccountSchema, ...errorResponses('NOT_FOUND', 'BANK_ACCOUNT_INACTIVE') },
       },
     },
     async (request) => {
@@ -197,7 +199,7 @@ export const bankAccountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...common,
         summary: 'Unlink (soft delete: is_active = false)',
         params: IdParams,
-        response: { 200: BankAccountSchema, ...errorResponses(400, 401, 403, 404, 409) },
+        response: { 200: BankAccountSchema, ...errorResponses('NOT_FOUND', 'BANK_ACCOUNT_INACTIVE') },
       },
     },
     async (request) => {

@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { PageLimitSchema } from '../../platform/schema-types.ts';
 import type { MessageOutbox } from './message-outbox.ts';
 
 const OutboxQuerySchema = Type.Object(
   {
     to: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    limit: PageLimitSchema(20),
   },
   { additionalProperties: false },
 );

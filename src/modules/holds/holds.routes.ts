@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
+import { IdParamsSchema, PageLimitSchema, UuidSchema } from '../../platform/schema-types.ts';
 import type { MoneyServices } from '../operations/money-rules.ts';
 import { AmountSchema, AssetSchema } from '../transactions/transactions.schemas.ts';
 import { endStaffHold, listUserHolds, placeStaffHold } from './holds.service.ts';
@@ -41,7 +42,7 @@ const HoldSchema = Type.Object(
 
 const PlaceHoldBodySchema = Type.Object(
   {
-    user_id: Type.String({ format: 'uuid' }),
+    user_id: UuidSchema({ description: 'The customer whose wallet is held.' }),
     amount: AmountSchema,
     asset: Type.Optional(AssetSchema),
     reason: Type.String({ minLength: 3, maxLength: 200, examples: ['fraud review'] }),
@@ -52,14 +53,22 @@ const PlaceHoldBodySchema = Type.Object(
   },
 );
 
-const HoldParamsSchema = Type.Object(
-  { id: Type.String({ format: 'uuid' }) },
-  { additionalProperties: false },
-);
+const HoldParamsSchema = IdParamsSchema('The hold.');
+const CustomerParamsSchema = IdParamsSchema('The customer.');
 
 export const holdsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const services: MoneyServices = { db: app.database.db, money: app.config.money };
-  const hold = { 200: HoldSchema, ...errorResponses(400, 401, 403, 404, 409, 422, 503) };
+  const hold = {
+    200: HoldSchema,
+    ...errorResponses(
+      'NOT_FOUND',
+      'HOLD_NOT_ACTIVE',
+      'CONFLICT',
+      'MAINTENANCE_MODE',
+      'TRANSACTION_CONFLICT',
+      'SUPPLY_LIMIT_EXCEEDED',
+    ),
+  };
 
   app.post(
     '/v1/admin/holds',
@@ -70,7 +79,16 @@ export const holdsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "Staff: hold part of a customer's available balance",
         security: [{ bearerAuth: [] }],
         body: PlaceHoldBodySchema,
-        response: { 201: HoldSchema, ...errorResponses(400, 401, 403, 404, 422) },
+        response: {
+          201: HoldSchema,
+          ...errorResponses(
+            'NOT_FOUND',
+            'INSUFFICIENT_FUNDS',
+            'ACCOUNT_BLOCKED',
+            'MAINTENANCE_MODE',
+            'TRANSACTION_CONFLICT',
+          ),
+        },
       },
     },
     async (request, reply) => {
@@ -118,17 +136,14 @@ export const holdsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['money', 'admin'],
         summary: "Staff: a customer's holds, newest first",
         security: [{ bearerAuth: [] }],
-        params: HoldParamsSchema,
-        querystring: Type.Object(
-          { limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }) },
-          { additionalProperties: false },
-        ),
+        params: CustomerParamsSchema,
+        querystring: Type.Object({ limit: PageLimitSchema(50) }, { additionalProperties: false }),
         response: {
           200: Type.Object(
             { holds: Type.Array(HoldSchema, { maxItems: 100 }) },
             { additionalProperties: false, examples: [{ holds: HoldSchema.examples }] },
           ),
-          ...errorResponses(400, 401, 403),
+          ...errorResponses('NOT_FOUND'),
         },
       },
     },

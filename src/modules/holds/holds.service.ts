@@ -6,6 +6,7 @@ import { AppError } from '../../platform/errors.ts';
 import { type EntryType, postMovement } from '../ledger/ledger-posting.ts';
 import { withMoneyTransaction } from '../ledger/money-transaction.ts';
 import { assertAmount, type MoneyServices, requireAsset } from '../operations/money-rules.ts';
+import { requireTenantUser } from '../staff/staff-users.repository.ts';
 import { ensureSystemWallet, findCustomerWalletId } from '../wallets/wallets.repository.ts';
 import {
   changeLocked,
@@ -222,6 +223,7 @@ export async function listUserHolds(
   limit: number,
 ): Promise<HoldView[]> {
   return withMoneyTransaction(services.db, { tenantId: principal.tenantId }, 1, async (transaction) => {
+    await requireTenantUser(transaction, principal.tenantId, userId);
     const wallets = await transaction
       .selectFrom('wallets')
       .select('id')

@@ -14,13 +14,16 @@ export const bankingLoginRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/auth/banking/login',
     {
-      config: { permission: 'public' },
+      config: { permission: 'public', tenantHeader: true },
       schema: {
         tags: ['auth'],
         summary:
           'Banking login, step one: check the customer (or register an unknown phone) and send an OTP by SMS',
         body: BankingLoginBodySchema,
-        response: { 200: LoginTokenResponseSchema, ...errorResponses(400, 401, 403, 423, 429) },
+        response: {
+          200: LoginTokenResponseSchema,
+          ...errorResponses('INVALID_CREDENTIALS', 'ACCOUNT_INACTIVE', 'ACCOUNT_LOCKED', 'TOO_MANY_ATTEMPTS'),
+        },
       },
     },
     async (request) => {
@@ -37,12 +40,21 @@ export const bankingLoginRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/auth/banking/verify',
     {
-      config: { permission: 'public' },
+      config: { permission: 'public', tenantHeader: true },
       schema: {
         tags: ['auth'],
         summary: 'Banking login, step two: exchange the login token and the OTP for a session',
         body: BankingVerifyBodySchema,
-        response: { 200: TokenPairResponseSchema, ...errorResponses(400, 401, 423, 429) },
+        response: {
+          200: TokenPairResponseSchema,
+          ...errorResponses(
+            'LOGIN_TOKEN_INVALID',
+            'OTP_INVALID',
+            'ACCOUNT_INACTIVE',
+            'ACCOUNT_LOCKED',
+            'TOO_MANY_ATTEMPTS',
+          ),
+        },
       },
     },
     async (request) => {

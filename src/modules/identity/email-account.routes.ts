@@ -69,13 +69,13 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/auth/email/register',
     {
-      config: { permission: 'public' },
+      config: { permission: 'public', tenantHeader: true },
       schema: {
         tags: ['auth'],
         summary:
           'Register an email account; a verification link is emailed (same answer if the email is taken)',
         body: RegisterBodySchema,
-        response: { 202: MessageResponseSchema, ...errorResponses(400) },
+        response: { 202: MessageResponseSchema, ...errorResponses('WEAK_PASSWORD') },
       },
     },
     async (request, reply) => {
@@ -88,12 +88,12 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/auth/email/verify',
     {
-      config: { permission: 'public' },
+      config: { permission: 'public', tenantHeader: true },
       schema: {
         tags: ['auth'],
         summary: 'Verify an email address with the single-use token from the link',
         body: TokenBodySchema,
-        response: { 200: MessageResponseSchema, ...errorResponses(400) },
+        response: { 200: MessageResponseSchema, ...errorResponses('VERIFICATION_TOKEN_INVALID') },
       },
     },
     async (request) => {
@@ -106,12 +106,12 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/auth/password/forgot',
     {
-      config: { permission: 'public' },
+      config: { permission: 'public', tenantHeader: true },
       schema: {
         tags: ['auth'],
         summary: 'Email a password reset link (same answer whether or not the account exists)',
         body: ForgotBodySchema,
-        response: { 202: MessageResponseSchema, ...errorResponses(400) },
+        response: { 202: MessageResponseSchema, ...errorResponses('VALIDATION_FAILED') },
       },
     },
     async (request, reply) => {
@@ -124,12 +124,15 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/auth/password/reset',
     {
-      config: { permission: 'public' },
+      config: { permission: 'public', tenantHeader: true },
       schema: {
         tags: ['auth'],
         summary: 'Set a new password with the single-use reset token; every session of the account ends',
         body: ResetBodySchema,
-        response: { 200: MessageResponseSchema, ...errorResponses(400) },
+        response: {
+          200: MessageResponseSchema,
+          ...errorResponses('VERIFICATION_TOKEN_INVALID', 'WEAK_PASSWORD'),
+        },
       },
     },
     async (request) => {
@@ -153,7 +156,7 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Change the password (optionally ending every other session)',
         security: [{ bearerAuth: [] }],
         body: ChangeBodySchema,
-        response: { 200: ChangedResponseSchema, ...errorResponses(400, 401, 403) },
+        response: { 200: ChangedResponseSchema, ...errorResponses('INVALID_CREDENTIALS', 'WEAK_PASSWORD') },
       },
     },
     async (request) => {

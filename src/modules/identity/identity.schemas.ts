@@ -14,7 +14,8 @@ export const PinSchema = Type.String({
   pattern: '^[0-9]{6}$',
   minLength: 6,
   maxLength: 6,
-  examples: ['246810'],
+  // The development seed's PIN (src/db/seed/seed-people.ts), so the example logs in against it.
+  examples: ['123456'],
 });
 export const OtpSchema = Type.String({
   pattern: '^[0-9]{6}$',
@@ -46,6 +47,14 @@ export const BackupCodeSchema = Type.String({
   examples: ['7KQ2-M9XD-4TPA'],
 });
 
+/** The client's own identifier of the device (an Android ID, an iOS identifierForVendor): printable ASCII. */
+export const DeviceIdSchema = Type.String({
+  minLength: 1,
+  maxLength: 255,
+  pattern: '^[\\x21-\\x7e]+$',
+  examples: ['device-7f3a'],
+});
+
 export const BankingDeviceSchema = Type.Object(
   {
     type: Type.Union([
@@ -54,7 +63,7 @@ export const BankingDeviceSchema = Type.Object(
       Type.Literal('web'),
       Type.Literal('desktop'),
     ]),
-    id: Type.String({ minLength: 1, maxLength: 255 }),
+    id: DeviceIdSchema,
     name: Type.String({ minLength: 1, maxLength: 255 }),
   },
   { additionalProperties: false },
@@ -69,7 +78,7 @@ export const OptionalDeviceSchema = Type.Object(
       Type.Literal('web'),
       Type.Literal('desktop'),
     ]),
-    id: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    id: Type.Optional(DeviceIdSchema),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
   },
   { additionalProperties: false },
@@ -92,7 +101,7 @@ export const BankingLoginBodySchema = Type.Object(
         phone: '081234567801',
         account_number: '1234567801',
         mother_name: 'Mother Of Demo',
-        pin: '246810',
+        pin: '123456',
         device: { type: 'android', id: 'device-7f3a', name: 'Pixel 8' },
       },
     ],

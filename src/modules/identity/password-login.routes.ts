@@ -26,7 +26,14 @@ export const PasswordLoginBodySchema = Type.Object(
   },
   {
     additionalProperties: false,
+    // The first example is the seeded admin (src/db/seed/seed-people.ts), who has not enrolled MFA yet:
+    // the session it gets may only enrol it. The second shows a login with a TOTP code.
     examples: [
+      {
+        email: 'admin@corebank.dev',
+        password: 'Corebank-Admin-Demo-2026',
+        device: { type: 'web', name: 'Firefox on Linux' },
+      },
       {
         email: 'admin@corebank.dev',
         password: 'Corebank-Admin-Demo-2026',
@@ -39,6 +46,12 @@ export const PasswordLoginBodySchema = Type.Object(
 );
 type PasswordLoginBody = Static<typeof PasswordLoginBodySchema>;
 
+/** The same body; its example is the account the register example creates (seeded customers log in by PIN). */
+const EmailLoginBodySchema = Type.Object(PasswordLoginBodySchema.properties, {
+  additionalProperties: false,
+  examples: [{ email: 'budi@example.com', password: 'a long and unusual passphrase' }],
+});
+
 export function tokenPairResponse(session: PasswordSession) {
   return {
     access_token: session.accessToken,
@@ -50,6 +63,17 @@ export function tokenPairResponse(session: PasswordSession) {
     ...(session.trustedDeviceToken ? { trusted_device_token: session.trustedDeviceToken } : {}),
   };
 }
+
+const passwordLoginErrors = [
+  'INVALID_CREDENTIALS',
+  'MFA_REQUIRED',
+  'MFA_INVALID',
+  'ACCOUNT_INACTIVE',
+  'EMAIL_NOT_VERIFIED',
+  'PASSWORD_EXPIRED',
+  'ACCOUNT_LOCKED',
+  'TOO_MANY_ATTEMPTS',
+] as const;
 
 export const passwordLoginRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const login =
@@ -67,12 +91,12 @@ export const passwordLoginRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/admin/auth/login',
     {
-      config: { permission: 'public' },
+      config: { permission: 'public', tenantHeader: true },
       schema: {
         tags: ['auth'],
         summary: 'Staff login with email, password and TOTP (or a backup code, or a trusted device)',
         body: PasswordLoginBodySchema,
-        response: { 200: TokenPairResponseSchema, ...errorResponses(400, 401, 403, 423, 429) },
+        response: { 200: TokenPairResponseSchema, ...errorResponses(...passwordLoginErrors) },
       },
     },
     login('staff'),
@@ -81,12 +105,12 @@ export const passwordLoginRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/auth/email/login',
     {
-      config: { permission: 'public' },
+      config: { permission: 'public', tenantHeader: true },
       schema: {
         tags: ['auth'],
         summary: 'Customer login with a verified email account (second factor when MFA is enabled)',
-        body: PasswordLoginBodySchema,
-        response: { 200: TokenPairResponseSchema, ...errorResponses(400, 401, 403, 423, 429) },
+        body: EmailLoginBodySchema,
+        response: { 200: TokenPairResponseSchema, ...errorResponses(...passwordLoginErrors) },
       },
     },
     login('customer'),

@@ -4,6 +4,7 @@ import { auditContextFromRequest } from '../../platform/audit/request-audit-cont
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { errorResponses } from '../../platform/openapi.ts';
+import { IdParamsSchema, JsonNumberSchema, PageLimitSchema } from '../../platform/schema-types.ts';
 import { type KycServices, listKycForReview, listOwnKyc, reviewKyc, submitKyc } from './kyc.service.ts';
 
 const KycStatusSchema = Type.Union([
@@ -58,7 +59,11 @@ const SubmissionSchema = Type.Object(
   {
     tier_level: Type.Union([Type.Literal(1), Type.Literal(2)]),
     document_type: DocumentType,
-    document_country: Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2.' }),
+    document_country: Type.String({
+      pattern: '^[A-Z]{2}$',
+      maxLength: 2,
+      description: 'ISO 3166-1 alpha-2.',
+    }),
     document_number: Type.String({
       minLength: 4,
       maxLength: 50,
@@ -67,10 +72,11 @@ const SubmissionSchema = Type.Object(
     }),
     verification_data: Type.Optional(
       Type.Record(
-        Type.String({ maxLength: 64 }),
-        Type.Union([Type.String({ maxLength: 500 }), Type.Number(), Type.Boolean()]),
+        Type.String(),
+        Type.Union([Type.String({ maxLength: 500 }), JsonNumberSchema, Type.Boolean()]),
         {
           maxProperties: 20,
+          propertyNames: { maxLength: 64 },
         },
       ),
     ),
@@ -88,7 +94,7 @@ const SubmissionSchema = Type.Object(
   },
 );
 
-const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
+const IdParams = IdParamsSchema('The KYC record.');
 
 export const kycRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const services: KycServices = {
@@ -106,7 +112,7 @@ export const kycRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Submit a KYC record (requested tier and document) for review',
         security: [{ bearerAuth: [] }],
         body: SubmissionSchema,
-        response: { 201: KycRecordSchema, ...errorResponses(400, 401, 403, 409) },
+        response: { 201: KycRecordSchema, ...errorResponses('KYC_ALREADY_PENDING') },
       },
     },
     async (request, reply) => {
@@ -137,7 +143,7 @@ export const kycRoutes: FastifyPluginAsyncTypebox = async (app) => {
             },
             { additionalProperties: false, examples: [{ kyc_tier: 0, records: KycRecordSchema.examples }] },
           ),
-          ...errorResponses(401, 403),
+          ...errorResponses('UNAUTHENTICATED'),
         },
       },
     },
@@ -155,7 +161,7 @@ export const kycRoutes: FastifyPluginAsyncTypebox = async (app) => {
         querystring: Type.Object(
           {
             status: Type.Optional(KycStatusSchema),
-            limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
+            limit: PageLimitSchema(50),
           },
           { additionalProperties: false },
         ),
@@ -164,7 +170,7 @@ export const kycRoutes: FastifyPluginAsyncTypebox = async (app) => {
             { records: Type.Array(KycRecordSchema, { maxItems: 100 }) },
             { additionalProperties: false, examples: [{ records: KycRecordSchema.examples }] },
           ),
-          ...errorResponses(400, 401, 403),
+          ...errorResponses('VALIDATION_FAILED'),
         },
       },
     },
@@ -187,7 +193,7 @@ export const kycRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "Officer: approve a pending record; the customer's tier becomes its tier until it expires",
         security: [{ bearerAuth: [] }],
         params: IdParams,
-        response: { 200: KycRecordSchema, ...errorResponses(400, 401, 403, 404, 409) },
+        response: { 200: KycRecordSchema, ...errorResponses('NOT_FOUND', 'KYC_NOT_PENDING') },
       },
     },
     async (request) => {
@@ -221,7 +227,7 @@ export const kycRoutes: FastifyPluginAsyncTypebox = async (app) => {
           },
           { additionalProperties: false },
         ),
-        response: { 200: KycRecordSchema, ...errorResponses(400, 401, 403, 404, 409) },
+        response: { 200: KycRecordSchema, ...errorResponses('NOT_FOUND', 'KYC_NOT_PENDING') },
       },
     },
     async (request) => {

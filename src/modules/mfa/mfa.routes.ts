@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
+import { IdParamsSchema } from '../../platform/schema-types.ts';
 import { BackupCodeSchema, PasswordSchema, TotpCodeSchema } from '../identity/identity.schemas.ts';
 import {
   confirmTotp,
@@ -79,7 +80,7 @@ const TrustedDevicesSchema = Type.Object(
   },
 );
 
-const IdParamsSchema = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
+const TrustedDeviceParamsSchema = IdParamsSchema('One of your trusted devices.');
 
 const secured = [{ bearerAuth: [] }];
 
@@ -92,7 +93,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['mfa'],
         summary: 'Start TOTP enrolment: the secret, its otpauth:// URI and a QR code image',
         security: secured,
-        response: { 200: EnrolmentSchema, ...errorResponses(401, 403, 409) },
+        response: { 200: EnrolmentSchema, ...errorResponses('MFA_ALREADY_ENABLED') },
       },
     },
     async (request) => {
@@ -115,7 +116,10 @@ export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Confirm enrolment with a first code; MFA turns on and ten backup codes are returned once',
         security: secured,
         body: ConfirmBodySchema,
-        response: { 200: BackupCodesSchema, ...errorResponses(400, 401, 403, 409) },
+        response: {
+          200: BackupCodesSchema,
+          ...errorResponses('MFA_INVALID', 'MFA_ALREADY_ENABLED', 'MFA_NOT_ENABLED'),
+        },
       },
     },
     async (request) => {
@@ -141,7 +145,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: ReauthenticationSchema,
         response: {
           200: Type.Object({ mfa_enabled: Type.Boolean() }, { examples: [{ mfa_enabled: false }] }),
-          ...errorResponses(400, 401, 403, 409),
+          ...errorResponses('INVALID_CREDENTIALS', 'MFA_INVALID', 'MFA_NOT_ENABLED'),
         },
       },
     },
@@ -161,7 +165,10 @@ export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Regenerate the ten backup codes after re-authentication; the old ones stop working',
         security: secured,
         body: ReauthenticationSchema,
-        response: { 200: BackupCodesSchema, ...errorResponses(400, 401, 403, 409) },
+        response: {
+          200: BackupCodesSchema,
+          ...errorResponses('INVALID_CREDENTIALS', 'MFA_INVALID', 'MFA_NOT_ENABLED'),
+        },
       },
     },
     async (request) => {
@@ -184,7 +191,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['mfa'],
         summary: 'Devices that skip the second factor ("remember this device")',
         security: secured,
-        response: { 200: TrustedDevicesSchema, ...errorResponses(401, 403) },
+        response: { 200: TrustedDevicesSchema, ...errorResponses('UNAUTHENTICATED') },
       },
     },
     async (request) => ({ devices: await listTrustedDevices(app, requirePrincipal(request)) }),
@@ -198,8 +205,8 @@ export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['mfa'],
         summary: 'Forget a trusted device; its next login needs the second factor again',
         security: secured,
-        params: IdParamsSchema,
-        response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404) },
+        params: TrustedDeviceParamsSchema,
+        response: { 204: Type.Null(), ...errorResponses('NOT_FOUND') },
       },
     },
     async (request, reply) => {

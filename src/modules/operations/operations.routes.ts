@@ -102,7 +102,7 @@ export const operationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
           { days: Type.Integer({ minimum: 1, maximum: 366, default: 30 }) },
           { additionalProperties: false },
         ),
-        response: { 200: StatisticsSchema, ...errorResponses(400, 401, 403) },
+        response: { 200: StatisticsSchema, ...errorResponses('VALIDATION_FAILED') },
       },
     },
     async (request) => {
@@ -123,7 +123,7 @@ export const operationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary:
           'Staff: total supply per asset — what customers hold, and the system accounts that balance it',
         security: [{ bearerAuth: [] }],
-        response: { 200: SupplySchema, ...errorResponses(401, 403) },
+        response: { 200: SupplySchema, ...errorResponses('UNAUTHENTICATED') },
       },
     },
     async (request) => {

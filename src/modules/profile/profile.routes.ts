@@ -4,6 +4,7 @@ import { auditContextFromRequest } from '../../platform/audit/request-audit-cont
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { errorResponses } from '../../platform/openapi.ts';
+import { JsonScalarSchema } from '../../platform/schema-types.ts';
 import { readProfile, updateProfile } from './profile.service.ts';
 
 const ProfileSchema = Type.Object(
@@ -49,6 +50,13 @@ const ProfileSchema = Type.Object(
   },
 );
 
+/** A metadata value: a scalar, or a list or map of scalars; bounded so the profile stays small. */
+const MetadataValueSchema = Type.Union([
+  JsonScalarSchema(500),
+  Type.Array(JsonScalarSchema(500), { maxItems: 50 }),
+  Type.Record(Type.String(), JsonScalarSchema(500), { maxProperties: 50, propertyNames: { maxLength: 64 } }),
+]);
+
 /** Only these four fields; anything else (balance, role, status, tenant_id, permissions, kyc_tier…) is a 400. */
 const ProfileUpdateSchema = Type.Object(
   {
@@ -56,7 +64,11 @@ const ProfileUpdateSchema = Type.Object(
     avatar: Type.Optional(Type.Union([Type.String({ format: 'uri', maxLength: 500 }), Type.Null()])),
     tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 50 }), { maxItems: 50 })),
     metadata: Type.Optional(
-      Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 50 }),
+      Type.Record(Type.String(), MetadataValueSchema, {
+        maxProperties: 50,
+        propertyNames: { maxLength: 64 },
+        description: 'Free-form: values are scalars, or lists or maps of scalars, one level deep.',
+      }),
     ),
   },
   {
@@ -78,7 +90,7 @@ export const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['profile'],
         summary: 'The caller: identity, status, permissions and profile',
         security: [{ bearerAuth: [] }],
-        response: { 200: ProfileSchema, ...errorResponses(401, 403) },
+        response: { 200: ProfileSchema, ...errorResponses('NOT_FOUND') },
       },
     },
     async (request) => readProfile(app.database, requirePrincipal(request)),
@@ -93,7 +105,7 @@ export const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Change name, avatar, profile tags or metadata (nothing else can be set)',
         security: [{ bearerAuth: [] }],
         body: ProfileUpdateSchema,
-        response: { 200: ProfileSchema, ...errorResponses(400, 401, 403) },
+        response: { 200: ProfileSchema, ...errorResponses('NOT_FOUND') },
       },
     },
     async (request) => {

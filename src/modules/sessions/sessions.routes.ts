@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
+import { IdParamsSchema } from '../../platform/schema-types.ts';
 import { resolveTenantId } from '../../platform/tenant-resolver.ts';
 import { listSessions, logout, refreshSession, revokeOwnSession } from './sessions.service.ts';
 
@@ -85,22 +86,22 @@ const SessionListSchema = Type.Object(
   },
 );
 
-const SessionParamsSchema = Type.Object(
-  { id: Type.String({ format: 'uuid' }) },
-  { additionalProperties: false },
-);
+const SessionParamsSchema = IdParamsSchema('One of your sessions.');
 
 export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/auth/refresh',
     {
-      config: { permission: 'public' },
+      config: { permission: 'public', tenantHeader: true },
       schema: {
         tags: ['auth'],
         summary:
           'Rotate the refresh token: a new access token and a new refresh token (reuse revokes the session)',
         body: RefreshBodySchema,
-        response: { 200: RefreshResponseSchema, ...errorResponses(400, 401) },
+        response: {
+          200: RefreshResponseSchema,
+          ...errorResponses('REFRESH_TOKEN_INVALID', 'REFRESH_TOKEN_REUSED'),
+        },
       },
     },
     async (request) => {
@@ -128,7 +129,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['auth'],
         summary: 'End this session; its access and refresh tokens stop working at once',
         security: [{ bearerAuth: [] }],
-        response: { 200: EndedResponseSchema, ...errorResponses(401, 403) },
+        response: { 200: EndedResponseSchema, ...errorResponses('UNAUTHENTICATED') },
       },
     },
     async (request) => {
@@ -152,7 +153,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'End every session of the caller, optionally keeping this one',
         security: [{ bearerAuth: [] }],
         body: Type.Optional(LogoutAllBodySchema),
-        response: { 200: EndedResponseSchema, ...errorResponses(400, 401, 403) },
+        response: { 200: EndedResponseSchema, ...errorResponses('UNAUTHENTICATED') },
       },
     },
     async (request) => {
@@ -171,7 +172,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['sessions'],
         summary: "The caller's active sessions (devices)",
         security: [{ bearerAuth: [] }],
-        response: { 200: SessionListSchema, ...errorResponses(401, 403) },
+        response: { 200: SessionListSchema, ...errorResponses('UNAUTHENTICATED') },
       },
     },
     async (request) => ({ sessions: await listSessions(app, requirePrincipal(request)) }),
@@ -186,7 +187,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "End one of the caller's sessions (another user's session is not found)",
         security: [{ bearerAuth: [] }],
         params: SessionParamsSchema,
-        response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404) },
+        response: { 204: Type.Null(), ...errorResponses('NOT_FOUND') },
       },
     },
     async (request, reply) => {

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
+import { IdParamsSchema, PageLimitSchema } from '../../platform/schema-types.ts';
 import { applyStaffAction, listUsers, type StaffAction, viewUser } from './staff-users.service.ts';
 
 const userFields = {
@@ -74,13 +75,13 @@ const ListQuerySchema = Type.Object(
       ),
     ),
     status: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 })),
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    limit: PageLimitSchema(20),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   },
   { additionalProperties: false },
 );
 
-const IdParamsSchema = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
+const UserParamsSchema = IdParamsSchema('The user (customer or staff member) of your tenant.');
 
 const actions: { path: string; action: StaffAction; permission: string; summary: string }[] = [
   {
@@ -123,7 +124,7 @@ export const staffUserRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'List and search users, newest first, with keyset pagination',
         security: secured,
         querystring: ListQuerySchema,
-        response: { 200: UserListSchema, ...errorResponses(400, 401, 403) },
+        response: { 200: UserListSchema, ...errorResponses('VALIDATION_FAILED') },
       },
     },
     async (request) => {
@@ -140,8 +141,8 @@ export const staffUserRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['staff'],
         summary: 'One user, with lockout state and active session count',
         security: secured,
-        params: IdParamsSchema,
-        response: { 200: UserDetailSchema, ...errorResponses(400, 401, 403, 404) },
+        params: UserParamsSchema,
+        response: { 200: UserDetailSchema, ...errorResponses('NOT_FOUND') },
       },
     },
     async (request) => viewUser(app, requirePrincipal(request), request.params.id),
@@ -156,8 +157,8 @@ export const staffUserRoutes: FastifyPluginAsyncTypebox = async (app) => {
           tags: ['staff'],
           summary,
           security: secured,
-          params: IdParamsSchema,
-          response: { 200: UserDetailSchema, ...errorResponses(400, 401, 403, 404, 409) },
+          params: UserParamsSchema,
+          response: { 200: UserDetailSchema, ...errorResponses('NOT_FOUND', 'CONFLICT') },
         },
       },
       async (request) => {

@@ -5,18 +5,20 @@ import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
 import { sendMoneyResponse } from '../idempotency/idempotency.service.ts';
 import { idempotencyKeyFrom, type MoneyServices } from '../operations/money-rules.ts';
+import { requireTenantUser } from '../staff/staff-users.repository.ts';
 import { topup } from './topups.service.ts';
 import { readStatement } from './transactions.repository.ts';
 import {
   IdempotencyHeadersSchema,
   MoneyMovementSchema,
+  moneyMovementErrorCodes,
   StatementQuerySchema,
   StatementSchema,
   TopupBodySchema,
   UserIdParamsSchema,
 } from './transactions.schemas.ts';
 
-const moneyErrors = errorResponses(400, 401, 403, 404, 409, 422, 503);
+const moneyErrors = errorResponses(...moneyMovementErrorCodes);
 
 export const transactionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const services: MoneyServices = { db: app.database.db, money: app.config.money };
@@ -76,7 +78,7 @@ export const transactionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Your statement: ledger entries newest first with balance_before/after, keyset-paginated',
         security: [{ bearerAuth: [] }],
         querystring: StatementQuerySchema,
-        response: { 200: StatementSchema, ...errorResponses(400, 401, 403) },
+        response: { 200: StatementSchema, ...errorResponses('VALIDATION_FAILED') },
       },
     },
     async (request) => {
@@ -99,14 +101,15 @@ export const transactionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: [{ bearerAuth: [] }],
         params: UserIdParamsSchema,
         querystring: StatementQuerySchema,
-        response: { 200: StatementSchema, ...errorResponses(400, 401, 403) },
+        response: { 200: StatementSchema, ...errorResponses('NOT_FOUND') },
       },
     },
     async (request) => {
       const principal = requirePrincipal(request);
-      return withScope(app.database.db, { tenantId: principal.tenantId }, (transaction) =>
-        readStatement(transaction, principal.tenantId, request.params.id, request.query),
-      );
+      return withScope(app.database.db, { tenantId: principal.tenantId }, async (transaction) => {
+        await requireTenantUser(transaction, principal.tenantId, request.params.id);
+        return readStatement(transaction, principal.tenantId, request.params.id, request.query);
+      });
     },
   );
 };

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { DateTimeSchema, IdParamsSchema, PageLimitSchema } from '../../platform/schema-types.ts';
 
 /** Amounts are whole minor units (IDR sen, satoshi): 1 … 2^53−1; the asset's own maximum is checked by the service. */
 export const AmountSchema = Type.Integer({
@@ -11,11 +12,24 @@ export const AmountSchema = Type.Integer({
 
 export const AssetSchema = Type.String({
   pattern: '^[A-Za-z0-9]{2,16}$',
+  maxLength: 16,
   description: 'Asset code; IDR when omitted.',
   examples: ['IDR'],
 });
 
 export const DescriptionSchema = Type.String({ minLength: 1, maxLength: 500, examples: ['Rent share'] });
+
+/** Codes every money movement can answer with: money-rules, the idempotency key, the ledger transaction. */
+export const moneyMovementErrorCodes = [
+  'NOT_FOUND',
+  'ACCOUNT_BLOCKED',
+  'KYC_LIMIT_EXCEEDED',
+  'IDEMPOTENCY_KEY_REUSED',
+  'MAINTENANCE_MODE',
+  'TRANSACTION_CONFLICT',
+  'BALANCE_LIMIT_EXCEEDED',
+  'SUPPLY_LIMIT_EXCEEDED',
+] as const;
 
 export const IdempotencyHeadersSchema = Type.Object({
   'idempotency-key': Type.Optional(
@@ -36,10 +50,7 @@ export const TopupBodySchema = Type.Object(
 );
 export type TopupBody = Static<typeof TopupBodySchema>;
 
-export const UserIdParamsSchema = Type.Object(
-  { id: Type.String({ format: 'uuid', description: 'The customer.' }) },
-  { additionalProperties: false },
-);
+export const UserIdParamsSchema = IdParamsSchema('The customer.');
 
 const nullableString = (maxLength: number) => Type.Union([Type.String({ maxLength }), Type.Null()]);
 
@@ -84,7 +95,7 @@ export const MoneyMovementSchema = Type.Object(
 export const StatementQuerySchema = Type.Object(
   {
     cursor: Type.Optional(Type.String({ maxLength: 200, description: 'next_cursor of the previous page.' })),
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    limit: PageLimitSchema(20),
     type: Type.Optional(
       Type.Union([
         Type.Literal('topup'),
@@ -96,10 +107,8 @@ export const StatementQuerySchema = Type.Object(
       ]),
     ),
     asset: Type.Optional(AssetSchema),
-    from: Type.Optional(
-      Type.String({ format: 'date-time', description: 'Entries at or after this instant.' }),
-    ),
-    to: Type.Optional(Type.String({ format: 'date-time', description: 'Entries before this instant.' })),
+    from: Type.Optional(DateTimeSchema({ description: 'Entries at or after this instant.' })),
+    to: Type.Optional(DateTimeSchema({ description: 'Entries before this instant.' })),
   },
   { additionalProperties: false },
 );

@@ -11,6 +11,7 @@ import {
   DescriptionSchema,
   IdempotencyHeadersSchema,
   MoneyMovementSchema,
+  moneyMovementErrorCodes,
 } from '../transactions/transactions.schemas.ts';
 import { transfer } from './transfers.service.ts';
 
@@ -18,6 +19,7 @@ export const TransferBodySchema = Type.Object(
   {
     to_account_number: Type.String({
       pattern: '^[0-9]{8,20}$',
+      maxLength: 20,
       description: 'The recipient’s account number.',
       examples: ['1234567802'],
     }),
@@ -44,7 +46,16 @@ export const transfersRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: [{ bearerAuth: [] }],
         headers: IdempotencyHeadersSchema,
         body: TransferBodySchema,
-        response: { 201: MoneyMovementSchema, ...errorResponses(400, 401, 403, 404, 409, 422, 503) },
+        response: {
+          201: MoneyMovementSchema,
+          ...errorResponses(
+            'RECIPIENT_NOT_FOUND',
+            'RECIPIENT_BLOCKED',
+            'SELF_TRANSFER',
+            'INSUFFICIENT_FUNDS',
+            ...moneyMovementErrorCodes,
+          ),
+        },
       },
     },
     async (request, reply) => {

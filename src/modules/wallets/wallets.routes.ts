@@ -48,7 +48,7 @@ export const walletsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['money'],
         summary: 'Every wallet of the caller: asset, balance, locked and available (minor units)',
         security: [{ bearerAuth: [] }],
-        response: { 200: BalancesSchema, ...errorResponses(401, 403) },
+        response: { 200: BalancesSchema, ...errorResponses('UNAUTHENTICATED') },
       },
     },
     async (request) => {

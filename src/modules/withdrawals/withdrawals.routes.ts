@@ -5,16 +5,22 @@ import { auditContextFromRequest } from '../../platform/audit/request-audit-cont
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { errorResponses } from '../../platform/openapi.ts';
+import { IdParamsSchema, UuidSchema } from '../../platform/schema-types.ts';
 import { sendMoneyResponse } from '../idempotency/idempotency.service.ts';
 import { idempotencyKeyFrom, type MoneyServices } from '../operations/money-rules.ts';
-import { AmountSchema, AssetSchema, IdempotencyHeadersSchema } from '../transactions/transactions.schemas.ts';
+import {
+  AmountSchema,
+  AssetSchema,
+  IdempotencyHeadersSchema,
+  moneyMovementErrorCodes,
+} from '../transactions/transactions.schemas.ts';
 import { requestWithdrawal } from './withdrawals.service.ts';
 
 const WithdrawBodySchema = Type.Object(
   {
     amount: AmountSchema,
     asset: Type.Optional(AssetSchema),
-    bank_account_id: Type.String({ format: 'uuid', description: 'One of your active linked bank accounts.' }),
+    bank_account_id: UuidSchema({ description: 'One of your active linked bank accounts.' }),
   },
   {
     additionalProperties: false,
@@ -74,7 +80,10 @@ export const withdrawalsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: [{ bearerAuth: [] }],
         headers: IdempotencyHeadersSchema,
         body: WithdrawBodySchema,
-        response: { 202: WithdrawalSchema, ...errorResponses(400, 401, 403, 404, 409, 422, 503) },
+        response: {
+          202: WithdrawalSchema,
+          ...errorResponses('BANK_ACCOUNT_INACTIVE', 'INSUFFICIENT_FUNDS', ...moneyMovementErrorCodes),
+        },
       },
     },
     async (request, reply) => {
@@ -94,8 +103,8 @@ export const withdrawalsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['money'],
         summary: 'One of your withdrawals: pending → processing → completed | failed',
         security: [{ bearerAuth: [] }],
-        params: Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false }),
-        response: { 200: WithdrawalSchema, ...errorResponses(400, 401, 403, 404) },
+        params: IdParamsSchema('The operation_id of one of your withdrawals.'),
+        response: { 200: WithdrawalSchema, ...errorResponses('NOT_FOUND') },
       },
     },
     async (request) => {

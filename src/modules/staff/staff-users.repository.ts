@@ -1,0 +1,22 @@
+import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
+import { AppError } from '../../platform/errors.ts';
+
+/**
+ * Routes that read a sub-collection of a user (`/v1/admin/users/:id/transactions`, `…/holds`) call
+ * this first: a user id that does not exist in the tenant is 404 NOT_FOUND, not an empty list that
+ * looks like a real user with nothing yet (issue 7 item 12). Row-level security scopes the lookup to
+ * the transaction's tenant as well as the filter does.
+ */
+export async function requireTenantUser(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  userId: string,
+): Promise<void> {
+  const row = await transaction
+    .selectFrom('users')
+    .select('id')
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', userId)
+    .executeTakeFirst();
+  if (!row) throw new AppError('NOT_FOUND', 'No user with this id.');
+}
