@@ -14,12 +14,18 @@ import { errorCatalog } from '../../src/platform/errors.ts';
  * every one now has the error shape with a catalog code and a request id.
  */
 const unusedDatabase = { engine: 'pglite', db: undefined, pglite: undefined, close: async () => {} };
-const requestTimeoutMs = 1000;
+const requestTimeoutMs = 1500;
 let app: AppInstance;
 let port: number;
 
 async function buildListening(): Promise<{ app: AppInstance; port: number }> {
-  const config = loadConfig({ NODE_ENV: 'test', REQUEST_TIMEOUT_MS: String(requestTimeoutMs) });
+  // The database timeouts must stay below the request timeout (config validation); this app has none.
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    REQUEST_TIMEOUT_MS: String(requestTimeoutMs),
+    DATABASE_ACQUIRE_TIMEOUT_MS: '400',
+    DATABASE_STATEMENT_TIMEOUT_MS: '400',
+  });
   const instance = await buildApp({
     config,
     database: unusedDatabase as unknown as DatabaseHandle,
