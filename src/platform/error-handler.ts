@@ -104,6 +104,9 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
     const level = clientError.status >= 500 ? 'warn' : 'info';
     request.log[level]({ code: clientError.code, status: clientError.status }, 'request rejected');
   }
+  if (error instanceof AppError && error.retryAfterSeconds !== undefined) {
+    reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterSeconds))));
+  }
   return (
     reply
       .code(clientError.status)

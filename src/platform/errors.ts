@@ -63,6 +63,14 @@ export const errorCatalog = {
   BANK_ACCOUNT_INACTIVE: { status: 409, message: 'The bank account is not active.' },
   KYC_ALREADY_PENDING: { status: 409, message: 'A KYC submission is already waiting for review.' },
   KYC_NOT_PENDING: { status: 409, message: 'The KYC record is not waiting for review.' },
+  // Security controls (issue 7).
+  TENANT_SUSPENDED: { status: 403, message: 'The tenant is suspended.' },
+  SEGREGATION_OF_DUTIES: {
+    status: 403,
+    message:
+      "Staff may not credit their own account or another staff member's, nor approve their own request.",
+  },
+  TOPUP_APPROVAL_DECIDED: { status: 409, message: 'The top-up request was already approved or rejected.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;
@@ -72,15 +80,22 @@ export interface ErrorDetail {
   reason: string;
 }
 
+export interface AppErrorOptions {
+  /** Sent as the Retry-After header (seconds): when a limited or unavailable request may be tried again. */
+  retryAfterSeconds?: number | undefined;
+}
+
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetail[] | undefined;
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, message?: string, details?: ErrorDetail[]) {
+  constructor(code: ErrorCode, message?: string, details?: ErrorDetail[], options: AppErrorOptions = {}) {
     super(message ?? errorCatalog[code].message);
     this.name = 'AppError';
     this.code = code;
     this.details = details;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   get status(): number {

@@ -42,7 +42,7 @@ export const bankingLoginRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['auth'],
         summary: 'Banking login, step two: exchange the login token and the OTP for a session',
         body: BankingVerifyBodySchema,
-        response: { 200: TokenPairResponseSchema, ...errorResponses(400, 401, 423, 429) },
+        response: { 200: TokenPairResponseSchema, ...errorResponses(400, 401, 403, 423, 429) },
       },
     },
     async (request) => {

@@ -75,7 +75,7 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary:
           'Register an email account; a verification link is emailed (same answer if the email is taken)',
         body: RegisterBodySchema,
-        response: { 202: MessageResponseSchema, ...errorResponses(400) },
+        response: { 202: MessageResponseSchema, ...errorResponses(400, 403, 429) },
       },
     },
     async (request, reply) => {
@@ -93,7 +93,7 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['auth'],
         summary: 'Verify an email address with the single-use token from the link',
         body: TokenBodySchema,
-        response: { 200: MessageResponseSchema, ...errorResponses(400) },
+        response: { 200: MessageResponseSchema, ...errorResponses(400, 403) },
       },
     },
     async (request) => {
@@ -111,7 +111,7 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['auth'],
         summary: 'Email a password reset link (same answer whether or not the account exists)',
         body: ForgotBodySchema,
-        response: { 202: MessageResponseSchema, ...errorResponses(400) },
+        response: { 202: MessageResponseSchema, ...errorResponses(400, 403, 429) },
       },
     },
     async (request, reply) => {
@@ -129,7 +129,7 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['auth'],
         summary: 'Set a new password with the single-use reset token; every session of the account ends',
         body: ResetBodySchema,
-        response: { 200: MessageResponseSchema, ...errorResponses(400) },
+        response: { 200: MessageResponseSchema, ...errorResponses(400, 403) },
       },
     },
     async (request) => {
@@ -153,7 +153,7 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Change the password (optionally ending every other session)',
         security: [{ bearerAuth: [] }],
         body: ChangeBodySchema,
-        response: { 200: ChangedResponseSchema, ...errorResponses(400, 401, 403) },
+        response: { 200: ChangedResponseSchema, ...errorResponses(400, 401, 403, 423) },
       },
     },
     async (request) => {

@@ -141,7 +141,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: ReauthenticationSchema,
         response: {
           200: Type.Object({ mfa_enabled: Type.Boolean() }, { examples: [{ mfa_enabled: false }] }),
-          ...errorResponses(400, 401, 403, 409),
+          ...errorResponses(400, 401, 403, 409, 423),
         },
       },
     },
@@ -161,7 +161,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Regenerate the ten backup codes after re-authentication; the old ones stop working',
         security: secured,
         body: ReauthenticationSchema,
-        response: { 200: BackupCodesSchema, ...errorResponses(400, 401, 403, 409) },
+        response: { 200: BackupCodesSchema, ...errorResponses(400, 401, 403, 409, 423) },
       },
     },
     async (request) => {

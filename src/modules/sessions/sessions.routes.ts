@@ -100,7 +100,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary:
           'Rotate the refresh token: a new access token and a new refresh token (reuse revokes the session)',
         body: RefreshBodySchema,
-        response: { 200: RefreshResponseSchema, ...errorResponses(400, 401) },
+        response: { 200: RefreshResponseSchema, ...errorResponses(400, 401, 403) },
       },
     },
     async (request) => {
