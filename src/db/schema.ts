@@ -751,7 +751,7 @@ export interface ApiAccessLogTable {
 // 0008_security_controls
 // ---------------------------------------------------------------------------------------------
 
-/** One counter per (tenant, scope, keyed hash of the subject, fixed window): send and failure limits. */
+/** One counter per (tenant, scope, keyed hash of the subject): its current window of a send or failure limit. */
 export interface SecurityCountersTable {
   tenant_id: string;
   scope: string;

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { LightMyRequestResponse } from 'fastify';
 import { withScope } from '../../src/db/tenant-transaction.ts';
 import { generateTotp } from '../../src/modules/mfa/totp.ts';
 import {
@@ -12,6 +11,7 @@ import {
   loginStaff,
   testStaffPassword,
 } from '../helpers/auth.ts';
+import { answerCode } from '../helpers/responses.ts';
 import { createHarness, type Harness, secretsNeverLeakTest } from './harness.ts';
 
 /*
@@ -33,10 +33,6 @@ before(async () => {
 after(async () => {
   await harness.close();
 });
-
-function code(response: LightMyRequestResponse): string {
-  return (response.json() as { error?: { code: string } }).error?.code ?? String(response.statusCode);
-}
 
 function as(login: Pick<LoggedIn, 'accessToken'>, method: 'GET' | 'POST', url: string, payload?: object) {
   return harness.app.inject({
@@ -83,21 +79,21 @@ describe('regression (issue 7.3): a blocked staff member keeps no power', () => 
       await as(manager, 'POST', `/v1/admin/users/${customer.userId}/block`, {}),
     ]) {
       assert.equal(response.statusCode, 403, response.body);
-      assert.equal(code(response), 'ACCOUNT_BLOCKED');
+      assert.equal(answerCode(response), 'ACCOUNT_BLOCKED');
     }
     const customerRow = await as(superAdmin, 'GET', `/v1/admin/users/${customer.userId}`);
     assert.equal((customerRow.json() as { status: number }).status, 1, 'the customer was not blocked');
 
     const again = await staffLogin(manager);
     assert.equal(again.statusCode, 403, again.body);
-    assert.equal(code(again), 'ACCOUNT_BLOCKED');
+    assert.equal(answerCode(again), 'ACCOUNT_BLOCKED');
     const refreshed = await harness.app.inject({
       method: 'POST',
       url: '/v1/auth/refresh',
       payload: { refresh_token: manager.refreshToken },
     });
     assert.equal(refreshed.statusCode, 403, refreshed.body);
-    assert.equal(code(refreshed), 'ACCOUNT_BLOCKED');
+    assert.equal(answerCode(refreshed), 'ACCOUNT_BLOCKED');
 
     // The block is the only reason: unblocked, the same manager works again.
     assert.equal(
@@ -113,7 +109,7 @@ describe('regression (issue 7.3): a blocked staff member keeps no power', () => 
     await setStatus(officer.userId, 2);
     const wrong = await staffLogin(officer, 'not-the-right-password');
     assert.equal(wrong.statusCode, 401);
-    assert.equal(code(wrong), 'INVALID_CREDENTIALS');
+    assert.equal(answerCode(wrong), 'INVALID_CREDENTIALS');
     const row = await withScope(harness.database.db, { tenantId }, (transaction) =>
       transaction
         .selectFrom('users')
@@ -164,7 +160,7 @@ describe('a blocked customer (seed 000: cannot perform transactions)', () => {
     ];
     for (const response of movements) {
       assert.equal(response.statusCode, 403, response.body);
-      assert.equal(code(response), 'ACCOUNT_BLOCKED');
+      assert.equal(answerCode(response), 'ACCOUNT_BLOCKED');
     }
     const toBlocked = await as(friend, 'POST', '/v1/transactions/topup', { amount: 5_000 });
     assert.equal(toBlocked.statusCode, 201);
@@ -172,7 +168,7 @@ describe('a blocked customer (seed 000: cannot perform transactions)', () => {
       to_account_number: blocked.accountNumber,
       amount: 1_000,
     });
-    assert.equal(code(incoming), 'RECIPIENT_BLOCKED');
+    assert.equal(answerCode(incoming), 'RECIPIENT_BLOCKED');
     const balances = (await as(blocked, 'GET', '/v1/me/balances')).json() as {
       balances: { asset: string; balance: number }[];
     };

@@ -9,6 +9,7 @@ import {
   latestCode,
   loginCustomer,
   loginStaff,
+  registerEmailCustomer,
   testPin,
   testStaffPassword,
 } from '../helpers/auth.ts';
@@ -87,24 +88,6 @@ async function assertLocked(userId: string): Promise<void> {
   assert.equal(row.lockout_count, 1);
 }
 
-async function verifiedEmailCustomer(): Promise<{ email: string; userId: string }> {
-  const email = `counted-${randomInt(1_000_000_000)}@example.com`;
-  await post('/v1/auth/email/register', { email, password: emailPassword, name: 'Counted Person' });
-  const outbox = await harness.app.inject({
-    method: 'GET',
-    url: `/v1/dev/outbox?to=${encodeURIComponent(email)}&limit=1`,
-  });
-  const token = (outbox.json() as { messages: { body: string }[] }).messages[0]?.body.match(
-    /token=([A-Za-z0-9_-]+)/,
-  )?.[1];
-  assert.ok(token);
-  assert.equal((await post('/v1/auth/email/verify', { token })).statusCode, 200);
-  const row = await withScope(harness.database.db, { tenantId }, (transaction) =>
-    transaction.selectFrom('users').select('id').where('email', '=', email).executeTakeFirstOrThrow(),
-  );
-  return { email, userId: row.id };
-}
-
 describe('regression (issue 7.1): every authentication failure counts even when a later step fails', () => {
   test('banking PIN: wrong PINs count though their login record fails; the right PIN is then refused as locked', async () => {
     const customer = await loginCustomer(harness.app);
@@ -151,7 +134,7 @@ describe('regression (issue 7.1): every authentication failure counts even when 
   });
 
   test('email and password: wrong passwords count though their login record fails', async () => {
-    const { email, userId } = await verifiedEmailCustomer();
+    const { email, userId } = await registerEmailCustomer(harness.app, emailPassword);
     await guessWhileAuditFails(threshold, () =>
       post('/v1/auth/email/login', { email, password: `wrong guess ${randomInt(1_000_000)} abc` }),
     );
@@ -196,7 +179,7 @@ describe('regression (issue 7.1): every authentication failure counts even when 
   });
 
   test('change password: wrong current passwords count though their login record fails', async () => {
-    const { email, userId } = await verifiedEmailCustomer();
+    const { email, userId } = await registerEmailCustomer(harness.app, emailPassword);
     const session = (await post('/v1/auth/email/login', { email, password: emailPassword })).json() as {
       access_token: string;
     };

@@ -12,9 +12,11 @@ import {
   latestCode,
   loginCustomer,
   loginStaff,
+  registerEmailCustomer,
   testPin,
   testStaffPassword,
 } from '../helpers/auth.ts';
+import { answerCode, tally } from '../helpers/responses.ts';
 import { createHarness, type Harness, secretsNeverLeakTest } from './harness.ts';
 
 /*
@@ -44,16 +46,6 @@ after(async () => {
 
 function post(url: string, payload: Record<string, unknown>) {
   return harness.app.inject({ method: 'POST', url, payload });
-}
-
-function code(response: LightMyRequestResponse): string {
-  return (response.json() as { error?: { code: string } }).error?.code ?? String(response.statusCode);
-}
-
-function tally(responses: LightMyRequestResponse[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const response of responses) counts[code(response)] = (counts[code(response)] ?? 0) + 1;
-  return counts;
 }
 
 /** The login records of the burst: how many guesses were evaluated (failed) and refused (blocked). */
@@ -114,23 +106,6 @@ function bankingFields(customer: Awaited<ReturnType<typeof loginCustomer>>, pin:
   };
 }
 
-async function registeredEmail(): Promise<{ email: string; userId: string }> {
-  const email = `burst-${randomInt(1_000_000_000)}@example.com`;
-  await post('/v1/auth/email/register', { email, password: emailPassword, name: 'Burst Person' });
-  const outbox = await harness.app.inject({
-    method: 'GET',
-    url: `/v1/dev/outbox?to=${encodeURIComponent(email)}&limit=1`,
-  });
-  const token = (outbox.json() as { messages: { body: string }[] }).messages[0]?.body.match(
-    /token=([A-Za-z0-9_-]+)/,
-  )?.[1];
-  assert.equal((await post('/v1/auth/email/verify', { token: token ?? '' })).statusCode, 200);
-  const row = await withScope(harness.database.db, { tenantId }, (transaction) =>
-    transaction.selectFrom('users').select('id').where('email', '=', email).executeTakeFirstOrThrow(),
-  );
-  return { email, userId: row.id };
-}
-
 describe('regression (issue 7.2): a concurrent burst evaluates at most the threshold', () => {
   test('40 concurrent wrong PINs evaluate at most the threshold; the right PIN once it is reached does not log in', async () => {
     const customer = await loginCustomer(harness.app);
@@ -168,7 +143,11 @@ describe('regression (issue 7.2): a concurrent burst evaluates at most the thres
     const records = await loginRecords({ userId: customer.userId });
     assert.equal(records.failed.filter((row) => row.failure_reason === 'otp_invalid').length, attemptsMax);
     const right = await post('/v1/auth/banking/verify', { login_token, otp });
-    assert.equal(code(right), 'LOGIN_TOKEN_INVALID', 'the spent token does not log in with the right code');
+    assert.equal(
+      answerCode(right),
+      'LOGIN_TOKEN_INVALID',
+      'the spent token does not log in with the right code',
+    );
   });
 
   test('40 concurrent wrong OTPs spread over several login tokens of one customer stop at the account threshold', async () => {
@@ -197,7 +176,7 @@ describe('regression (issue 7.2): a concurrent burst evaluates at most the thres
   });
 
   test('40 concurrent wrong email passwords evaluate at most the threshold; the right one once it is reached does not log in', async () => {
-    const { email, userId } = await registeredEmail();
+    const { email, userId } = await registerEmailCustomer(harness.app, emailPassword);
     const { burst, right } = await burstThenRight(
       userId,
       (index) => post('/v1/auth/email/login', { email, password: `wrong guess number ${index}` }),

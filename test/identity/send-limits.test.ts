@@ -14,6 +14,7 @@ import {
   testPin,
 } from '../helpers/auth.ts';
 import { productionSecrets } from '../helpers/production-environment.ts';
+import { tally } from '../helpers/responses.ts';
 import { createHarness, type Harness, secretsNeverLeakTest } from './harness.ts';
 
 /*
@@ -34,16 +35,6 @@ before(async () => {
 after(async () => {
   await harness.close();
 });
-
-function code(response: LightMyRequestResponse): string {
-  return (response.json() as { error?: { code: string } }).error?.code ?? String(response.statusCode);
-}
-
-function tally(responses: LightMyRequestResponse[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const response of responses) counts[code(response)] = (counts[code(response)] ?? 0) + 1;
-  return counts;
-}
 
 function assertRateLimited(response: LightMyRequestResponse, windowSeconds: number): void {
   assert.equal(response.statusCode, 429, response.body);

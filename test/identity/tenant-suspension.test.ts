@@ -10,6 +10,7 @@ import {
   testPin,
   testStaffPassword,
 } from '../helpers/auth.ts';
+import { answerCode } from '../helpers/responses.ts';
 import { createHarness, type Harness, secretsNeverLeakTest } from './harness.ts';
 
 /*
@@ -32,10 +33,6 @@ after(async () => {
   await harness.close();
 });
 
-function code(response: LightMyRequestResponse): string {
-  return (response.json() as { error?: { code: string } }).error?.code ?? String(response.statusCode);
-}
-
 async function setTenantStatus(tenantId: string, status: 'active' | 'suspended'): Promise<void> {
   await harness.database.db.updateTable('tenants').set({ status }).where('id', '=', tenantId).execute();
 }
@@ -55,7 +52,7 @@ function publicPost(url: string, payload: Record<string, unknown>) {
 
 function assertSuspended(response: LightMyRequestResponse, what: string): void {
   assert.equal(response.statusCode, 403, `${what}: ${response.body}`);
-  assert.equal(code(response), 'TENANT_SUSPENDED', what);
+  assert.equal(answerCode(response), 'TENANT_SUSPENDED', what);
   assert.ok((response.json() as { error: { request_id?: string } }).error.request_id, what);
 }
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { LightMyRequestResponse } from 'fastify';
 import { type AppInstance, buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { withScope } from '../../src/db/tenant-transaction.ts';
 import { checkLedger } from '../../src/modules/ledger/ledger-check.ts';
 import { bearer, ensureTenant, type LoggedIn, loginCustomer, loginStaff } from '../helpers/auth.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { answerCode } from '../helpers/responses.ts';
 
 /*
  * Issue 7.6: an admin topped up their own customer account and a fellow staff member's by
@@ -48,10 +48,6 @@ function get(who: Pick<LoggedIn, 'accessToken'>, url: string) {
   return app.inject({ method: 'GET', url, headers: bearer(who) });
 }
 
-function code(response: LightMyRequestResponse): string {
-  return (response.json() as { error?: { code: string } }).error?.code ?? String(response.statusCode);
-}
-
 async function idrBalance(userId: string): Promise<number> {
   const row = await withScope(database.db, { tenantId }, (transaction) =>
     transaction
@@ -88,7 +84,7 @@ describe('regression (issue 7.6): segregation of duties for staff top-ups', () =
       for (const amount of [1, 200_000_000]) {
         const response = await post(admin, `/v1/admin/users/${beneficiary}/topup`, { amount });
         assert.equal(response.statusCode, 403, response.body);
-        assert.equal(code(response), 'SEGREGATION_OF_DUTIES');
+        assert.equal(answerCode(response), 'SEGREGATION_OF_DUTIES');
       }
       assert.equal(await idrBalance(beneficiary), 0, 'no money reached a staff account');
     }
@@ -127,11 +123,11 @@ describe('regression (issue 7.6): segregation of duties for staff top-ups', () =
 
     const own = await post(maker, `/v1/admin/topup-approvals/${request.id}/approve`, {});
     assert.equal(own.statusCode, 403);
-    assert.equal(code(own), 'SEGREGATION_OF_DUTIES');
+    assert.equal(answerCode(own), 'SEGREGATION_OF_DUTIES');
     const ownReject = await post(maker, `/v1/admin/topup-approvals/${request.id}/reject`, {
       reason: 'my own',
     });
-    assert.equal(code(ownReject), 'SEGREGATION_OF_DUTIES');
+    assert.equal(answerCode(ownReject), 'SEGREGATION_OF_DUTIES');
 
     const queue = await get(checkers[0] as LoggedIn, '/v1/admin/topup-approvals');
     assert.equal(queue.statusCode, 200, queue.body);
@@ -165,7 +161,7 @@ describe('regression (issue 7.6): segregation of duties for staff top-ups', () =
       reason: 'too late',
     });
     assert.equal(late.statusCode, 409);
-    assert.equal(code(late), 'TOPUP_APPROVAL_DECIDED');
+    assert.equal(answerCode(late), 'TOPUP_APPROVAL_DECIDED');
     assert.equal((await checkLedger(database.db)).problem, undefined);
   });
 
@@ -187,7 +183,7 @@ describe('regression (issue 7.6): segregation of duties for staff top-ups', () =
     assert.equal(decision.checker_id, checker.userId);
     assert.equal(decision.rejection_reason, 'No matching cash deposit slip');
     const after = await post(checker, `/v1/admin/topup-approvals/${request.id}/approve`, {});
-    assert.equal(code(after), 'TOPUP_APPROVAL_DECIDED');
+    assert.equal(answerCode(after), 'TOPUP_APPROVAL_DECIDED');
     assert.equal(await idrBalance(customer.userId), 0);
     assert.deepEqual(await auditActions(request.id), ['TOPUP_REJECT', 'TOPUP_REQUEST']);
     const rejectedList = await get(checker, '/v1/admin/topup-approvals?status=rejected&limit=100');
@@ -235,7 +231,7 @@ describe('regression (issue 7.6): segregation of duties for staff top-ups', () =
     ).json() as Approval;
     const refused = await post(checker, `/v1/admin/topup-approvals/${request.id}/approve`, {});
     assert.equal(refused.statusCode, 422, refused.body);
-    assert.equal(code(refused), 'KYC_LIMIT_EXCEEDED');
+    assert.equal(answerCode(refused), 'KYC_LIMIT_EXCEEDED');
     const view = (await get(checker, `/v1/admin/topup-approvals/${request.id}`)).json() as Approval;
     assert.equal(view.status, 'pending');
     assert.equal(await idrBalance(customer.userId), 0);

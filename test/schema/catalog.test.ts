@@ -269,13 +269,12 @@ describe('column types', () => {
     // The partition key must be in a partitioned table's key. Three tables keep a natural key on
     // purpose: configs are looked up by name, an idempotency key is identified by its caller and the
     // client's key, so a racing duplicate collides on the primary key itself, and a security counter
-    // by its scope, subject and window, the conflict target of the upsert that decides a limit.
+    // by its scope and subject, the conflict target of the upsert that decides a limit.
     const naturalKeys = [
       'configs.key',
       'idempotency_keys.idempotency_key',
       'security_counters.scope',
       'security_counters.subject_hash',
-      'security_counters.window_started_at',
     ];
     const exempt = (row: { table_name: string; column_name: string }) =>
       (partitionedTables.includes(row.table_name) && row.column_name === 'created_at') ||

@@ -7,13 +7,56 @@ import { statementMigration } from './run-statements.ts';
  *
  * Frozen in time: this file must never import application code.
  */
+/**
+ * corebank_authenticate_session as 0006 created it, and (withTenantStatus) as this migration replaces
+ * it: the same body, plus the tenant's status as the last output column.
+ */
+function authenticateSessionFunction(withTenantStatus: boolean): string {
+  const tenantColumn = withTenantStatus ? ', r_tenant_status varchar' : '';
+  const tenantValue = withTenantStatus ? ', t.status' : '';
+  const tenantJoin = withTenantStatus ? 'join tenants t on t.id = s.tenant_id' : '';
+  return `create function corebank_authenticate_session(
+     p_tenant uuid, p_session uuid, p_idle_seconds integer, p_touch_seconds integer)
+   returns table (
+     r_user_id uuid, r_is_active boolean, r_expires_at timestamptz, r_absolute_expires_at timestamptz,
+     r_mfa_verified boolean, r_role varchar, r_status smallint, r_permissions varchar[],
+     r_deleted_at timestamptz${tenantColumn})
+   language plpgsql volatile as $$
+   declare
+     last_activity timestamptz;
+   begin
+     perform set_config('app.tenant_id', p_tenant::text, true);
+     perform set_config('app.user_id', '', true);
+     perform set_config('role', 'corebank_app', true);
+     -- Most requests find a recently touched session: read first, write only when the touch is due.
+     select s.last_activity_at into last_activity
+       from device_sessions s
+      where s.tenant_id = p_tenant and s.id = p_session and s.is_active and s.expires_at > now();
+     if last_activity < now() - make_interval(secs => p_touch_seconds) then
+       update device_sessions s
+          set last_activity_at = now(),
+              expires_at = least(now() + make_interval(secs => p_idle_seconds), s.absolute_expires_at)
+        where s.tenant_id = p_tenant and s.id = p_session and s.is_active and s.expires_at > now();
+     end if;
+     return query
+       select s.user_id, s.is_active, s.expires_at, s.absolute_expires_at, s.mfa_verified,
+              u.role, u.status, u.permissions, u.deleted_at${tenantValue}
+         from device_sessions s
+         join users u on u.tenant_id = s.tenant_id and u.id = s.user_id
+         ${tenantJoin}
+        where s.tenant_id = p_tenant and s.id = p_session;
+   end $$`;
+}
+
 const up = [
   /*
-   * One row per (tenant, scope, subject, fixed window). A limit is decided by one conditional upsert
-   * (`insert … on conflict … do update set count = count + 1 where count < limit returning count`):
-   * the row lock taken by the upsert makes the decision atomic across connections and server
-   * processes, so a burst gets no more than the limit. The subject is a keyed hash (a phone number,
-   * an email address, a client address), never the raw value.
+   * One row per (tenant, scope, subject): the count of its current window. A window opens with the
+   * subject's first unit and lasts a fixed time; the first unit after it ends opens the next one. A
+   * limit is decided by one conditional upsert (`insert … on conflict … do update … where the window
+   * ended or count < limit returning …`): the row lock it takes makes the decision atomic across
+   * connections and server processes, so a burst gets no more than the limit, and a burst never
+   * straddles two windows at a wall-clock boundary. The subject is a keyed hash (a phone number, an
+   * email address, a client address), never the raw value.
    */
   `create table security_counters (
      tenant_id uuid not null references tenants (id) on delete cascade,
@@ -22,7 +65,7 @@ const up = [
      window_started_at timestamptz not null,
      window_ends_at timestamptz not null,
      count integer not null check (count >= 0),
-     primary key (tenant_id, scope, subject_hash, window_started_at),
+     primary key (tenant_id, scope, subject_hash),
      check (window_ends_at > window_started_at)
    )`,
   // The cleanup job deletes windows that have ended.
@@ -69,70 +112,13 @@ const up = [
    * function is dropped and created again (in the migration's transaction: no request sees it missing).
    */
   'drop function if exists corebank_authenticate_session(uuid, uuid, integer, integer)',
-  `create function corebank_authenticate_session(
-     p_tenant uuid, p_session uuid, p_idle_seconds integer, p_touch_seconds integer)
-   returns table (
-     r_user_id uuid, r_is_active boolean, r_expires_at timestamptz, r_absolute_expires_at timestamptz,
-     r_mfa_verified boolean, r_role varchar, r_status smallint, r_permissions varchar[],
-     r_deleted_at timestamptz, r_tenant_status varchar)
-   language plpgsql volatile as $$
-   declare
-     last_activity timestamptz;
-   begin
-     perform set_config('app.tenant_id', p_tenant::text, true);
-     perform set_config('app.user_id', '', true);
-     perform set_config('role', 'corebank_app', true);
-     -- Most requests find a recently touched session: read first, write only when the touch is due.
-     select s.last_activity_at into last_activity
-       from device_sessions s
-      where s.tenant_id = p_tenant and s.id = p_session and s.is_active and s.expires_at > now();
-     if last_activity < now() - make_interval(secs => p_touch_seconds) then
-       update device_sessions s
-          set last_activity_at = now(),
-              expires_at = least(now() + make_interval(secs => p_idle_seconds), s.absolute_expires_at)
-        where s.tenant_id = p_tenant and s.id = p_session and s.is_active and s.expires_at > now();
-     end if;
-     return query
-       select s.user_id, s.is_active, s.expires_at, s.absolute_expires_at, s.mfa_verified,
-              u.role, u.status, u.permissions, u.deleted_at, t.status
-         from device_sessions s
-         join users u on u.tenant_id = s.tenant_id and u.id = s.user_id
-         join tenants t on t.id = s.tenant_id
-        where s.tenant_id = p_tenant and s.id = p_session;
-   end $$`,
+  authenticateSessionFunction(true),
 ];
 
 const down = [
   'drop function if exists corebank_authenticate_session(uuid, uuid, integer, integer)',
   // The 0006 version, so a rollback leaves the guard working.
-  `create function corebank_authenticate_session(
-     p_tenant uuid, p_session uuid, p_idle_seconds integer, p_touch_seconds integer)
-   returns table (
-     r_user_id uuid, r_is_active boolean, r_expires_at timestamptz, r_absolute_expires_at timestamptz,
-     r_mfa_verified boolean, r_role varchar, r_status smallint, r_permissions varchar[], r_deleted_at timestamptz)
-   language plpgsql volatile as $$
-   declare
-     last_activity timestamptz;
-   begin
-     perform set_config('app.tenant_id', p_tenant::text, true);
-     perform set_config('app.user_id', '', true);
-     perform set_config('role', 'corebank_app', true);
-     select s.last_activity_at into last_activity
-       from device_sessions s
-      where s.tenant_id = p_tenant and s.id = p_session and s.is_active and s.expires_at > now();
-     if last_activity < now() - make_interval(secs => p_touch_seconds) then
-       update device_sessions s
-          set last_activity_at = now(),
-              expires_at = least(now() + make_interval(secs => p_idle_seconds), s.absolute_expires_at)
-        where s.tenant_id = p_tenant and s.id = p_session and s.is_active and s.expires_at > now();
-     end if;
-     return query
-       select s.user_id, s.is_active, s.expires_at, s.absolute_expires_at, s.mfa_verified,
-              u.role, u.status, u.permissions, u.deleted_at
-         from device_sessions s
-         join users u on u.tenant_id = s.tenant_id and u.id = s.user_id
-        where s.tenant_id = p_tenant and s.id = p_session;
-   end $$`,
+  authenticateSessionFunction(false),
   'drop table if exists topup_approvals',
   'drop table if exists security_counters',
 ];

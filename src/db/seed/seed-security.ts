@@ -206,13 +206,13 @@ async function seedLimitsAndReports(context: SeedContext, people: SeededPeople):
 
 /**
  * Issue 7 controls: the failure counter of the address with the seeded failed login (its window ends
- * within 15 minutes and the cleanup job removes it), and a large staff top-up waiting for a checker.
+ * 15 minutes after the seed and the cleanup job removes it), and a large staff top-up waiting for a checker.
  */
 async function seedSecurityControls(context: SeedContext, people: SeededPeople): Promise<void> {
   const [alice] = people.customers;
   if (!alice) throw new Error('seed expects customers');
   const windowMs = context.config.authentication.ipFailureWindowMinutes * 60_000;
-  const windowStartedAt = new Date(Math.floor(Date.now() / windowMs) * windowMs);
+  const windowStartedAt = new Date();
   await context.transaction
     .insertInto('security_counters')
     .values({

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 
 /**
- * Fixed-window counters in the database (table security_counters, migration 0008), for limits that
+ * Windowed counters in the database (table security_counters, migration 0008), for limits that
  * must hold across every server process sharing the database: message sends per phone, email address
  * and client address, and login failures per client address and per unknown identifier.
  *
@@ -35,34 +35,42 @@ export type CounterReservation =
   | { granted: false; retryAfterSeconds: number };
 
 /**
- * Takes one unit of the current window, or none when the window is full. The window is computed from
- * the database clock, so every process agrees on it.
+ * Takes one unit of the subject's current window, or none when the window is full. A window opens with
+ * the first unit (or the first after the previous window ended) and lasts `windowSeconds` by the
+ * database clock, so every process agrees on it. A refusal says how long until the window ends.
  */
 export async function reserveCounter(
   transaction: ScopedTransaction,
   key: CounterKey,
   limit: CounterLimit,
 ): Promise<CounterReservation> {
-  const result = await sql<{ count: number | null; started_at: Date; retry_after_seconds: number }>`
-    with bucket as (
-      select to_timestamp(floor(extract(epoch from now()) / ${limit.windowSeconds}::integer)
-               * ${limit.windowSeconds}::integer) as started_at
+  const windowLength = sql`make_interval(secs => ${limit.windowSeconds}::integer)`;
+  // Milliseconds, so the caller can name the window it took a unit from (releaseCounter) exactly.
+  const opened = sql`date_trunc('milliseconds', now())`;
+  const ended = sql`c.window_ends_at <= now()`;
+  const result = await sql<{ count: number | null; started_at: Date | null; retry_after_seconds: number }>`
+    with current as (
+      select window_ends_at from security_counters
+       where tenant_id = ${key.tenantId}::uuid and scope = ${key.scope} and subject_hash = ${key.subjectHash}
     ), taken as (
       insert into security_counters as c (tenant_id, scope, subject_hash, window_started_at, window_ends_at, count)
-      select ${key.tenantId}::uuid, ${key.scope}, ${key.subjectHash}, bucket.started_at,
-             bucket.started_at + make_interval(secs => ${limit.windowSeconds}::integer), 1
-        from bucket
-      on conflict (tenant_id, scope, subject_hash, window_started_at)
-        do update set count = c.count + 1 where c.count < ${limit.max}::integer
-      returning c.count
+      values (${key.tenantId}::uuid, ${key.scope}, ${key.subjectHash}, ${opened}, ${opened} + ${windowLength}, 1)
+      on conflict (tenant_id, scope, subject_hash) do update set
+        count = case when ${ended} then 1 else c.count + 1 end,
+        window_started_at = case when ${ended} then ${opened} else c.window_started_at end,
+        window_ends_at = case when ${ended} then ${opened} + ${windowLength} else c.window_ends_at end
+      where ${ended} or c.count < ${limit.max}::integer
+      returning c.count, c.window_started_at
     )
-    select (select count from taken) as count, bucket.started_at,
-           greatest(1, ceil(extract(epoch from bucket.started_at
-             + make_interval(secs => ${limit.windowSeconds}::integer) - now())))::integer as retry_after_seconds
-      from bucket`.execute(transaction);
+    select (select count from taken) as count, (select window_started_at from taken) as started_at,
+           greatest(1, ceil(extract(epoch from
+             coalesce((select window_ends_at from current), now() + ${windowLength}) - now())))::integer
+             as retry_after_seconds`.execute(transaction);
   const row = result.rows[0];
   if (!row) throw new Error('the counter statement returned no row');
-  if (row.count === null) return { granted: false, retryAfterSeconds: row.retry_after_seconds };
+  if (row.count === null || row.started_at === null) {
+    return { granted: false, retryAfterSeconds: row.retry_after_seconds };
+  }
   return { granted: true, count: row.count, windowStartedAt: row.started_at };
 }
 

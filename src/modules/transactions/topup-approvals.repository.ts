@@ -55,63 +55,45 @@ export async function insertApproval(transaction: ScopedTransaction, approval: N
 export type ApprovalRow = Awaited<ReturnType<typeof insertApproval>>;
 
 /**
- * The request under a row lock: two checkers approving at once take turns, and the second sees the
- * first one's decision (READ COMMITTED re-reads the locked row), so the top-up posts exactly once.
+ * One request; with `lock`, under a row lock: two checkers approving at once take turns, and the
+ * second sees the first one's decision (READ COMMITTED re-reads the locked row), so the top-up posts
+ * exactly once.
  */
-export async function findApprovalForUpdate(
-  transaction: ScopedTransaction,
-  tenantId: string,
-  approvalId: string,
-): Promise<ApprovalRow | undefined> {
-  return transaction
-    .selectFrom('topup_approvals')
-    .select(approvalColumns)
-    .where('tenant_id', '=', tenantId)
-    .where('id', '=', approvalId)
-    .forUpdate()
-    .executeTakeFirst();
-}
-
 export async function findApproval(
   transaction: ScopedTransaction,
   tenantId: string,
   approvalId: string,
+  lock: 'for update' | undefined = undefined,
 ): Promise<ApprovalRow | undefined> {
-  return transaction
+  const query = transaction
     .selectFrom('topup_approvals')
     .select(approvalColumns)
     .where('tenant_id', '=', tenantId)
-    .where('id', '=', approvalId)
-    .executeTakeFirst();
+    .where('id', '=', approvalId);
+  return (lock ? query.forUpdate() : query).executeTakeFirst();
 }
 
-export async function markApproved(
+export type Decision =
+  | { status: 'approved'; transactionId: string }
+  | { status: 'rejected'; rejectionReason: string };
+
+/** Records the checker's decision of a pending request (the caller holds its row lock). */
+export async function decideApproval(
   transaction: ScopedTransaction,
   tenantId: string,
   approvalId: string,
   checkerId: string,
-  transactionId: string,
+  decision: Decision,
 ): Promise<ApprovalRow> {
   return transaction
     .updateTable('topup_approvals')
-    .set({ status: 'approved', checker_id: checkerId, transaction_id: transactionId, decided_at: sql`now()` })
-    .where('tenant_id', '=', tenantId)
-    .where('id', '=', approvalId)
-    .where('status', '=', 'pending')
-    .returning(approvalColumns)
-    .executeTakeFirstOrThrow();
-}
-
-export async function markRejected(
-  transaction: ScopedTransaction,
-  tenantId: string,
-  approvalId: string,
-  checkerId: string,
-  reason: string,
-): Promise<ApprovalRow> {
-  return transaction
-    .updateTable('topup_approvals')
-    .set({ status: 'rejected', checker_id: checkerId, rejection_reason: reason, decided_at: sql`now()` })
+    .set({
+      status: decision.status,
+      checker_id: checkerId,
+      transaction_id: decision.status === 'approved' ? decision.transactionId : null,
+      rejection_reason: decision.status === 'rejected' ? decision.rejectionReason : null,
+      decided_at: sql`now()`,
+    })
     .where('tenant_id', '=', tenantId)
     .where('id', '=', approvalId)
     .where('status', '=', 'pending')

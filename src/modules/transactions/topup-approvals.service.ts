@@ -9,11 +9,9 @@ import { decodeCursor, encodeCursor } from '../staff/staff-users.service.ts';
 import { type ApprovalView, approvalView } from './topup-approval-view.ts';
 import {
   type ApprovalRow,
+  decideApproval,
   findApproval,
-  findApprovalForUpdate,
   listApprovals,
-  markApproved,
-  markRejected,
 } from './topup-approvals.repository.ts';
 import { assertStaffMayCredit, postApprovedTopup } from './topups.service.ts';
 
@@ -29,7 +27,7 @@ async function lockPendingForChecker(
   checker: Principal,
   approvalId: string,
 ): Promise<ApprovalRow> {
-  const approval = await findApprovalForUpdate(transaction, checker.tenantId, approvalId);
+  const approval = await findApproval(transaction, checker.tenantId, approvalId, 'for update');
   if (!approval) throw new AppError('NOT_FOUND', 'No top-up request with this id.');
   if (approval.maker_id === checker.userId) {
     throw new AppError('SEGREGATION_OF_DUTIES', 'The maker of a top-up request cannot decide it.');
@@ -63,13 +61,10 @@ export async function approveTopup(
       const subject = { ...audit, userId: approval.beneficiary_id };
       const posted = await postApprovedTopup(services, transaction, checker.tenantId, subject, approval);
       const movementId = String(posted.body.transaction_id);
-      const decided = await markApproved(
-        transaction,
-        checker.tenantId,
-        approval.id,
-        checker.userId,
-        movementId,
-      );
+      const decided = await decideApproval(transaction, checker.tenantId, approval.id, checker.userId, {
+        status: 'approved',
+        transactionId: movementId,
+      });
       await recordAudit(transaction, subject, {
         entityType: 'topup_approval',
         entityId: approval.id,
@@ -94,7 +89,10 @@ export async function rejectTopup(
   return withScope(services.db, { tenantId: checker.tenantId }, async (transaction) => {
     const approval = await lockPendingForChecker(transaction, checker, approvalId);
     if (approval.status !== 'pending') throw new AppError('TOPUP_APPROVAL_DECIDED');
-    const decided = await markRejected(transaction, checker.tenantId, approval.id, checker.userId, reason);
+    const decided = await decideApproval(transaction, checker.tenantId, approval.id, checker.userId, {
+      status: 'rejected',
+      rejectionReason: reason,
+    });
     await recordAudit(
       transaction,
       { ...audit, userId: approval.beneficiary_id },
