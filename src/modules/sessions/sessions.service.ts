@@ -90,6 +90,26 @@ interface RefreshRow {
 
 type RefreshOutcome = { ok: true; value: IssuedTokens } | { ok: false; code: ErrorCode; message?: string };
 
+/** Why a found refresh token may not refresh its session, or undefined when it may. */
+function refreshRefusal(row: RefreshRow, nowMs: number): RefreshOutcome | undefined {
+  if (
+    row.revoked_at !== null ||
+    !row.session_active ||
+    row.expires_at.getTime() <= nowMs ||
+    row.session_expires_at.getTime() <= nowMs ||
+    row.session_absolute_expires_at.getTime() <= nowMs ||
+    row.user_status === 0 ||
+    row.user_deleted_at !== null
+  ) {
+    return { ok: false, code: 'REFRESH_TOKEN_INVALID' };
+  }
+  // Seed 000: a blocked admin cannot perform any actions, refreshing included.
+  if (row.user_status === 2 && staffRoles.includes(row.user_role as 'admin')) {
+    return { ok: false, code: 'ACCOUNT_BLOCKED', message: 'This staff account is blocked.' };
+  }
+  return undefined;
+}
+
 /**
  * POST /v1/auth/refresh: rotates the refresh token. A token that was already rotated means a copy
  * exists somewhere else; the whole session is revoked and a security event recorded, unless the
@@ -134,22 +154,9 @@ export async function refreshSession(
         .forUpdate('r')
         .executeTakeFirst()) as RefreshRow | undefined;
       const nowMs = Date.now();
-      if (
-        !row ||
-        row.revoked_at !== null ||
-        !row.session_active ||
-        row.expires_at.getTime() <= nowMs ||
-        row.session_expires_at.getTime() <= nowMs ||
-        row.session_absolute_expires_at.getTime() <= nowMs ||
-        row.user_status === 0 ||
-        row.user_deleted_at !== null
-      ) {
-        return { ok: false, code: 'REFRESH_TOKEN_INVALID' };
-      }
-      // Seed 000: a blocked admin cannot perform any actions, refreshing included.
-      if (row.user_status === 2 && staffRoles.includes(row.user_role as 'admin')) {
-        return { ok: false, code: 'ACCOUNT_BLOCKED', message: 'This staff account is blocked.' };
-      }
+      if (!row) return { ok: false, code: 'REFRESH_TOKEN_INVALID' };
+      const refused = refreshRefusal(row, nowMs);
+      if (refused) return refused;
       if (row.rotated_at === null)
         return { ok: true, value: await rotate(transaction, config, context, row, row.id) };
       const graceMs = config.authentication.refreshReuseGraceSeconds * 1000;
