@@ -747,6 +747,41 @@ export interface ApiAccessLogTable {
   rate_limit_remaining: number | null;
 }
 
+// ---------------------------------------------------------------------------------------------
+// 0008_security_controls
+// ---------------------------------------------------------------------------------------------
+
+/** One counter per (tenant, scope, keyed hash of the subject): its current window of a send or failure limit. */
+export interface SecurityCountersTable {
+  tenant_id: string;
+  scope: string;
+  subject_hash: string;
+  window_started_at: RequiredTimestamp;
+  window_ends_at: RequiredTimestamp;
+  count: number;
+}
+
+export type TopupApprovalStatus = 'pending' | 'approved' | 'rejected';
+
+/** A staff top-up above the approval threshold, waiting for (or decided by) a second staff member. */
+export interface TopupApprovalsTable {
+  tenant_id: string;
+  id: Generated<string>;
+  beneficiary_id: string;
+  asset_code: string;
+  amount: number;
+  description: string | null;
+  status: Generated<TopupApprovalStatus>;
+  maker_id: string;
+  checker_id: string | null;
+  rejection_reason: string | null;
+  /** The movement the approval posted (transactions.movement_id). */
+  transaction_id: string | null;
+  decided_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   // Global
   tenants: TenantsTable;
@@ -774,6 +809,9 @@ export interface Database {
   transactions: TransactionsTable;
   kyc_records: KycRecordsTable;
   idempotency_keys: IdempotencyKeysTable;
+  // Security controls
+  security_counters: SecurityCountersTable;
+  topup_approvals: TopupApprovalsTable;
   // Content and security operations
   articles: ArticlesTable;
   photos: PhotosTable;
@@ -857,6 +895,9 @@ export type KycRecordUpdate = Updateable<KycRecordsTable>;
 export type IdempotencyKey = Selectable<IdempotencyKeysTable>;
 export type NewIdempotencyKey = Insertable<IdempotencyKeysTable>;
 export type IdempotencyKeyUpdate = Updateable<IdempotencyKeysTable>;
+export type SecurityCounter = Selectable<SecurityCountersTable>;
+export type TopupApproval = Selectable<TopupApprovalsTable>;
+export type NewTopupApproval = Insertable<TopupApprovalsTable>;
 
 export type Article = Selectable<ArticlesTable>;
 export type NewArticle = Insertable<ArticlesTable>;

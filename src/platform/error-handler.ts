@@ -144,7 +144,9 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   tagRequestLog(request, reply);
   const unavailable = error instanceof AppError ? undefined : databaseUnavailable(error);
   logRejection(request, error, clientError, unavailable);
-  if (clientError.status === 503 && !reply.hasHeader('retry-after')) {
+  if (error instanceof AppError && error.retryAfterSeconds !== undefined) {
+    reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterSeconds))));
+  } else if (clientError.status === 503 && !reply.hasHeader('retry-after')) {
     const seconds = retryAfterSecondsByCode[clientError.code] ?? retryAfterSecondsDefault;
     reply.header('retry-after', String(seconds));
   }

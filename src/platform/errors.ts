@@ -73,6 +73,14 @@ export const errorCatalog = {
   },
   // Framework and exposure errors (issue 7).
   HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
+  // Security controls (issue 7).
+  TENANT_SUSPENDED: { status: 403, message: 'The tenant is suspended.' },
+  SEGREGATION_OF_DUTIES: {
+    status: 403,
+    message:
+      "Staff may not credit their own account or another staff member's, nor approve their own request.",
+  },
+  TOPUP_APPROVAL_DECIDED: { status: 409, message: 'The top-up request was already approved or rejected.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;
@@ -82,15 +90,22 @@ export interface ErrorDetail {
   reason: string;
 }
 
+export interface AppErrorOptions {
+  /** Sent as the Retry-After header (seconds): when a limited or unavailable request may be tried again. */
+  retryAfterSeconds?: number | undefined;
+}
+
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetail[] | undefined;
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, message?: string, details?: ErrorDetail[]) {
+  constructor(code: ErrorCode, message?: string, details?: ErrorDetail[], options: AppErrorOptions = {}) {
     super(message ?? errorCatalog[code].message);
     this.name = 'AppError';
     this.code = code;
     this.details = details;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   get status(): number {

@@ -57,8 +57,10 @@ export function conventionalErrorCodes(route: RouteOptions): ErrorCode[] {
   if (!bodylessMethods.has(routeMethod(route)))
     codes.push('MALFORMED_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE');
   if (route.url.includes(':')) codes.push('URI_TOO_LONG');
-  if (route.config?.permission !== 'public') codes.push('UNAUTHENTICATED', 'FORBIDDEN');
-  if (route.config?.tenantHeader === true) codes.push('TENANT_NOT_FOUND');
+  // The guard refuses a blocked staff member and a suspended tenant on every authenticated route.
+  if (route.config?.permission !== 'public')
+    codes.push('UNAUTHENTICATED', 'FORBIDDEN', 'ACCOUNT_BLOCKED', 'TENANT_SUSPENDED');
+  if (route.config?.tenantHeader === true) codes.push('TENANT_NOT_FOUND', 'TENANT_SUSPENDED');
   return codes;
 }
 

@@ -32,7 +32,8 @@ export interface TenantResolverContext {
 
 /**
  * The active tenant a request acts for: the `x-tenant-id` header when present (it must name an active
- * tenant by uuid), otherwise the configured default tenant. Throws TENANT_NOT_FOUND for anything else.
+ * tenant by uuid), otherwise the configured default tenant. Throws TENANT_SUSPENDED for a suspended
+ * tenant and TENANT_NOT_FOUND for anything else.
  */
 export async function resolveTenantId(
   app: TenantResolverContext,
@@ -65,12 +66,14 @@ async function findActiveTenant(
   cache.delete(key);
   const row = await database.db
     .selectFrom('tenants')
-    .select('id')
+    .select(['id', 'status'])
     .where(column, '=', value)
-    .where('status', '=', 'active')
     .executeTakeFirst();
   // Misses are not cached: a tenant created a moment ago must work at once, and a miss costs one index probe.
   if (!row) throw new AppError('TENANT_NOT_FOUND');
+  // The same code the guard answers for the tenant's tokens (issue 7.4). The login and refresh services
+  // check the status again inside their transactions, so a suspension applies there at once too.
+  if (row.status !== 'active') throw new AppError('TENANT_SUSPENDED');
   remember(cache, key, row.id);
   return row.id;
 }

@@ -224,3 +224,31 @@ export async function loginStaff(
 export function bearer(login: Pick<LoggedIn, 'accessToken'>): { authorization: string } {
   return { authorization: `Bearer ${login.accessToken}` };
 }
+
+/** Registers an email customer and follows the verification link from the outbox: ready to log in. */
+export async function registerEmailCustomer(
+  app: AppInstance,
+  password: string,
+): Promise<{ email: string; userId: string }> {
+  const email = `person-${randomInt(1_000_000_000)}@example.com`;
+  const registered = await app.inject({
+    method: 'POST',
+    url: '/v1/auth/email/register',
+    payload: { email, password, name: 'Email Person' },
+  });
+  if (registered.statusCode !== 202) throw new Error(`registration answered ${registered.statusCode}`);
+  const outbox = await app.inject({
+    method: 'GET',
+    url: `/v1/dev/outbox?to=${encodeURIComponent(email)}&limit=1`,
+  });
+  const [message] = (outbox.json() as { messages: { body: string }[] }).messages;
+  const token = message?.body.match(/token=([A-Za-z0-9_-]+)/)?.[1];
+  if (!token) throw new Error(`no verification link in the outbox for ${email}`);
+  const verified = await app.inject({ method: 'POST', url: '/v1/auth/email/verify', payload: { token } });
+  if (verified.statusCode !== 200) throw new Error(`verification answered ${verified.statusCode}`);
+  const tenantId = await ensureTenant(app);
+  const row = await withScope(app.database.db, { tenantId }, (transaction) =>
+    transaction.selectFrom('users').select('id').where('email', '=', email).executeTakeFirstOrThrow(),
+  );
+  return { email, userId: row.id };
+}

@@ -29,6 +29,10 @@ function isTenantNotFound(error: unknown): boolean {
   return error instanceof AppError && error.code === 'TENANT_NOT_FOUND';
 }
 
+function isTenantSuspended(error: unknown): boolean {
+  return error instanceof AppError && error.code === 'TENANT_SUSPENDED';
+}
+
 before(async () => {
   database = await openTestDatabase();
   defaultTenantId = await createTenant('resolver-default');
@@ -55,9 +59,12 @@ describe('resolveTenantId', () => {
     assert.equal(await resolveTenantId(app, headers(tenantId.toUpperCase())), tenantId);
   });
 
-  test('a suspended, unknown or malformed tenant id is TENANT_NOT_FOUND', async () => {
+  test('a suspended tenant is TENANT_SUSPENDED (issue 7.4), the code its tokens get at the guard', async () => {
     const suspendedId = await createTenant('resolver-suspended', 'suspended');
-    await assert.rejects(resolveTenantId(app, headers(suspendedId)), isTenantNotFound);
+    await assert.rejects(resolveTenantId(app, headers(suspendedId)), isTenantSuspended);
+  });
+
+  test('an unknown or malformed tenant id is TENANT_NOT_FOUND', async () => {
     await assert.rejects(
       resolveTenantId(app, headers('0190a5c2-7d1e-7b3c-9f00-000000000000')),
       isTenantNotFound,
@@ -81,7 +88,7 @@ describe('resolveTenantId', () => {
       .execute();
     assert.equal(await resolveTenantId(app, headers(tenantId)), tenantId, 'the lookup was not cached');
     forgetCachedTenants(database);
-    await assert.rejects(resolveTenantId(app, headers(tenantId)), isTenantNotFound);
+    await assert.rejects(resolveTenantId(app, headers(tenantId)), isTenantSuspended);
   });
 
   test('a miss is not cached: a tenant created after a failed lookup resolves at once', async () => {

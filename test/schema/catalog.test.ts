@@ -23,6 +23,7 @@ const moneyColumns = [
   'transactions.balance_after',
   'operations.amount',
   'balance_holds.amount',
+  'topup_approvals.amount',
 ];
 const ipColumnNames = ['ip_address', 'last_ip_address', 'last_login_ip'];
 
@@ -265,10 +266,16 @@ describe('column types', () => {
       join pg_attribute a on a.attrelid = k.oid and a.attnum = any(p.conkey)
       where p.contype = 'p' and k.relname = any(${tenantTables})
         and k.relnamespace = 'public'::regnamespace and not k.relispartition`.execute(handle.db);
-    // The partition key must be in a partitioned table's key. Two tables keep a natural key on
-    // purpose: configs are looked up by name, and an idempotency key is identified by its caller and
-    // the client's key, so a racing duplicate collides on the primary key itself.
-    const naturalKeys = ['configs.key', 'idempotency_keys.idempotency_key'];
+    // The partition key must be in a partitioned table's key. Three tables keep a natural key on
+    // purpose: configs are looked up by name, an idempotency key is identified by its caller and the
+    // client's key, so a racing duplicate collides on the primary key itself, and a security counter
+    // by its scope and subject, the conflict target of the upsert that decides a limit.
+    const naturalKeys = [
+      'configs.key',
+      'idempotency_keys.idempotency_key',
+      'security_counters.scope',
+      'security_counters.subject_hash',
+    ];
     const exempt = (row: { table_name: string; column_name: string }) =>
       (partitionedTables.includes(row.table_name) && row.column_name === 'created_at') ||
       naturalKeys.includes(`${row.table_name}.${row.column_name}`);

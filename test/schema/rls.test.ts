@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import type { NewBankAccount, NewDeviceSession, NewUser } from '../../src/db/schema.ts';
 import { withScope } from '../../src/db/tenant-transaction.ts';
+import { reserveCounter } from '../../src/modules/identity/security-counters.repository.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
 /*
@@ -153,6 +154,76 @@ describe('tenant isolation', () => {
           .execute(),
       ),
       /row-level security|violates foreign key/,
+    );
+  });
+});
+
+describe('security controls tables (0008)', () => {
+  const subjectHash = 'a'.repeat(64);
+  const limit = { max: 2, windowSeconds: 900 };
+
+  test("security counters are per tenant: tenant B neither sees nor uses tenant A's counter", async () => {
+    const key = (tenantId: string) => ({ tenantId, scope: 'sms_phone' as const, subjectHash });
+    const a = await withScope(handle.db, { tenantId: tenantA }, async (transaction) => [
+      await reserveCounter(transaction, key(tenantA), limit),
+      await reserveCounter(transaction, key(tenantA), limit),
+      await reserveCounter(transaction, key(tenantA), limit),
+    ]);
+    assert.deepEqual(
+      a.map((reservation) => reservation.granted),
+      [true, true, false],
+    );
+    const b = await withScope(handle.db, { tenantId: tenantB }, async (transaction) => ({
+      visible: await transaction.selectFrom('security_counters').select('tenant_id').execute(),
+      reservation: await reserveCounter(transaction, key(tenantB), limit),
+    }));
+    assert.deepEqual(b.visible, []);
+    assert.equal(b.reservation.granted && b.reservation.count, 1);
+    await assert.rejects(
+      withScope(handle.db, { tenantId: tenantB }, (transaction) =>
+        reserveCounter(transaction, key(tenantA), limit),
+      ),
+      /row-level security/,
+    );
+  });
+
+  test('top-up approvals are per tenant, and the checker can never be the maker', async () => {
+    const approval = (tenantId: string, makerId: string, beneficiaryId: string) => ({
+      tenant_id: tenantId,
+      beneficiary_id: beneficiaryId,
+      asset_code: 'IDR',
+      amount: 1_000,
+      maker_id: makerId,
+    });
+    await assert.rejects(
+      withScope(handle.db, { tenantId: tenantA }, (transaction) =>
+        transaction
+          .insertInto('topup_approvals')
+          .values(approval(tenantB, userB1, userB1))
+          .execute(),
+      ),
+      /row-level security/,
+    );
+    const created = await withScope(handle.db, { tenantId: tenantA }, (transaction) =>
+      transaction
+        .insertInto('topup_approvals')
+        .values(approval(tenantA, userA2, userA1))
+        .returning('id')
+        .executeTakeFirstOrThrow(),
+    );
+    const fromB = await withScope(handle.db, { tenantId: tenantB }, (transaction) =>
+      transaction.selectFrom('topup_approvals').select('id').execute(),
+    );
+    assert.deepEqual(fromB, []);
+    await assert.rejects(
+      withScope(handle.db, { tenantId: tenantA }, (transaction) =>
+        transaction
+          .updateTable('topup_approvals')
+          .set({ status: 'rejected', checker_id: userA2, decided_at: new Date(), rejection_reason: 'self' })
+          .where('id', '=', created.id)
+          .execute(),
+      ),
+      /check constraint/,
     );
   });
 });

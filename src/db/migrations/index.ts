@@ -5,6 +5,7 @@ import { migration as contentSecurity } from './0004_content_security.ts';
 import { migration as logs } from './0005_logs.ts';
 import { migration as identityVerification } from './0006_identity.ts';
 import { migration as moneyOperations } from './0007_money.ts';
+import { migration as securityControls } from './0008_security_controls.ts';
 import { migration as moneyRanges } from './0009_money_ranges.ts';
 
 /** Every migration in order. Names are permanent once released: they are recorded in schema_migrations. */
@@ -16,5 +17,6 @@ export const migrations = {
   '0005_logs': logs,
   '0006_identity': identityVerification,
   '0007_money': moneyOperations,
+  '0008_security_controls': securityControls,
   '0009_money_ranges': moneyRanges,
 };

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { v7 as uuidV7 } from 'uuid';
+import { counterSubjectHash } from '../../modules/identity/login-attempts.ts';
+import { recordAudit } from '../../platform/audit/audit-trail.ts';
 import { hoursAgo, hoursFromNow, type SeedContext, type SeededPeople } from './seed-context.ts';
 
 /** Security operations and compliance samples: logins, API access, events, threats, incidents, limits. */
@@ -199,4 +201,50 @@ async function seedLimitsAndReports(context: SeedContext, people: SeededPeople):
       created_by: people.officerId,
     })
     .execute();
+  await seedSecurityControls(context, people);
+}
+
+/**
+ * Issue 7 controls: the failure counter of the address with the seeded failed login (its window ends
+ * 15 minutes after the seed and the cleanup job removes it), and a large staff top-up waiting for a checker.
+ */
+async function seedSecurityControls(context: SeedContext, people: SeededPeople): Promise<void> {
+  const [alice] = people.customers;
+  if (!alice) throw new Error('seed expects customers');
+  const windowMs = context.config.authentication.ipFailureWindowMinutes * 60_000;
+  const windowStartedAt = new Date();
+  await context.transaction
+    .insertInto('security_counters')
+    .values({
+      tenant_id: context.tenantId,
+      scope: 'login_address_failures',
+      subject_hash: counterSubjectHash(context.config, 'address', '203.0.113.66'),
+      window_started_at: windowStartedAt,
+      window_ends_at: new Date(windowStartedAt.getTime() + windowMs),
+      count: 1,
+    })
+    .execute();
+  const approval = await context.transaction
+    .insertInto('topup_approvals')
+    .values({
+      tenant_id: context.tenantId,
+      beneficiary_id: alice.id,
+      asset_code: 'IDR',
+      // Rp 50,000,000.00: above the default approval threshold, so a second staff member must approve.
+      amount: 5_000_000_000,
+      description: 'Branch cash deposit',
+      maker_id: people.adminId,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await recordAudit(
+    context.transaction,
+    { ...context.audit, adminId: people.adminId, userId: alice.id },
+    {
+      entityType: 'topup_approval',
+      entityId: approval.id,
+      action: 'TOPUP_REQUEST',
+      newValues: { asset: 'IDR', amount: 5_000_000_000, beneficiary: alice.id },
+    },
+  );
 }

@@ -22,7 +22,13 @@ export const bankingLoginRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: BankingLoginBodySchema,
         response: {
           200: LoginTokenResponseSchema,
-          ...errorResponses('INVALID_CREDENTIALS', 'ACCOUNT_INACTIVE', 'ACCOUNT_LOCKED', 'TOO_MANY_ATTEMPTS'),
+          ...errorResponses(
+            'INVALID_CREDENTIALS',
+            'ACCOUNT_INACTIVE',
+            'ACCOUNT_LOCKED',
+            'TOO_MANY_ATTEMPTS',
+            'RATE_LIMITED',
+          ),
         },
       },
     },

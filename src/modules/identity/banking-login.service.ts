@@ -1,5 +1,4 @@
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
-import { sql } from 'kysely';
 import type { Config } from '../../config/config.ts';
 import type { DatabaseHandle } from '../../db/database.ts';
 import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
@@ -7,22 +6,39 @@ import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail
 import { AppError, type ErrorCode } from '../../platform/errors.ts';
 import type { MessageSender } from '../dev-outbox/message-outbox.ts';
 import { type IssuedTokens, openSession } from '../sessions/session-tokens.ts';
+import {
+  accountNumberTaken,
+  type CustomerRow,
+  findCustomerByPhone,
+  findUserSummary,
+  insertCustomer,
+  insertOtpSession,
+  ownsAccountNumber,
+  phoneTaken,
+} from './banking-login.repository.ts';
 import { hashPin, hashSecretToken, verifyPin } from './credential-hashing.ts';
 import type { BankingLoginBody, BankingVerifyBody, UserSummary } from './identity.schemas.ts';
 import { userSummary } from './identity.schemas.ts';
+import { claimOtpSession, reserveOtpAttempt } from './login-attempts.repository.ts';
 import {
-  ipFailureCount,
-  isLocked,
+  type AttemptServices,
+  assertTenantActive,
   type LoginAttempt,
-  recordLoginBlocked,
-  recordLoginFailure,
-  recordLoginSuccess,
+  type ReservedAttempt,
+  recordFailureAlone,
+  recordRefusedAfterCheck,
+  releaseAddress,
+  releaseAttempt,
+  reserveAttempt,
+  settleSuccess,
 } from './login-attempts.ts';
+import { reserveSmsSend } from './send-limits.ts';
 
 /**
  * Banking login (seed 000), two steps. Step one checks the customer's details (or, for an unknown
  * phone, prepares a registration) and sends a 6-digit OTP; step two exchanges the single-use login
- * token and the OTP for a session. OTPs and login tokens are stored as keyed hashes only.
+ * token and the OTP for a session. OTPs and login tokens are stored as keyed hashes only. Every check
+ * reserves its attempt before it runs (login-attempts.ts), so guesses count whatever happens later.
  */
 export interface BankingServices {
   config: Config;
@@ -37,18 +53,6 @@ export interface LoginChallenge {
 
 export interface BankingSession extends IssuedTokens {
   user: UserSummary;
-}
-
-interface CustomerRow {
-  id: string;
-  name: string;
-  mother_name: string | null;
-  pin_hash: string | null;
-  status: number;
-  deleted_at: Date | null;
-  failed_login_attempts: number;
-  lockout_count: number;
-  locked_until: Date | null;
 }
 
 /** Names are compared as people type them: case and runs of spaces do not matter. */
@@ -69,106 +73,52 @@ function sameHex(left: string, right: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** The outcome of a step, decided inside the transaction and thrown after it commits, so failures are recorded. */
-type Outcome<T> = { ok: true; value: T } | { ok: false; code: ErrorCode };
-
-function unwrap<T>(outcome: Outcome<T>): T {
-  if (!outcome.ok) throw new AppError(outcome.code);
-  return outcome.value;
+function attemptServices(services: BankingServices): AttemptServices {
+  return { db: services.database.db, config: services.config };
 }
 
-async function findCustomerByPhone(
-  transaction: ScopedTransaction,
-  phone: string,
-): Promise<CustomerRow | undefined> {
-  return transaction
-    .selectFrom('users')
-    .select([
-      'id',
-      'name',
-      'mother_name',
-      'pin_hash',
-      'status',
-      'deleted_at',
-      'failed_login_attempts',
-      'lockout_count',
-      'locked_until',
-    ])
-    .where('phone', '=', phone)
-    .where('role', '=', 'customer')
-    .executeTakeFirst();
+/** What step one knows about the phone before any credential is evaluated (reads only). */
+interface StepOneFacts {
+  customer: CustomerRow | undefined;
+  ownsAccount: boolean;
+  accountNumberTaken: boolean;
 }
 
-async function ownsAccountNumber(
-  transaction: ScopedTransaction,
-  userId: string,
-  accountNumber: string,
-): Promise<boolean> {
-  const row = await transaction
-    .selectFrom('bank_accounts')
-    .select('id')
-    .where('user_id', '=', userId)
-    .where('account_number', '=', accountNumber)
-    .where('is_active', '=', true)
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
-async function accountNumberTaken(transaction: ScopedTransaction, accountNumber: string): Promise<boolean> {
-  const row = await transaction
-    .selectFrom('wallets')
-    .select('id')
-    .where('account_number', '=', accountNumber)
-    .executeTakeFirst();
-  return row !== undefined;
+async function readStepOneFacts(
+  services: BankingServices,
+  tenantId: string,
+  body: BankingLoginBody,
+): Promise<StepOneFacts> {
+  return withScope(services.database.db, { tenantId }, async (transaction) => {
+    await assertTenantActive(transaction, tenantId);
+    const customer = await findCustomerByPhone(transaction, body.phone);
+    return {
+      customer,
+      ownsAccount: customer ? await ownsAccountNumber(transaction, customer.id, body.account_number) : false,
+      accountNumberTaken: customer ? false : await accountNumberTaken(transaction, body.account_number),
+    };
+  });
 }
 
 /**
- * The PIN hash the OTP session carries: the known customer's own after their details all match, or
- * a new one for a registration. Every check runs whatever the earlier ones said, so the time taken
- * does not say which one failed.
+ * Every check runs whatever the earlier ones said, so the time taken does not say which one failed.
+ * Returns the reason of a failure, or undefined when the details match.
  */
-async function checkCustomer(
-  transaction: ScopedTransaction,
-  config: Config,
-  attempt: LoginAttempt,
-  customer: CustomerRow | undefined,
-  body: BankingLoginBody,
-): Promise<Outcome<string>> {
-  const authentication = config.authentication;
-  if (!customer) {
-    if (await accountNumberTaken(transaction, body.account_number)) {
-      await recordLoginFailure(transaction, authentication, attempt, 'account_number_taken', undefined);
-      return { ok: false, code: 'INVALID_CREDENTIALS' };
-    }
-    const pepper = config.pinPeppers[0];
-    if (!pepper) throw new Error('no PIN pepper configured');
-    return { ok: true, value: hashPin(body.pin, pepper) };
-  }
-  attempt.userId = customer.id;
-  if (isLocked(customer)) {
-    await recordLoginBlocked(transaction, attempt, 'account_locked');
-    return { ok: false, code: 'ACCOUNT_LOCKED' };
-  }
+function failedCheck(config: Config, facts: StepOneFacts, body: BankingLoginBody): string | undefined {
+  const customer = facts.customer;
+  if (!customer) return facts.accountNumberTaken ? 'account_number_taken' : undefined;
   const pinMatches = customer.pin_hash !== null && verifyPin(customer.pin_hash, body.pin, config.pinPeppers);
   const nameMatches = sameName(body.name, customer.name);
   const motherMatches = sameName(body.mother_name, customer.mother_name);
-  const accountMatches = await ownsAccountNumber(transaction, customer.id, body.account_number);
-  if (!(pinMatches && nameMatches && motherMatches && accountMatches)) {
-    const locked = await recordLoginFailure(
-      transaction,
-      authentication,
-      attempt,
-      'credentials_mismatch',
-      customer,
-    );
-    return { ok: false, code: locked ? 'ACCOUNT_LOCKED' : 'INVALID_CREDENTIALS' };
-  }
-  if (customer.status === 0 || customer.deleted_at !== null) {
-    await recordLoginBlocked(transaction, attempt, 'account_inactive');
-    return { ok: false, code: 'ACCOUNT_INACTIVE' };
-  }
-  return { ok: true, value: customer.pin_hash ?? '' };
+  return pinMatches && nameMatches && motherMatches && facts.ownsAccount ? undefined : 'credentials_mismatch';
+}
+
+/** The PIN hash the OTP session carries: the known customer's own, or a new one for a registration. */
+function sessionPinHash(config: Config, customer: CustomerRow | undefined, pin: string): string {
+  if (customer?.pin_hash) return customer.pin_hash;
+  const pepper = config.pinPeppers[0];
+  if (!pepper) throw new Error('no PIN pepper configured');
+  return hashPin(pin, pepper);
 }
 
 /** Step one: POST /v1/auth/banking/login. */
@@ -178,56 +128,81 @@ export async function startBankingLogin(
   body: BankingLoginBody,
 ): Promise<LoginChallenge> {
   const { config } = services;
+  const facts = await readStepOneFacts(services, context.tenantId, body);
+  const customer = facts.customer;
+  const attempt: LoginAttempt = {
+    context,
+    userId: customer?.id,
+    loginType: 'user_login',
+    method: 'banking_pin',
+    deviceInfo: { device_type: body.device.type, device_name: body.device.name },
+  };
+  const reserved = await reserveAttempt(
+    attemptServices(services),
+    attempt,
+    customer ? { userId: customer.id } : undefined,
+  );
+  const failure = failedCheck(config, facts, body);
+  if (failure) {
+    const locked = await recordFailureAlone(attemptServices(services), reserved, failure);
+    throw new AppError(locked ? 'ACCOUNT_LOCKED' : 'INVALID_CREDENTIALS');
+  }
+  if (customer && (customer.status === 0 || customer.deleted_at !== null)) {
+    await withScope(services.database.db, { tenantId: context.tenantId }, (transaction) =>
+      recordRefusedAfterCheck(transaction, config, reserved, 'account_inactive'),
+    );
+    await releaseAddress(attemptServices(services), reserved);
+    throw new AppError('ACCOUNT_INACTIVE');
+  }
+  return issueChallenge(services, reserved, body, sessionPinHash(config, customer, body.pin));
+}
+
+/** The details matched: one OTP, if the send limits allow it, and the login token that goes with it. */
+async function issueChallenge(
+  services: BankingServices,
+  reserved: ReservedAttempt,
+  body: BankingLoginBody,
+  pinHash: string,
+): Promise<LoginChallenge> {
+  const { config } = services;
+  const { context } = reserved.attempt;
   const authentication = config.authentication;
   const loginToken = `lt_${randomBytes(32).toString('base64url')}`;
   const loginTokenHash = hashSecretToken(loginToken, config.secretTokenKey);
   const otp = randomInt(0, 1_000_000).toString().padStart(6, '0');
-  const deviceInfo = { device_type: body.device.type, device_name: body.device.name };
-  const scope = { tenantId: context.tenantId };
-  const outcome = await withScope(
-    services.database.db,
-    scope,
-    async (transaction): Promise<Outcome<null>> => {
-      const attempt: LoginAttempt = {
-        context,
-        userId: undefined,
-        loginType: 'user_login',
-        method: 'banking_pin',
-        deviceInfo,
-      };
-      if (
-        (await ipFailureCount(transaction, authentication, context.ipAddress)) >= authentication.ipFailuresMax
-      ) {
-        await recordLoginBlocked(transaction, attempt, 'ip_blocked');
-        return { ok: false, code: 'TOO_MANY_ATTEMPTS' };
-      }
-      const customer = await findCustomerByPhone(transaction, body.phone);
-      const checked = await checkCustomer(transaction, config, attempt, customer, body);
-      if (!checked.ok) return checked;
-      await transaction
-        .insertInto('otp_sessions')
-        .values({
-          tenant_id: context.tenantId,
-          login_token_hash: loginTokenHash,
-          phone: body.phone,
-          otp_hash: otpHash(config, loginTokenHash, otp),
-          name: body.name.trim(),
-          account_number: body.account_number,
-          mother_name: body.mother_name.trim(),
-          pin_hash: checked.value,
-          device_type: body.device.type,
-          device_id: body.device.id,
-          device_name: body.device.name,
-          user_id: customer?.id ?? null,
-          expires_at: sql<Date>`now() + make_interval(secs => ${authentication.loginTokenTtlSeconds})`,
-          ip_address: context.ipAddress ?? null,
-          user_agent: context.userAgent?.slice(0, 1000) ?? null,
-        })
-        .execute();
-      return { ok: true, value: null };
-    },
-  );
-  unwrap(outcome);
+  // The details were right: the address's reservation goes back whatever the send limits say.
+  await releaseAddress(attemptServices(services), reserved);
+  try {
+    await reserveSmsSend(attemptServices(services), context, body.phone);
+  } catch (error) {
+    await withScope(services.database.db, { tenantId: context.tenantId }, (transaction) =>
+      releaseAttempt(transaction, reserved),
+    );
+    throw error;
+  }
+  await withScope(services.database.db, { tenantId: context.tenantId }, async (transaction) => {
+    await releaseAttempt(transaction, reserved);
+    await insertOtpSession(
+      transaction,
+      {
+        tenant_id: context.tenantId,
+        login_token_hash: loginTokenHash,
+        phone: body.phone,
+        otp_hash: otpHash(config, loginTokenHash, otp),
+        name: body.name.trim(),
+        account_number: body.account_number,
+        mother_name: body.mother_name.trim(),
+        pin_hash: pinHash,
+        device_type: body.device.type,
+        device_id: body.device.id,
+        device_name: body.device.name,
+        user_id: reserved.attempt.userId ?? null,
+        ip_address: context.ipAddress ?? null,
+        user_agent: context.userAgent?.slice(0, 1000) ?? null,
+      },
+      authentication.loginTokenTtlSeconds,
+    );
+  });
   const minutes = Math.round(authentication.loginTokenTtlSeconds / 60);
   await services.messages.sendSms(
     body.phone,
@@ -236,59 +211,32 @@ export async function startBankingLogin(
   return { loginToken, expiresInSeconds: authentication.loginTokenTtlSeconds };
 }
 
-interface OtpSessionRow {
-  id: string;
-  otp_hash: string;
-  phone: string;
-  name: string;
-  account_number: string;
-  mother_name: string;
-  pin_hash: string;
-  device_type: string;
-  device_id: string;
-  device_name: string;
-  user_id: string | null;
-  failed_attempts: number;
-  expires_at: Date;
-  is_used: boolean;
-}
+type OtpSessionRow = NonNullable<Awaited<ReturnType<typeof reserveOtpAttempt>>>;
 
-/** After a correct OTP: the token is spent, the customer exists (registered now if new), the session opens. */
-async function completeBankingLogin(
-  transaction: ScopedTransaction,
-  config: Config,
-  context: AuditContext,
+/** The outcome of the completing transaction; a failure is recorded after it. */
+type Outcome = { ok: true; value: BankingSession } | { ok: false; code: ErrorCode; reason: string };
+
+/**
+ * Reserves the guess in one transaction: the client address, one of the login token's guesses and,
+ * for a known customer, one of the account's attempts. A locked account rolls all three back (nothing
+ * is evaluated); a token that is unknown, spent or out of guesses still costs the address an attempt.
+ */
+async function reserveVerification(
+  services: BankingServices,
   attempt: LoginAttempt,
-  session: OtpSessionRow,
-  customer: { locked_until: Date | null } | undefined,
-): Promise<Outcome<BankingSession>> {
-  await transaction.updateTable('otp_sessions').set({ is_used: true }).where('id', '=', session.id).execute();
-  if (customer && isLocked(customer)) {
-    await recordLoginBlocked(transaction, attempt, 'account_locked');
-    return { ok: false, code: 'ACCOUNT_LOCKED' };
-  }
-  if (!session.user_id && (await registrationConflicts(transaction, session))) {
-    // Another login registered this phone or account number since step one.
-    await recordLoginFailure(transaction, config.authentication, attempt, 'registration_conflict', undefined);
-    return { ok: false, code: 'LOGIN_TOKEN_INVALID' };
-  }
-  const userId = session.user_id ?? (await registerCustomer(transaction, context, session));
-  await recordLoginSuccess(transaction, { ...attempt, userId });
-  const tokens = await openSession(transaction, config, {
-    tenantId: context.tenantId,
-    userId,
-    device: { type: session.device_type as 'android', id: session.device_id, name: session.device_name },
-    // device_sessions.provider names first-party credentials 'email' (seed 003); a PIN login is one.
-    provider: 'email',
-    origin: { ipAddress: context.ipAddress, userAgent: context.userAgent },
-    mfaVerified: true,
+  loginTokenHash: string,
+): Promise<{ reserved: ReservedAttempt; session: OtpSessionRow | undefined }> {
+  const { tenantId } = attempt.context;
+  const attemptsMax = services.config.authentication.otpAttemptsMax;
+  let session: OtpSessionRow | undefined;
+  const reserved = await reserveAttempt(attemptServices(services), attempt, async (transaction) => {
+    session = await reserveOtpAttempt(transaction, tenantId, loginTokenHash, attemptsMax);
+    if (!session?.user_id) return undefined;
+    attempt.userId = session.user_id;
+    attempt.deviceInfo = { device_type: session.device_type, device_name: session.device_name };
+    return { userId: session.user_id };
   });
-  const user = await transaction
-    .selectFrom('users')
-    .select(['id', 'name', 'phone', 'email', 'role', 'status', 'kyc_tier', 'mfa_enabled'])
-    .where('id', '=', userId)
-    .executeTakeFirstOrThrow();
-  return { ok: true, value: { ...tokens, user: userSummary(user) } };
+  return { reserved, session };
 }
 
 /** Step two: POST /v1/auth/banking/verify. */
@@ -298,78 +246,70 @@ export async function verifyBankingLogin(
   body: BankingVerifyBody,
 ): Promise<BankingSession> {
   const { config } = services;
-  const authentication = config.authentication;
   const loginTokenHash = hashSecretToken(body.login_token, config.secretTokenKey);
-  const outcome = await withScope(
-    services.database.db,
-    { tenantId: context.tenantId },
-    async (transaction): Promise<Outcome<BankingSession>> => {
-      const attempt: LoginAttempt = {
-        context,
-        userId: undefined,
-        loginType: 'user_login',
-        method: 'banking_otp',
-      };
-      if (
-        (await ipFailureCount(transaction, authentication, context.ipAddress)) >= authentication.ipFailuresMax
-      ) {
-        await recordLoginBlocked(transaction, attempt, 'ip_blocked');
-        return { ok: false, code: 'TOO_MANY_ATTEMPTS' };
-      }
-      // Locked so two concurrent verifications of one token cannot both succeed.
-      const session = (await transaction
-        .selectFrom('otp_sessions')
-        .selectAll()
-        .where('login_token_hash', '=', loginTokenHash)
-        .forUpdate()
-        .executeTakeFirst()) as OtpSessionRow | undefined;
-      if (!session || session.is_used || session.expires_at.getTime() <= Date.now()) {
-        await recordLoginFailure(transaction, authentication, attempt, 'login_token_invalid', undefined);
-        return { ok: false, code: 'LOGIN_TOKEN_INVALID' };
-      }
-      attempt.userId = session.user_id ?? undefined;
-      attempt.deviceInfo = { device_type: session.device_type, device_name: session.device_name };
-      const customer = session.user_id ? await lockableCustomer(transaction, session.user_id) : undefined;
-      if (!sameHex(otpHash(config, loginTokenHash, body.otp), session.otp_hash)) {
-        const attempts = session.failed_attempts + 1;
-        await transaction
-          .updateTable('otp_sessions')
-          .set({ failed_attempts: attempts, is_used: attempts >= authentication.otpAttemptsMax })
-          .where('id', '=', session.id)
-          .execute();
-        const locked = await recordLoginFailure(
-          transaction,
-          authentication,
-          attempt,
-          'otp_invalid',
-          customer,
-        );
-        return { ok: false, code: locked ? 'ACCOUNT_LOCKED' : 'OTP_INVALID' };
-      }
-      return completeBankingLogin(transaction, config, context, attempt, session, customer);
-    },
-  );
-  return unwrap(outcome);
+  const attempt: LoginAttempt = {
+    context,
+    userId: undefined,
+    loginType: 'user_login',
+    method: 'banking_otp',
+  };
+  const { reserved, session } = await reserveVerification(services, attempt, loginTokenHash);
+  let outcome: Outcome;
+  if (!session) {
+    outcome = { ok: false, code: 'LOGIN_TOKEN_INVALID', reason: 'login_token_invalid' };
+  } else if (!sameHex(otpHash(config, loginTokenHash, body.otp), session.otp_hash)) {
+    outcome = { ok: false, code: 'OTP_INVALID', reason: 'otp_invalid' };
+  } else {
+    outcome = await withScope(services.database.db, { tenantId: context.tenantId }, (transaction) =>
+      completeBankingLogin(transaction, config, reserved, session),
+    );
+  }
+  if (outcome.ok) {
+    await releaseAddress(attemptServices(services), reserved);
+    return outcome.value;
+  }
+  const locked = await recordFailureAlone(attemptServices(services), reserved, outcome.reason);
+  throw new AppError(locked ? 'ACCOUNT_LOCKED' : outcome.code);
+}
+
+/** After a correct OTP: the token is spent, the customer exists (registered now if new), the session opens. */
+async function completeBankingLogin(
+  transaction: ScopedTransaction,
+  config: Config,
+  reserved: ReservedAttempt,
+  session: OtpSessionRow,
+): Promise<Outcome> {
+  const { context } = reserved.attempt;
+  if (!(await claimOtpSession(transaction, session.id))) {
+    // A concurrent verification with the same token won.
+    return { ok: false, code: 'LOGIN_TOKEN_INVALID', reason: 'login_token_invalid' };
+  }
+  if (!session.user_id && (await registrationConflicts(transaction, session))) {
+    // Another login registered this phone or account number since step one.
+    return { ok: false, code: 'LOGIN_TOKEN_INVALID', reason: 'registration_conflict' };
+  }
+  const userId = session.user_id ?? (await registerCustomer(transaction, context, session));
+  await settleSuccess(transaction, reserved, userId);
+  const tokens = await openSession(transaction, config, {
+    tenantId: context.tenantId,
+    userId,
+    device: { type: session.device_type as 'android', id: session.device_id, name: session.device_name },
+    // device_sessions.provider names first-party credentials 'email' (seed 003); a PIN login is one.
+    provider: 'email',
+    origin: { ipAddress: context.ipAddress, userAgent: context.userAgent },
+    mfaVerified: true,
+  });
+  const user = await findUserSummary(transaction, userId);
+  return { ok: true, value: { ...tokens, user: userSummary(user) } };
 }
 
 async function registrationConflicts(
   transaction: ScopedTransaction,
   session: OtpSessionRow,
 ): Promise<boolean> {
-  const phoneTaken = await transaction
-    .selectFrom('users')
-    .select('id')
-    .where('phone', '=', session.phone)
-    .executeTakeFirst();
-  return phoneTaken !== undefined || (await accountNumberTaken(transaction, session.account_number));
-}
-
-async function lockableCustomer(transaction: ScopedTransaction, userId: string) {
-  return transaction
-    .selectFrom('users')
-    .select(['id', 'failed_login_attempts', 'lockout_count', 'locked_until'])
-    .where('id', '=', userId)
-    .executeTakeFirst();
+  return (
+    (await phoneTaken(transaction, session.phone)) || accountNumberTaken(transaction, session.account_number)
+  );
 }
 
 /**
@@ -381,55 +321,20 @@ async function registerCustomer(
   context: AuditContext,
   session: OtpSessionRow,
 ): Promise<string> {
-  const user = await transaction
-    .insertInto('users')
-    .values({
-      tenant_id: context.tenantId,
-      role: 'customer',
-      name: session.name,
-      phone: session.phone,
-      mother_name: session.mother_name,
-      pin_hash: session.pin_hash,
-      is_verified: true,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  await transaction
-    .insertInto('user_profiles')
-    .values({
-      tenant_id: context.tenantId,
-      user_id: user.id,
-      tags: ['customer'],
-      metadata: JSON.stringify({}),
-    })
-    .execute();
-  await transaction
-    .insertInto('bank_accounts')
-    .values({
-      tenant_id: context.tenantId,
-      user_id: user.id,
-      account_number: session.account_number,
-      account_name: session.name.slice(0, 100),
-      account_type: 'saving',
-      is_primary: true,
-    })
-    .execute();
-  await transaction
-    .insertInto('wallets')
-    .values({
-      tenant_id: context.tenantId,
-      user_id: user.id,
-      asset_code: 'IDR',
-      kind: 'customer',
-      account_number: session.account_number,
-    })
-    .execute();
+  const userId = await insertCustomer(transaction, {
+    tenantId: context.tenantId,
+    name: session.name,
+    phone: session.phone,
+    motherName: session.mother_name,
+    pinHash: session.pin_hash,
+    accountNumber: session.account_number,
+  });
   await recordAudit(
     transaction,
-    { ...context, userId: user.id },
+    { ...context, userId },
     {
       entityType: 'user',
-      entityId: user.id,
+      entityId: userId,
       action: 'REGISTER',
       newValues: {
         name: session.name,
@@ -439,5 +344,5 @@ async function registerCustomer(
       },
     },
   );
-  return user.id;
+  return userId;
 }

@@ -75,7 +75,7 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary:
           'Register an email account; a verification link is emailed (same answer if the email is taken)',
         body: RegisterBodySchema,
-        response: { 202: MessageResponseSchema, ...errorResponses('WEAK_PASSWORD') },
+        response: { 202: MessageResponseSchema, ...errorResponses('WEAK_PASSWORD', 'RATE_LIMITED') },
       },
     },
     async (request, reply) => {
@@ -111,7 +111,7 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['auth'],
         summary: 'Email a password reset link (same answer whether or not the account exists)',
         body: ForgotBodySchema,
-        response: { 202: MessageResponseSchema, ...errorResponses('VALIDATION_FAILED') },
+        response: { 202: MessageResponseSchema, ...errorResponses('VALIDATION_FAILED', 'RATE_LIMITED') },
       },
     },
     async (request, reply) => {
@@ -156,7 +156,10 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Change the password (optionally ending every other session)',
         security: [{ bearerAuth: [] }],
         body: ChangeBodySchema,
-        response: { 200: ChangedResponseSchema, ...errorResponses('INVALID_CREDENTIALS', 'WEAK_PASSWORD') },
+        response: {
+          200: ChangedResponseSchema,
+          ...errorResponses('INVALID_CREDENTIALS', 'WEAK_PASSWORD', 'ACCOUNT_LOCKED'),
+        },
       },
     },
     async (request) => {

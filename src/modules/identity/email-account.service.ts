@@ -10,8 +10,15 @@ import { AppError } from '../../platform/errors.ts';
 import type { MessageSender } from '../dev-outbox/message-outbox.ts';
 import { endSessions, scopeOf } from '../sessions/sessions.service.ts';
 import { hashPassword, hashSecretToken, verifyPassword } from './credential-hashing.ts';
-import { recordLoginFailure } from './login-attempts.ts';
+import {
+  type AttemptServices,
+  assertTenantActive,
+  recordFailureAlone,
+  releaseAttempt,
+  reserveAttempt,
+} from './login-attempts.ts';
 import { assertPasswordPolicy } from './password-policy.ts';
+import { reserveEmailSend } from './send-limits.ts';
 
 /**
  * Email accounts (seeds 001, 002): registration with a single-use verification link, forgotten and
@@ -24,6 +31,10 @@ export interface EmailServices {
 }
 
 type TokenPurpose = 'email_verification' | 'password_reset';
+
+function attemptServices(services: EmailServices): AttemptServices {
+  return { db: services.database.db, config: services.config };
+}
 
 /** Where links in emails point; the client app reads the token from the query string. */
 export const accountLinkBase = 'https://app.corebank.dev';
@@ -100,6 +111,8 @@ export async function registerEmailAccount(
   const { config } = services;
   const email = input.email.toLowerCase();
   assertPasswordPolicy(input.password, 'body.password', email);
+  // Either answer sends an email, so the send limit applies before anything else.
+  await reserveEmailSend(attemptServices(services), context, email);
   // Hashed before the lookup, so a taken email answers in the same time as a new one.
   const passwordHash = await hashPassword(input.password);
   const message = await withScope(
@@ -165,6 +178,7 @@ export async function verifyEmail(
   token: string,
 ): Promise<void> {
   await withScope(services.database.db, { tenantId: context.tenantId }, async (transaction) => {
+    await assertTenantActive(transaction, context.tenantId);
     const userId = await consumeToken(transaction, services.config, token, 'email_verification');
     await transaction
       .updateTable('users')
@@ -191,6 +205,8 @@ export async function forgotPassword(
   emailInput: string,
 ): Promise<void> {
   const email = emailInput.toLowerCase();
+  // Counted for every address, with or without an account, so a 429 does not tell which exist.
+  await reserveEmailSend(attemptServices(services), context, email);
   const token = await withScope(services.database.db, { tenantId: context.tenantId }, async (transaction) => {
     const user = await transaction
       .selectFrom('users')
@@ -261,6 +277,7 @@ export async function resetPassword(
   assertPasswordPolicy(newPassword, 'body.new_password');
   const passwordHash = await hashPassword(newPassword);
   await withScope(services.database.db, { tenantId: context.tenantId }, async (transaction) => {
+    await assertTenantActive(transaction, context.tenantId);
     const userId = await consumeToken(transaction, services.config, token, 'password_reset');
     const user = await transaction
       .selectFrom('users')
@@ -291,7 +308,10 @@ export interface PasswordChange {
   end_other_sessions: boolean;
 }
 
-/** POST /v1/me/password: a wrong current password counts as a failed login attempt. */
+/**
+ * POST /v1/me/password: a wrong current password counts as a failed login attempt, reserved before the
+ * password is verified like every credential check (login-attempts.ts).
+ */
 export async function changePassword(
   services: EmailServices,
   principal: Principal,
@@ -302,45 +322,33 @@ export async function changePassword(
   const user = await withScope(services.database.db, scopeOf(principal), (transaction) =>
     transaction
       .selectFrom('users')
-      .select([
-        'id',
-        'role',
-        'email',
-        'password_hash',
-        'failed_login_attempts',
-        'lockout_count',
-        'locked_until',
-      ])
+      .select(['id', 'role', 'email', 'password_hash'])
       .where('id', '=', principal.userId)
       .executeTakeFirstOrThrow(),
   );
-  const matches =
-    user.password_hash !== null && (await verifyPassword(user.password_hash, change.current_password));
-  if (!matches) {
-    await withScope(services.database.db, { tenantId: principal.tenantId }, (transaction) =>
-      recordLoginFailure(
-        transaction,
-        config.authentication,
-        {
-          context,
-          userId: user.id,
-          loginType: principal.isStaff ? 'admin_login' : 'user_login',
-          method: 'password',
-        },
-        'password_change_wrong_current',
-        user,
-      ),
-    );
-    throw new AppError('INVALID_CREDENTIALS');
-  }
+  // The new password's rules need no secret, so they are checked before an attempt is spent.
   assertPasswordPolicy(change.new_password, 'body.new_password', user.email ?? undefined);
   if (change.new_password === change.current_password) {
     throw new AppError('WEAK_PASSWORD', undefined, [
       { field: 'body.new_password', reason: 'must differ from the current password' },
     ]);
   }
+  const attempt = {
+    context,
+    userId: user.id,
+    loginType: principal.isStaff ? ('admin_login' as const) : ('user_login' as const),
+    method: 'password' as const,
+  };
+  const reserved = await reserveAttempt(attemptServices(services), attempt, { userId: user.id }, false);
+  const matches =
+    user.password_hash !== null && (await verifyPassword(user.password_hash, change.current_password));
+  if (!matches) {
+    await recordFailureAlone(attemptServices(services), reserved, 'password_change_wrong_current');
+    throw new AppError('INVALID_CREDENTIALS');
+  }
   const passwordHash = await hashPassword(change.new_password);
   return withScope(services.database.db, scopeOf(principal), async (transaction) => {
+    await releaseAttempt(transaction, reserved);
     await setPassword(transaction, config, user.id, user.role, passwordHash);
     const ended = change.end_other_sessions
       ? await endSessions(transaction, {

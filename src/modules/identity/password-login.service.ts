@@ -4,24 +4,29 @@ import type { DatabaseHandle } from '../../db/database.ts';
 import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
 import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { staffRoles } from '../../platform/auth/permissions.ts';
-import { AppError, type ErrorCode } from '../../platform/errors.ts';
+import { AppError } from '../../platform/errors.ts';
 import { checkSecondFactor, isTrustedDevice, type MfaUser, trustDevice } from '../mfa/second-factor.ts';
 import { type DeviceInfo, type IssuedTokens, openSession } from '../sessions/session-tokens.ts';
 import {
   hashPassword,
-  hashSecretToken,
   isLegacyBcryptHash,
   verifyDummyPassword,
   verifyPassword,
 } from './credential-hashing.ts';
 import { type UserSummary, userSummary } from './identity.schemas.ts';
 import {
-  ipFailureCount,
-  isLocked,
+  type AttemptServices,
+  assertTenantActive,
+  type BlockReason,
   type LoginAttempt,
-  recordLoginBlocked,
-  recordLoginFailure,
-  recordLoginSuccess,
+  type ReservedAttempt,
+  recordFailureAlone,
+  recordRefusedAfterCheck,
+  releaseAddress,
+  releaseAttempt,
+  reserveAttempt,
+  settleSuccess,
+  unknownIdentifier,
 } from './login-attempts.ts';
 
 /**
@@ -65,7 +70,11 @@ export interface LoginServices {
   database: DatabaseHandle;
 }
 
-type Outcome = { ok: true; value: PasswordSession } | { ok: false; code: ErrorCode };
+/** How the completing transaction ended: a session, a refusal, or a wrong second factor to record. */
+type Outcome =
+  | { ok: true; value: PasswordSession }
+  | { ok: false; error: AppError }
+  | { ok: false; method: 'totp' | 'backup_code' };
 
 async function findUser(
   transaction: ScopedTransaction,
@@ -101,21 +110,8 @@ async function findUser(
   return row as PasswordUserRow | undefined;
 }
 
-async function unknownIdentifierFailures(
-  transaction: ScopedTransaction,
-  authentication: Config['authentication'],
-  identifier: string,
-): Promise<number> {
-  const row = await transaction
-    .selectFrom('login_audits')
-    .select((eb) => eb.fn.countAll<string>().as('failures'))
-    .where('status', '=', 'failed')
-    .where('user_id', 'is', null)
-    .where('admin_id', 'is', null)
-    .where('created_at', '>', sql<Date>`now() - make_interval(mins => ${authentication.lockoutBaseMinutes})`)
-    .where(sql<string>`device_info ->> 'identifier'`, '=', identifier)
-    .executeTakeFirst();
-  return Number(row?.failures ?? 0);
+function attemptServices(services: LoginServices): AttemptServices {
+  return { db: services.database.db, config: services.config };
 }
 
 export async function passwordLogin(
@@ -125,103 +121,103 @@ export async function passwordLogin(
   kind: 'customer' | 'staff',
 ): Promise<PasswordSession> {
   const { config, database } = services;
-  const authentication = config.authentication;
-  const staff = kind === 'staff';
-  const attempt: LoginAttempt = {
-    context,
-    userId: undefined,
-    loginType: staff ? 'admin_login' : 'user_login',
-    method: 'password',
-    deviceInfo: input.device ? { device_type: input.device.type, device_name: input.device.name } : undefined,
-  };
   const scope = { tenantId: context.tenantId };
   const found = await withScope(database.db, scope, async (transaction) => {
-    if (
-      (await ipFailureCount(transaction, authentication, context.ipAddress)) >= authentication.ipFailuresMax
-    ) {
-      await recordLoginBlocked(transaction, attempt, 'ip_blocked');
-      return 'ip_blocked' as const;
-    }
-    return findUser(transaction, input.email, staff);
+    await assertTenantActive(transaction, context.tenantId);
+    return findUser(transaction, input.email, kind === 'staff');
   });
-  if (found === 'ip_blocked') throw new AppError('TOO_MANY_ATTEMPTS');
+  const deviceInfo = input.device ? { device_type: input.device.type, device_name: input.device.name } : {};
+  // An unknown email "locks" after as many failures as a real account would, so the lockout answer
+  // does not tell which emails have accounts.
+  const identifier = found ? undefined : unknownIdentifier(config, input.email);
+  const attempt: LoginAttempt = {
+    context,
+    userId: found?.id,
+    loginType: kind === 'staff' ? 'admin_login' : 'user_login',
+    method: 'password',
+    deviceInfo: identifier ? { ...deviceInfo, identifier } : deviceInfo,
+  };
+  const subject = found ? { userId: found.id } : identifier ? { unknownIdentifier: identifier } : undefined;
+  const reserved = await reserveAttempt(attemptServices(services), attempt, subject);
+  // Verified outside any transaction: argon2 takes tens of milliseconds and must not hold a connection.
   const passwordMatches =
     found?.password_hash != null
       ? await verifyPassword(found.password_hash, input.password)
       : await verifyDummyPassword(input.password);
+  if (!found || !passwordMatches) {
+    const locked = await recordFailureAlone(attemptServices(services), reserved, 'invalid_credentials');
+    throw new AppError(locked ? 'ACCOUNT_LOCKED' : 'INVALID_CREDENTIALS');
+  }
   // A legacy bcrypt hash is replaced now, while the plain password is at hand (seed 002 → argon2id).
   const upgradedHash =
-    passwordMatches && found?.password_hash && isLegacyBcryptHash(found.password_hash)
+    found.password_hash && isLegacyBcryptHash(found.password_hash)
       ? await hashPassword(input.password)
       : undefined;
-  const outcome = await withScope(database.db, scope, async (transaction): Promise<Outcome> => {
-    if (!found) {
-      // An unknown email "locks" after as many failures as a real account would, so the lockout
-      // answer does not tell which emails have accounts.
-      const identifier = hashSecretToken(
-        `login-identifier:${input.email.toLowerCase()}`,
-        config.secretTokenKey,
-      );
-      const earlier = await unknownIdentifierFailures(transaction, authentication, identifier);
-      attempt.deviceInfo = { ...attempt.deviceInfo, identifier };
-      await recordLoginFailure(transaction, authentication, attempt, 'invalid_credentials', undefined);
-      return {
-        ok: false,
-        code: earlier + 1 >= authentication.lockoutThreshold ? 'ACCOUNT_LOCKED' : 'INVALID_CREDENTIALS',
-      };
-    }
-    attempt.userId = found.id;
-    // Re-read under a row lock: the counters may have moved while the password was being checked.
-    const user = (await transaction
-      .selectFrom('users')
-      .select(['id', 'failed_login_attempts', 'lockout_count', 'locked_until', 'totp_last_used_step'])
-      .where('id', '=', found.id)
-      .forUpdate()
-      .executeTakeFirst()) ?? { ...found };
-    if (isLocked(user)) {
-      await recordLoginBlocked(transaction, attempt, 'account_locked');
-      return { ok: false, code: 'ACCOUNT_LOCKED' };
-    }
-    if (!passwordMatches) {
-      const locked = await recordLoginFailure(
-        transaction,
-        authentication,
-        attempt,
-        'invalid_credentials',
-        user,
-      );
-      return { ok: false, code: locked ? 'ACCOUNT_LOCKED' : 'INVALID_CREDENTIALS' };
-    }
-    return completeLogin(transaction, services, context, attempt, { ...found, ...user }, input, upgradedHash);
-  });
-  if (!outcome.ok) throw new AppError(outcome.code);
-  return outcome.value;
+  const outcome = await withScope(database.db, scope, (transaction) =>
+    completeLogin(transaction, services, reserved, found, input, upgradedHash),
+  );
+  if (outcome.ok || 'error' in outcome) {
+    // No failure: the address's reservation goes back (the account's went back in the transaction).
+    await releaseAddress(attemptServices(services), reserved);
+    if (outcome.ok) return outcome.value;
+    throw outcome.error;
+  }
+  const factorAttempt = { ...reserved, attempt: { ...reserved.attempt, method: outcome.method } };
+  const locked = await recordFailureAlone(attemptServices(services), factorAttempt, 'mfa_invalid');
+  throw new AppError(locked ? 'ACCOUNT_LOCKED' : 'MFA_INVALID');
+}
+
+/** The account may not log in although the password was right: given back and recorded as blocked. */
+async function refuse(
+  transaction: ScopedTransaction,
+  config: Config,
+  reserved: ReservedAttempt,
+  reason: BlockReason,
+  error: AppError,
+): Promise<Outcome> {
+  await recordRefusedAfterCheck(transaction, config, reserved, reason);
+  return { ok: false, error };
+}
+
+/** Account states that refuse a login after a right password, or undefined when none does. */
+async function refuseAccountState(
+  transaction: ScopedTransaction,
+  config: Config,
+  reserved: ReservedAttempt,
+  user: PasswordUserRow,
+  isStaff: boolean,
+): Promise<Outcome | undefined> {
+  if (user.status === 0 || user.deleted_at !== null) {
+    return refuse(transaction, config, reserved, 'account_inactive', new AppError('ACCOUNT_INACTIVE'));
+  }
+  // Seed 000: a blocked admin cannot perform any actions (a blocked customer may still log in and read).
+  if (isStaff && user.status === 2) {
+    const blocked = new AppError('ACCOUNT_BLOCKED', 'This staff account is blocked.');
+    return refuse(transaction, config, reserved, 'account_blocked', blocked);
+  }
+  if (!isStaff && user.email_verified_at === null) {
+    return refuse(transaction, config, reserved, 'account_inactive', new AppError('EMAIL_NOT_VERIFIED'));
+  }
+  if (user.password_expires_at !== null && user.password_expires_at.getTime() <= Date.now()) {
+    return refuse(transaction, config, reserved, 'account_inactive', new AppError('PASSWORD_EXPIRED'));
+  }
+  return undefined;
 }
 
 /** After the password: account state, the second factor, then the session. */
 async function completeLogin(
   transaction: ScopedTransaction,
   services: LoginServices,
-  context: AuditContext,
-  attempt: LoginAttempt,
+  reserved: ReservedAttempt,
   user: PasswordUserRow,
   input: PasswordLoginInput,
   upgradedHash: string | undefined,
 ): Promise<Outcome> {
   const { config } = services;
+  const context = reserved.attempt.context;
   const isStaff = staffRoles.includes(user.role as 'admin');
-  if (user.status === 0 || user.deleted_at !== null) {
-    await recordLoginBlocked(transaction, attempt, 'account_inactive');
-    return { ok: false, code: 'ACCOUNT_INACTIVE' };
-  }
-  if (!isStaff && user.email_verified_at === null) {
-    await recordLoginBlocked(transaction, attempt, 'account_inactive');
-    return { ok: false, code: 'EMAIL_NOT_VERIFIED' };
-  }
-  if (user.password_expires_at !== null && user.password_expires_at.getTime() <= Date.now()) {
-    await recordLoginBlocked(transaction, attempt, 'account_inactive');
-    return { ok: false, code: 'PASSWORD_EXPIRED' };
-  }
+  const refused = await refuseAccountState(transaction, config, reserved, user, isStaff);
+  if (refused) return refused;
   let mfaVerified = !isStaff;
   let trustedDeviceToken: string | undefined;
   if (user.mfa_enabled) {
@@ -230,21 +226,11 @@ async function completeLogin(
       (await isTrustedDevice(transaction, config, user, input.trusted_device_token, context.ipAddress));
     if (!trusted) {
       const result = await checkSecondFactor(transaction, config, user, input);
-      if (result === 'missing') return { ok: false, code: 'MFA_REQUIRED' };
-      if (result === 'invalid') {
-        const failedAttempt = {
-          ...attempt,
-          method: input.totp ? ('totp' as const) : ('backup_code' as const),
-        };
-        const locked = await recordLoginFailure(
-          transaction,
-          config.authentication,
-          failedAttempt,
-          'mfa_invalid',
-          user,
-        );
-        return { ok: false, code: locked ? 'ACCOUNT_LOCKED' : 'MFA_INVALID' };
+      if (result === 'missing') {
+        await releaseAttempt(transaction, reserved);
+        return { ok: false, error: new AppError('MFA_REQUIRED') };
       }
+      if (result === 'invalid') return { ok: false, method: input.totp ? 'totp' : 'backup_code' };
       if (input.remember_device) {
         trustedDeviceToken = await trustDevice(
           transaction,
@@ -265,7 +251,7 @@ async function completeLogin(
       .where('id', '=', user.id)
       .execute();
   }
-  await recordLoginSuccess(transaction, { ...attempt, userId: user.id });
+  await settleSuccess(transaction, reserved, user.id);
   const tokens = await openSession(transaction, config, {
     tenantId: context.tenantId,
     userId: user.id,

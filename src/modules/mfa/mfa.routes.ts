@@ -145,7 +145,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: ReauthenticationSchema,
         response: {
           200: Type.Object({ mfa_enabled: Type.Boolean() }, { examples: [{ mfa_enabled: false }] }),
-          ...errorResponses('INVALID_CREDENTIALS', 'MFA_INVALID', 'MFA_NOT_ENABLED'),
+          ...errorResponses('INVALID_CREDENTIALS', 'MFA_INVALID', 'MFA_NOT_ENABLED', 'ACCOUNT_LOCKED'),
         },
       },
     },
@@ -167,7 +167,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: ReauthenticationSchema,
         response: {
           200: BackupCodesSchema,
-          ...errorResponses('INVALID_CREDENTIALS', 'MFA_INVALID', 'MFA_NOT_ENABLED'),
+          ...errorResponses('INVALID_CREDENTIALS', 'MFA_INVALID', 'MFA_NOT_ENABLED', 'ACCOUNT_LOCKED'),
         },
       },
     },

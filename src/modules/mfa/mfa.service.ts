@@ -8,7 +8,12 @@ import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { verifyPassword } from '../identity/credential-hashing.ts';
-import { recordLoginFailure } from '../identity/login-attempts.ts';
+import {
+  type LoginAttempt,
+  recordFailureAlone,
+  releaseAttempt,
+  reserveAttempt,
+} from '../identity/login-attempts.ts';
 import { scopeOf } from '../sessions/sessions.service.ts';
 import {
   checkSecondFactor,
@@ -145,36 +150,45 @@ export interface Reauthentication {
 }
 
 /**
- * Re-authentication for sensitive MFA changes: the password and a current second factor. A failure
- * counts against the account like a failed login.
+ * Re-authentication for sensitive MFA changes: the password and a current second factor, then `work`
+ * in the same transaction as the second factor's use. Like every credential check, the attempt is
+ * reserved against the account before anything is verified (login-attempts.ts), so a failure counts
+ * like a failed login whatever happens later; the password is verified outside any transaction.
  */
-async function reauthenticate(
-  transaction: ScopedTransaction,
+async function withReauthentication<T>(
   services: MfaServices,
   principal: Principal,
   context: AuditContext,
-  user: MfaUserRow,
   proof: Reauthentication,
-): Promise<boolean> {
+  work: (transaction: ScopedTransaction) => Promise<T>,
+): Promise<T> {
+  const attemptServices = { db: services.database.db, config: services.config };
+  const user = await withScope(services.database.db, scopeOf(principal), (transaction) =>
+    loadMfaUser(transaction, principal),
+  );
+  if (!user.mfa_enabled) throw new AppError('MFA_NOT_ENABLED');
+  const attempt: LoginAttempt = {
+    context,
+    userId: user.id,
+    loginType: principal.isStaff ? 'admin_login' : 'user_login',
+    method: 'password',
+  };
+  const reserved = await reserveAttempt(attemptServices, attempt, { userId: user.id }, false);
   const passwordMatches =
     user.password_hash !== null && (await verifyPassword(user.password_hash, proof.password));
-  const factor = passwordMatches
-    ? await checkSecondFactor(transaction, services.config, user, proof)
-    : 'invalid';
-  if (passwordMatches && factor === 'verified') return true;
-  await recordLoginFailure(
-    transaction,
-    services.config.authentication,
-    {
-      context,
-      userId: user.id,
-      loginType: principal.isStaff ? 'admin_login' : 'user_login',
-      method: 'password',
-    },
-    'reauthentication_failed',
-    user,
-  );
-  return false;
+  const outcome = await withScope(services.database.db, scopeOf(principal), async (transaction) => {
+    const current = await loadMfaUser(transaction, principal);
+    if (!current.mfa_enabled) throw new AppError('MFA_NOT_ENABLED');
+    // A backup code is only spent once the password is known to be right.
+    if (!passwordMatches) return undefined;
+    if ((await checkSecondFactor(transaction, services.config, current, proof)) !== 'verified')
+      return undefined;
+    await releaseAttempt(transaction, reserved);
+    return { value: await work(transaction) };
+  });
+  if (outcome) return outcome.value;
+  await recordFailureAlone(attemptServices, reserved, 'reauthentication_failed');
+  throw new AppError('INVALID_CREDENTIALS');
 }
 
 /** POST /v1/me/mfa/totp/disable. Staff cannot: MFA is mandatory for staff roles. */
@@ -185,10 +199,7 @@ export async function disableTotp(
   proof: Reauthentication,
 ): Promise<void> {
   if (principal.isStaff) throw new AppError('FORBIDDEN', 'Two-factor authentication is mandatory for staff.');
-  const ok = await withScope(services.database.db, scopeOf(principal), async (transaction) => {
-    const user = await loadMfaUser(transaction, principal);
-    if (!user.mfa_enabled) throw new AppError('MFA_NOT_ENABLED');
-    if (!(await reauthenticate(transaction, services, principal, context, user, proof))) return false;
+  await withReauthentication(services, principal, context, proof, async (transaction) => {
     await transaction
       .updateTable('users')
       .set({
@@ -208,9 +219,7 @@ export async function disableTotp(
       eventType: 'SECURITY',
       newValues: { mfa_enabled: false },
     });
-    return true;
   });
-  if (!ok) throw new AppError('INVALID_CREDENTIALS');
 }
 
 /** POST /v1/me/mfa/backup-codes: ten new codes replace every old one. */
@@ -220,10 +229,7 @@ export async function renewBackupCodes(
   context: AuditContext,
   proof: Reauthentication,
 ): Promise<string[]> {
-  const codes = await withScope(services.database.db, scopeOf(principal), async (transaction) => {
-    const user = await loadMfaUser(transaction, principal);
-    if (!user.mfa_enabled) throw new AppError('MFA_NOT_ENABLED');
-    if (!(await reauthenticate(transaction, services, principal, context, user, proof))) return undefined;
+  return withReauthentication(services, principal, context, proof, async (transaction) => {
     const issued = await regenerateBackupCodes(
       transaction,
       services.config,
@@ -238,8 +244,6 @@ export async function renewBackupCodes(
     });
     return issued;
   });
-  if (!codes) throw new AppError('INVALID_CREDENTIALS');
-  return codes;
 }
 
 export interface TrustedDeviceView {

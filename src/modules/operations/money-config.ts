@@ -4,6 +4,8 @@ import {
   readBoolean,
   readInteger,
   readString,
+  reportInvalid,
+  reportThrown,
 } from '../../config/config.ts';
 
 /** The limits of one KYC tier, in minor units of the limited asset (IDR by default). */
@@ -34,6 +36,11 @@ export interface MoneyConfig {
   payoutSimulatorDelayMs: number;
   /** Allows customers to top up their own wallet from the cash-in account (development, test). */
   selfTopupAllowed: boolean;
+  /**
+   * Staff top-ups above these amounts (minor units, per asset) wait for a second staff member's
+   * approval (maker–checker). An asset not listed has threshold 0: every staff top-up of it waits.
+   */
+  staffTopupApprovalThresholds: ReadonlyMap<string, number>;
 }
 
 type Source = Record<string, string | undefined>;
@@ -87,6 +94,28 @@ function readTierLimits(source: Source, tier: 0 | 1 | 2): KycTierLimits {
   };
 }
 
+// Rp 10,000,000.00; $10,000.00; 0.1 BTC; 1 iSTSi.
+const defaultApprovalThresholds = 'IDR:1000000000,USD:1000000,BTC:10000000,iSTSi:100000000';
+
+/** STAFF_TOPUP_APPROVAL_THRESHOLDS: `ASSET:minor-units` pairs separated by commas. */
+function readApprovalThresholds(source: Source): ReadonlyMap<string, number> {
+  const name = 'STAFF_TOPUP_APPROVAL_THRESHOLDS';
+  const raw = readString(source, name, defaultApprovalThresholds);
+  const thresholds = new Map<string, number>();
+  for (const pair of raw.split(',')) {
+    const match = /^([A-Za-z0-9]{2,16}):(\d{1,16})$/.exec(pair.trim());
+    const amount = Number(match?.[2]);
+    if (!match?.[1] || !Number.isSafeInteger(amount) || thresholds.has(match[1])) {
+      throw new ConfigurationError(
+        name,
+        'must be ASSET:amount pairs (whole minor units up to 9007199254740991), each asset once, separated by commas',
+      );
+    }
+    thresholds.set(match[1], amount);
+  }
+  return thresholds;
+}
+
 export function readMoneyConfig(source: Source, environment: Environment): MoneyConfig {
   const config: MoneyConfig = {
     maintenanceMode: readBoolean(source, 'MAINTENANCE_MODE', false),
@@ -102,9 +131,13 @@ export function readMoneyConfig(source: Source, environment: Environment): Money
     payoutSimulatorFailurePercent: readInteger(source, 'PAYOUT_SIMULATOR_FAILURE_PERCENT', 10, 0, 100),
     payoutSimulatorDelayMs: readInteger(source, 'PAYOUT_SIMULATOR_DELAY_MS', 200, 0, 60_000),
     selfTopupAllowed: readBoolean(source, 'SELF_TOPUP_ALLOWED', environment !== 'production'),
+    staffTopupApprovalThresholds: reportThrown(() => readApprovalThresholds(source), new Map()),
   };
   if (!/^[A-Za-z0-9]{2,16}$/.test(config.kycLimitedAsset)) {
-    throw new ConfigurationError('KYC_LIMITED_ASSET', 'must be an asset code of 2-16 letters or digits');
+    reportInvalid(
+      new ConfigurationError('KYC_LIMITED_ASSET', 'must be an asset code of 2-16 letters or digits'),
+      undefined,
+    );
   }
   return config;
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { bankAccountsRoutes } from '../bank-accounts/bank-accounts.routes.ts';
 import { holdsRoutes } from '../holds/holds.routes.ts';
 import { kycRoutes } from '../kyc/kyc.routes.ts';
+import { topupApprovalsRoutes } from '../transactions/topup-approvals.routes.ts';
 import { transactionsRoutes } from '../transactions/transactions.routes.ts';
 import { transfersRoutes } from '../transfers/transfers.routes.ts';
 import { walletsRoutes } from '../wallets/wallets.routes.ts';
@@ -12,6 +13,7 @@ import { operationsRoutes } from './operations.routes.ts';
 export async function registerMoney(app: FastifyInstance): Promise<void> {
   await app.register(walletsRoutes);
   await app.register(transactionsRoutes);
+  await app.register(topupApprovalsRoutes);
   await app.register(transfersRoutes);
   await app.register(withdrawalsRoutes);
   await app.register(holdsRoutes);

@@ -2,7 +2,7 @@ import type { DatabaseHandle } from '../../db/database.ts';
 import type { ScheduledJob } from '../../platform/scheduler.ts';
 import { cleanupExpiredSessions } from './sessions.service.ts';
 
-/** How often expired sessions, OTP sessions and verification tokens are cleaned up. */
+/** How often expired sessions, OTP sessions, verification tokens and ended security counters are cleaned up. */
 export const sessionCleanupIntervalMs = 5 * 60_000;
 
 /** The identity module's background jobs, for the server's scheduler (src/server.ts). */

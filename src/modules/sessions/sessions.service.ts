@@ -5,9 +5,11 @@ import type { Database, LogoutReason } from '../../db/schema.ts';
 import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
 import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
 import { signAccessToken } from '../../platform/auth/access-token.ts';
+import { staffRoles } from '../../platform/auth/permissions.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError, type ErrorCode } from '../../platform/errors.ts';
-import { recordLogout } from '../identity/login-attempts.ts';
+import { assertTenantActive, recordLogout } from '../identity/login-attempts.ts';
+import { deleteEndedCounters } from '../identity/security-counters.repository.ts';
 import {
   type IssuedTokens,
   insertRefreshToken,
@@ -82,10 +84,31 @@ interface RefreshRow {
   session_expires_at: Date;
   session_absolute_expires_at: Date;
   user_status: number;
+  user_role: string;
   user_deleted_at: Date | null;
 }
 
-type RefreshOutcome = { ok: true; value: IssuedTokens } | { ok: false; code: ErrorCode };
+type RefreshOutcome = { ok: true; value: IssuedTokens } | { ok: false; code: ErrorCode; message?: string };
+
+/** Why a found refresh token may not refresh its session, or undefined when it may. */
+function refreshRefusal(row: RefreshRow, nowMs: number): RefreshOutcome | undefined {
+  if (
+    row.revoked_at !== null ||
+    !row.session_active ||
+    row.expires_at.getTime() <= nowMs ||
+    row.session_expires_at.getTime() <= nowMs ||
+    row.session_absolute_expires_at.getTime() <= nowMs ||
+    row.user_status === 0 ||
+    row.user_deleted_at !== null
+  ) {
+    return { ok: false, code: 'REFRESH_TOKEN_INVALID' };
+  }
+  // Seed 000: a blocked admin cannot perform any actions, refreshing included.
+  if (row.user_status === 2 && staffRoles.includes(row.user_role as 'admin')) {
+    return { ok: false, code: 'ACCOUNT_BLOCKED', message: 'This staff account is blocked.' };
+  }
+  return undefined;
+}
 
 /**
  * POST /v1/auth/refresh: rotates the refresh token. A token that was already rotated means a copy
@@ -103,6 +126,8 @@ export async function refreshSession(
     services.database.db,
     { tenantId: context.tenantId },
     async (transaction): Promise<RefreshOutcome> => {
+      // Exact, whatever the tenant resolver's cache says: a suspended tenant's sessions do not refresh.
+      await assertTenantActive(transaction, context.tenantId);
       const row = (await transaction
         .selectFrom('refresh_tokens as r')
         .innerJoin('device_sessions as s', (join) =>
@@ -122,24 +147,16 @@ export async function refreshSession(
           's.expires_at as session_expires_at',
           's.absolute_expires_at as session_absolute_expires_at',
           'u.status as user_status',
+          'u.role as user_role',
           'u.deleted_at as user_deleted_at',
         ])
         .where('r.token_hash', '=', refreshTokenHash(config, refreshToken))
         .forUpdate('r')
         .executeTakeFirst()) as RefreshRow | undefined;
       const nowMs = Date.now();
-      if (
-        !row ||
-        row.revoked_at !== null ||
-        !row.session_active ||
-        row.expires_at.getTime() <= nowMs ||
-        row.session_expires_at.getTime() <= nowMs ||
-        row.session_absolute_expires_at.getTime() <= nowMs ||
-        row.user_status === 0 ||
-        row.user_deleted_at !== null
-      ) {
-        return { ok: false, code: 'REFRESH_TOKEN_INVALID' };
-      }
+      if (!row) return { ok: false, code: 'REFRESH_TOKEN_INVALID' };
+      const refused = refreshRefusal(row, nowMs);
+      if (refused) return refused;
       if (row.rotated_at === null)
         return { ok: true, value: await rotate(transaction, config, context, row, row.id) };
       const graceMs = config.authentication.refreshReuseGraceSeconds * 1000;
@@ -159,7 +176,7 @@ export async function refreshSession(
       return { ok: false, code: 'REFRESH_TOKEN_REUSED' };
     },
   );
-  if (!outcome.ok) throw new AppError(outcome.code);
+  if (!outcome.ok) throw new AppError(outcome.code, outcome.message);
   return outcome.value;
 }
 
@@ -382,12 +399,13 @@ export interface CleanupResult {
   deletedSessions: number;
   deletedOtpSessions: number;
   deletedVerificationTokens: number;
+  deletedSecurityCounters: number;
 }
 
 /**
  * The scheduled cleanup: marks sessions past their idle or absolute expiry as expired (with an
- * EXPIRED session log), deletes long-ended sessions, and deletes OTP sessions and verification tokens
- * that can no longer be used. Runs tenant by tenant under row-level security.
+ * EXPIRED session log), deletes long-ended sessions, deletes OTP sessions and verification tokens
+ * that can no longer be used, and the security counters of windows that have ended. Runs tenant by tenant under row-level security.
  */
 export async function cleanupExpiredSessions(db: Kysely<Database>): Promise<CleanupResult> {
   const totals: CleanupResult = {
@@ -395,6 +413,7 @@ export async function cleanupExpiredSessions(db: Kysely<Database>): Promise<Clea
     deletedSessions: 0,
     deletedOtpSessions: 0,
     deletedVerificationTokens: 0,
+    deletedSecurityCounters: 0,
   };
   const tenants = await db.selectFrom('tenants').select('id').execute();
   for (const tenant of tenants) {
@@ -442,6 +461,7 @@ export async function cleanupExpiredSessions(db: Kysely<Database>): Promise<Clea
       totals.deletedSessions += Number(deleted.numDeletedRows);
       totals.deletedOtpSessions += Number(otp.numDeletedRows);
       totals.deletedVerificationTokens += Number(verification.numDeletedRows);
+      totals.deletedSecurityCounters += await deleteEndedCounters(transaction, tenant.id);
     });
   }
   return totals;

@@ -58,7 +58,7 @@ export function encodeCursor(id: string): string {
   return Buffer.from(id, 'utf8').toString('base64url');
 }
 
-function decodeCursor(cursor: string): string {
+export function decodeCursor(cursor: string): string {
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
   if (!cursorPattern.test(id)) {
     throw new AppError('VALIDATION_FAILED', undefined, [

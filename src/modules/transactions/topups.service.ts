@@ -1,6 +1,7 @@
 import { v7 as uuidV7 } from 'uuid';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
+import { staffRoles } from '../../platform/auth/permissions.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { type MoneyResponse, runMoneyOperation } from '../idempotency/idempotency.service.ts';
@@ -14,6 +15,8 @@ import {
   requireAsset,
 } from '../operations/money-rules.ts';
 import { ensureCustomerWallet, ensureSystemWallet } from '../wallets/wallets.repository.ts';
+import { type ApprovalView, approvalView } from './topup-approval-view.ts';
+import { findBeneficiary, insertApproval } from './topup-approvals.repository.ts';
 
 export interface TopupInput {
   amount: number;
@@ -27,7 +30,8 @@ export const staffTopupEndpoint = 'POST /v1/admin/users/:id/topup';
 /**
  * Credits a customer from the tenant's cash-in account. Customers may top up themselves only where
  * configuration allows it (development and test; in production money arrives from a funding source
- * or through staff); staff with users:topup credit any customer.
+ * or through staff); staff with users:topup credit customers, never themselves or another staff
+ * member, and above the approval threshold only through a second staff member (staffTopup).
  */
 export async function topup(
   services: MoneyServices,
@@ -37,18 +41,78 @@ export async function topup(
   beneficiaryId: string,
   input: TopupInput,
 ): Promise<MoneyResponse> {
-  const bySelf = beneficiaryId === principal.userId && !principal.isStaff;
-  if (bySelf && !services.money.selfTopupAllowed) {
+  if (principal.isStaff) return staffTopup(services, principal, audit, idempotencyKey, beneficiaryId, input);
+  if (beneficiaryId !== principal.userId) throw new AppError('FORBIDDEN');
+  if (!services.money.selfTopupAllowed) {
     throw new AppError('FORBIDDEN', 'Top-up is only possible from an allowed funding source or by staff.');
   }
-  return runMoneyOperation(
-    services,
-    principal,
-    idempotencyKey,
-    bySelf ? selfTopupEndpoint : `${staffTopupEndpoint} ${beneficiaryId}`,
-    input,
-    (transaction) => postTopup(services, transaction, principal.tenantId, audit, beneficiaryId, input),
+  return runMoneyOperation(services, principal, idempotencyKey, selfTopupEndpoint, input, (transaction) =>
+    postTopup(services, transaction, principal.tenantId, audit, beneficiaryId, input),
   );
+}
+
+/**
+ * Segregation of duties (issue 7.6): staff never credit their own account or another staff member's,
+ * and a top-up above the asset's approval threshold becomes a pending request (202) that another
+ * staff member approves (topup-approvals.service.ts) before any money moves.
+ */
+async function staffTopup(
+  services: MoneyServices,
+  principal: Principal,
+  audit: AuditContext,
+  idempotencyKey: string | undefined,
+  beneficiaryId: string,
+  input: TopupInput,
+): Promise<MoneyResponse> {
+  const endpoint = `${staffTopupEndpoint} ${beneficiaryId}`;
+  return runMoneyOperation(services, principal, idempotencyKey, endpoint, input, async (transaction) => {
+    await assertStaffMayCredit(transaction, principal, beneficiaryId);
+    const asset = await requireAsset(transaction, input.asset ?? 'IDR');
+    assertAmount(input.amount, asset);
+    const threshold = services.money.staffTopupApprovalThresholds.get(asset.code) ?? 0;
+    if (input.amount <= threshold) {
+      return postTopup(services, transaction, principal.tenantId, audit, beneficiaryId, input);
+    }
+    const approval = await requestTopupApproval(transaction, principal, audit, beneficiaryId, {
+      ...input,
+      asset: asset.code,
+    });
+    return { status: 202, body: approval };
+  });
+}
+
+/** Throws unless the beneficiary is a customer other than the acting staff member. */
+export async function assertStaffMayCredit(
+  transaction: ScopedTransaction,
+  principal: Principal,
+  beneficiaryId: string,
+): Promise<void> {
+  if (beneficiaryId === principal.userId) {
+    throw new AppError('SEGREGATION_OF_DUTIES', 'Staff may not credit their own account.');
+  }
+  const beneficiary = await findBeneficiary(transaction, principal.tenantId, beneficiaryId);
+  if (!beneficiary) throw new AppError('NOT_FOUND', 'The user does not exist.');
+  if (staffRoles.includes(beneficiary.role as 'admin')) {
+    throw new AppError('SEGREGATION_OF_DUTIES', "Staff may not credit another staff member's account.");
+  }
+}
+
+/**
+ * The top-up of an approved request, posted in the checker's transaction through the same path as
+ * every top-up, so the balances, the ledger entries and the TOPUP audit row commit with the approval.
+ */
+export async function postApprovedTopup(
+  services: MoneyServices,
+  transaction: ScopedTransaction,
+  tenantId: string,
+  audit: AuditContext,
+  approval: { beneficiary_id: string; amount: number; asset_code: string; description: string | null },
+): Promise<MoneyResponse> {
+  return postTopup(services, transaction, tenantId, audit, approval.beneficiary_id, {
+    amount: approval.amount,
+    asset: approval.asset_code,
+    description: approval.description ?? undefined,
+  });
 }
 
 async function postTopup(
@@ -110,4 +174,29 @@ async function postTopup(
       created_at: new Date().toISOString(),
     },
   };
+}
+
+/** The maker's side of maker–checker: the pending request and its audit row, in the money transaction. */
+async function requestTopupApproval(
+  transaction: ScopedTransaction,
+  maker: Principal,
+  audit: AuditContext,
+  beneficiaryId: string,
+  input: { amount: number; asset: string; description?: string | undefined },
+): Promise<ApprovalView> {
+  const row = await insertApproval(transaction, {
+    tenantId: maker.tenantId,
+    beneficiaryId,
+    assetCode: input.asset,
+    amount: input.amount,
+    description: input.description,
+    makerId: maker.userId,
+  });
+  await recordAudit(transaction, audit, {
+    entityType: 'topup_approval',
+    entityId: row.id,
+    action: 'TOPUP_REQUEST',
+    newValues: { status: 'pending', user_id: beneficiaryId, asset: input.asset, amount: input.amount },
+  });
+  return approvalView(row);
 }

@@ -14,6 +14,7 @@ import {
   moneyMovementErrorCodes,
   StatementQuerySchema,
   StatementSchema,
+  TopupApprovalSchema,
   TopupBodySchema,
   UserIdParamsSchema,
 } from './transactions.schemas.ts';
@@ -52,12 +53,18 @@ export const transactionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'users:topup' },
       schema: {
         tags: ['money', 'admin'],
-        summary: "Staff: credit a customer's wallet from the cash-in account",
+        summary:
+          "Staff: credit a customer's wallet from the cash-in account (201); above the approval threshold the request waits for a second staff member (202)",
         security: [{ bearerAuth: [] }],
         params: UserIdParamsSchema,
         headers: IdempotencyHeadersSchema,
         body: TopupBodySchema,
-        response: { 201: MoneyMovementSchema, ...moneyErrors },
+        response: {
+          201: MoneyMovementSchema,
+          202: TopupApprovalSchema,
+          ...moneyErrors,
+          ...errorResponses('SEGREGATION_OF_DUTIES'),
+        },
       },
     },
     async (request, reply) => {

@@ -164,3 +164,75 @@ export const StatementSchema = Type.Object(
     ],
   },
 );
+
+/** A staff top-up above the approval threshold (maker–checker, issue 7.6). */
+export const TopupApprovalSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    status: Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('rejected')]),
+    user_id: Type.String({ format: 'uuid', description: 'The customer to be credited.' }),
+    asset: Type.String({ maxLength: 16 }),
+    amount: Type.Integer({ minimum: 1 }),
+    description: nullableString(500),
+    maker_id: Type.String({ format: 'uuid', description: 'The staff member who asked for the top-up.' }),
+    checker_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+    rejection_reason: nullableString(500),
+    transaction_id: Type.Union([
+      Type.String({ format: 'uuid', description: 'The movement the approval posted.' }),
+      Type.Null(),
+    ]),
+    created_at: Type.String({ format: 'date-time' }),
+    decided_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        id: '0193a5c2-7d1e-7b3c-9f00-5a1f3c2b4d70',
+        status: 'pending',
+        user_id: '0193a5c2-7d1e-7b3c-9f00-5a1f3c2b4d6e',
+        asset: 'IDR',
+        amount: 5000000000,
+        description: 'Branch cash deposit',
+        maker_id: '0193a5c2-7d1e-7b3c-9f00-5a1f3c2b4d71',
+        checker_id: null,
+        rejection_reason: null,
+        transaction_id: null,
+        created_at: '2026-11-22T10:00:00.000Z',
+        decided_at: null,
+      },
+    ],
+  },
+);
+
+export const TopupApprovalListQuerySchema = Type.Object(
+  {
+    status: Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('rejected')], {
+      default: 'pending',
+    }),
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    cursor: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 100, description: 'next_cursor of the previous page.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const TopupApprovalListSchema = Type.Object(
+  {
+    approvals: Type.Array(TopupApprovalSchema, { maxItems: 100 }),
+    next_cursor: Type.Union([Type.String({ maxLength: 100 }), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+
+export const RejectionBodySchema = Type.Object(
+  { reason: Type.String({ minLength: 3, maxLength: 500, examples: ['No matching cash deposit slip'] }) },
+  { additionalProperties: false, examples: [{ reason: 'No matching cash deposit slip' }] },
+);
+export type RejectionBody = Static<typeof RejectionBodySchema>;
+
+export const ApprovalIdParamsSchema = Type.Object(
+  { id: Type.String({ format: 'uuid', description: 'The top-up request.' }) },
+  { additionalProperties: false },
+);

@@ -42,6 +42,7 @@ interface SessionRow {
   r_status: 0 | 1 | 2;
   r_permissions: string[];
   r_deleted_at: Date | null;
+  r_tenant_status: string;
 }
 
 export function bearerToken(request: FastifyRequest): string | undefined {
@@ -69,12 +70,15 @@ function principalPermissions(row: SessionRow): ReadonlySet<string> {
 
 /**
  * Loads the session and its user and checks that both are still good. The session row is read on
- * every request, so logout, revocation and expiry take effect on the very next request.
+ * every request, so logout, revocation, expiry, a blocked staff member and a suspended tenant take
+ * effect on the very next request. Returns undefined when the session is not valid (401); throws
+ * TENANT_SUSPENDED or ACCOUNT_BLOCKED (403) for a valid session that may not act.
  *
  * This is the one query that does not go through withScope: it runs on every authenticated request,
  * and withScope's four round trips (begin, scope, query, commit) cost more than the rest of the check.
- * corebank_authenticate_session (migration 0006) sets the same scope inside a single statement, as the
- * same non-owner role, so row-level security applies exactly as it would under withScope.
+ * corebank_authenticate_session (migrations 0006, 0008) sets the same scope inside a single statement,
+ * as the same non-owner role, so row-level security applies exactly as it would under withScope; it
+ * returns the tenant's status with the session, so the suspension check costs no extra round trip.
  */
 export async function loadPrincipal(
   db: Kysely<Database>,
@@ -89,12 +93,17 @@ export async function loadPrincipal(
   if (!row || row.r_user_id !== claims.userId || !row.r_is_active) return undefined;
   if (row.r_expires_at.getTime() <= nowMs || row.r_absolute_expires_at.getTime() <= nowMs) return undefined;
   if (row.r_status === 0 || row.r_deleted_at !== null) return undefined;
+  if (row.r_tenant_status !== 'active') throw new AppError('TENANT_SUSPENDED');
+  const isStaff = staffRoles.includes(row.r_role);
+  // Seed 000: a blocked admin cannot perform any actions. A blocked customer keeps reading their
+  // data; the money services refuse their movements (ACCOUNT_BLOCKED).
+  if (isStaff && row.r_status === 2) throw new AppError('ACCOUNT_BLOCKED', 'This staff account is blocked.');
   return {
     tenantId: claims.tenantId,
     userId: claims.userId,
     sessionId: claims.sessionId,
     role: row.r_role,
-    isStaff: staffRoles.includes(row.r_role),
+    isStaff,
     status: row.r_status,
     permissions: principalPermissions(row),
   };

@@ -50,6 +50,19 @@ export interface AuthenticationConfig {
   staffPasswordMaxAgeDays: number;
   emailVerificationTtlMinutes: number;
   passwordResetTtlMinutes: number;
+  /** How many SMS, emails and messages in all may go out per phone, per address and per client address. */
+  sendLimits: SendLimits;
+}
+
+export interface SendLimit {
+  max: number;
+  windowMinutes: number;
+}
+
+export interface SendLimits {
+  smsPerPhone: SendLimit;
+  emailsPerAddress: SendLimit;
+  messagesPerClientAddress: SendLimit;
 }
 
 type Source = Record<string, string | undefined>;
@@ -162,6 +175,31 @@ function readMfaKeys(source: Source, environment: Environment): EncryptionKey[] 
   return [current, ...previous];
 }
 
+function readSendLimit(source: Source, prefix: string, max: number, windowMinutes: number): SendLimit {
+  return {
+    max: readInteger(source, `${prefix}_MAX`, max, 1, 1_000_000),
+    windowMinutes: readInteger(source, `${prefix}_WINDOW_MINUTES`, windowMinutes, 1, 1440),
+  };
+}
+
+/**
+ * Limits on messages sent on behalf of unauthenticated requests (OTP SMS, verification and reset
+ * emails). The per-client-address default is off in tests (a suite registers hundreds of customers
+ * from 127.0.0.1); the suites that test it set it.
+ */
+function readSendLimits(source: Source, environment: Environment): SendLimits {
+  return {
+    smsPerPhone: readSendLimit(source, 'SMS_SENDS_PER_PHONE', 5, 15),
+    emailsPerAddress: readSendLimit(source, 'EMAIL_SENDS_PER_ADDRESS', 5, 15),
+    messagesPerClientAddress: readSendLimit(
+      source,
+      'MESSAGE_SENDS_PER_CLIENT_ADDRESS',
+      environment === 'test' ? 1_000_000 : 30,
+      15,
+    ),
+  };
+}
+
 export function readAuthenticationConfig(source: Source, environment: Environment): AuthenticationConfig {
   const signingKey = readSigningKey(source, environment);
   const absolute = readInteger(source, 'SESSION_ABSOLUTE_LIFETIME_SECONDS', 7 * 86_400, 60, 90 * 86_400);
@@ -186,6 +224,7 @@ export function readAuthenticationConfig(source: Source, environment: Environmen
     staffPasswordMaxAgeDays: readInteger(source, 'STAFF_PASSWORD_MAX_AGE_DAYS', 90, 1, 3650),
     emailVerificationTtlMinutes: readInteger(source, 'EMAIL_VERIFICATION_TTL_MINUTES', 24 * 60, 5, 30 * 1440),
     passwordResetTtlMinutes: readInteger(source, 'PASSWORD_RESET_TTL_MINUTES', 30, 5, 1440),
+    sendLimits: readSendLimits(source, environment),
   };
   if (config.sessionIdleTimeoutSeconds > config.sessionAbsoluteLifetimeSeconds) {
     const reason = 'must not exceed SESSION_ABSOLUTE_LIFETIME_SECONDS';

@@ -30,6 +30,8 @@ const managerPermissions = [
   'users:block',
   'holds:manage',
   'operations:stats',
+  // The checker of a staff top-up above the approval threshold (maker–checker); never its maker.
+  'topups:approve',
 ] as const;
 const adminPermissions = [
   ...managerPermissions,

@@ -1,0 +1,139 @@
+import type { TopupApprovalStatus } from '../../db/schema.ts';
+import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
+import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
+import type { Principal } from '../../platform/auth/principal.ts';
+import { AppError } from '../../platform/errors.ts';
+import { runMoneyOperation } from '../idempotency/idempotency.service.ts';
+import type { MoneyServices } from '../operations/money-rules.ts';
+import { decodeCursor, encodeCursor } from '../staff/staff-users.service.ts';
+import { type ApprovalView, approvalView } from './topup-approval-view.ts';
+import {
+  type ApprovalRow,
+  decideApproval,
+  findApproval,
+  listApprovals,
+} from './topup-approvals.repository.ts';
+import { assertStaffMayCredit, postApprovedTopup } from './topups.service.ts';
+
+/**
+ * Maker–checker for large staff top-ups (issue 7.6). The maker's request is stored pending (202); a
+ * different staff member holding topups:approve approves it, which posts the top-up through the
+ * top-up service in the same transaction as the decision, exactly once, or rejects it with a reason.
+ * Both the request and the decision are audited.
+ */
+/** The checks every decision makes on the locked request before it changes anything. */
+async function lockPendingForChecker(
+  transaction: ScopedTransaction,
+  checker: Principal,
+  approvalId: string,
+): Promise<ApprovalRow> {
+  const approval = await findApproval(transaction, checker.tenantId, approvalId, 'for update');
+  if (!approval) throw new AppError('NOT_FOUND', 'No top-up request with this id.');
+  if (approval.maker_id === checker.userId) {
+    throw new AppError('SEGREGATION_OF_DUTIES', 'The maker of a top-up request cannot decide it.');
+  }
+  return approval;
+}
+
+/**
+ * POST /v1/admin/topup-approvals/:id/approve. Approving an approved request again answers the same
+ * decision without posting anything; a rejected one is TOPUP_APPROVAL_DECIDED.
+ */
+export async function approveTopup(
+  services: MoneyServices,
+  checker: Principal,
+  audit: AuditContext,
+  approvalId: string,
+): Promise<ApprovalView> {
+  const endpoint = `POST /v1/admin/topup-approvals/${approvalId}/approve`;
+  const response = await runMoneyOperation(
+    services,
+    checker,
+    undefined,
+    endpoint,
+    {},
+    async (transaction) => {
+      const approval = await lockPendingForChecker(transaction, checker, approvalId);
+      if (approval.status === 'approved') return { status: 200, body: approvalView(approval) };
+      if (approval.status === 'rejected') throw new AppError('TOPUP_APPROVAL_DECIDED');
+      // The beneficiary may have become staff, or the checker, since the request was made.
+      await assertStaffMayCredit(transaction, checker, approval.beneficiary_id);
+      const subject = { ...audit, userId: approval.beneficiary_id };
+      const posted = await postApprovedTopup(services, transaction, checker.tenantId, subject, approval);
+      const movementId = String(posted.body.transaction_id);
+      const decided = await decideApproval(transaction, checker.tenantId, approval.id, checker.userId, {
+        status: 'approved',
+        transactionId: movementId,
+      });
+      await recordAudit(transaction, subject, {
+        entityType: 'topup_approval',
+        entityId: approval.id,
+        action: 'TOPUP_APPROVE',
+        oldValues: { status: 'pending' },
+        newValues: { status: 'approved', maker_id: approval.maker_id, transaction_id: movementId },
+      });
+      return { status: 200, body: approvalView(decided) };
+    },
+  );
+  return response.body as ApprovalView;
+}
+
+/** POST /v1/admin/topup-approvals/:id/reject: no money moves; the reason is kept and audited. */
+export async function rejectTopup(
+  services: MoneyServices,
+  checker: Principal,
+  audit: AuditContext,
+  approvalId: string,
+  reason: string,
+): Promise<ApprovalView> {
+  return withScope(services.db, { tenantId: checker.tenantId }, async (transaction) => {
+    const approval = await lockPendingForChecker(transaction, checker, approvalId);
+    if (approval.status !== 'pending') throw new AppError('TOPUP_APPROVAL_DECIDED');
+    const decided = await decideApproval(transaction, checker.tenantId, approval.id, checker.userId, {
+      status: 'rejected',
+      rejectionReason: reason,
+    });
+    await recordAudit(
+      transaction,
+      { ...audit, userId: approval.beneficiary_id },
+      {
+        entityType: 'topup_approval',
+        entityId: approval.id,
+        action: 'TOPUP_REJECT',
+        oldValues: { status: 'pending' },
+        newValues: { status: 'rejected', maker_id: approval.maker_id, rejection_reason: reason },
+      },
+    );
+    return approvalView(decided);
+  });
+}
+
+export async function viewTopupApproval(
+  services: MoneyServices,
+  principal: Principal,
+  approvalId: string,
+): Promise<ApprovalView> {
+  const row = await withScope(services.db, { tenantId: principal.tenantId }, (transaction) =>
+    findApproval(transaction, principal.tenantId, approvalId),
+  );
+  if (!row) throw new AppError('NOT_FOUND', 'No top-up request with this id.');
+  return approvalView(row);
+}
+
+/** GET /v1/admin/topup-approvals: the checkers' queue, newest first. */
+export async function listTopupApprovals(
+  services: MoneyServices,
+  principal: Principal,
+  query: { status: TopupApprovalStatus; limit: number; cursor?: string | undefined },
+): Promise<{ approvals: ApprovalView[]; next_cursor: string | null }> {
+  const beforeId = query.cursor ? decodeCursor(query.cursor) : undefined;
+  const rows = await withScope(services.db, { tenantId: principal.tenantId }, (transaction) =>
+    listApprovals(transaction, principal.tenantId, query.status, query.limit + 1, beforeId),
+  );
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    approvals: page.map(approvalView),
+    next_cursor: rows.length > query.limit && last ? encodeCursor(last.id) : null,
+  };
+}
