@@ -3,7 +3,6 @@ import { auditContextFromRequest } from '../../platform/audit/request-audit-cont
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
 import type { MoneyServices } from '../operations/money-rules.ts';
-import { moneyMovementErrorCodes } from './transactions.schemas.ts';
 import {
   approveTopup,
   listTopupApprovals,
@@ -12,6 +11,7 @@ import {
 } from './topup-approvals.service.ts';
 import {
   ApprovalIdParamsSchema,
+  moneyMovementErrorCodes,
   RejectionBodySchema,
   TopupApprovalListQuerySchema,
   TopupApprovalListSchema,

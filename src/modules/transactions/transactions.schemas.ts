@@ -232,7 +232,4 @@ export const RejectionBodySchema = Type.Object(
 );
 export type RejectionBody = Static<typeof RejectionBodySchema>;
 
-export const ApprovalIdParamsSchema = Type.Object(
-  { id: Type.String({ format: 'uuid', description: 'The top-up request.' }) },
-  { additionalProperties: false },
-);
+export const ApprovalIdParamsSchema = IdParamsSchema('The top-up request.');
