@@ -123,19 +123,23 @@ export async function findHold(
     .executeTakeFirst();
 }
 
+/** A customer's holds newest first by id (time-ordered), `limit + 1` rows for keyset pagination. */
 export async function listHolds(
   transaction: ScopedTransaction,
   tenantId: string,
-  walletIds: readonly string[],
-  limit: number,
+  userId: string,
+  page: { limit: number; beforeId?: string | undefined },
 ): Promise<HoldRow[]> {
-  if (walletIds.length === 0) return [];
-  return transaction
+  let select = transaction
     .selectFrom('balance_holds')
     .select(holdColumns)
     .where('tenant_id', '=', tenantId)
-    .where('wallet_id', 'in', walletIds)
-    .orderBy('created_at', 'desc')
-    .limit(limit)
+    .where('wallet_id', 'in', (eb) =>
+      eb.selectFrom('wallets').select('id').where('tenant_id', '=', tenantId).where('user_id', '=', userId),
+    );
+  if (page.beforeId) select = select.where('id', '<', page.beforeId);
+  return select
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1)
     .execute();
 }

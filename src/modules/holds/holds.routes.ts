@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
+import { CursorQuerySchema, NextCursorSchema } from '../../platform/pagination.ts';
 import { IdParamsSchema, PageLimitSchema, UuidSchema } from '../../platform/schema-types.ts';
 import type { MoneyServices } from '../operations/money-rules.ts';
 import { AmountSchema, AssetSchema } from '../transactions/transactions.schemas.ts';
@@ -134,14 +135,17 @@ export const holdsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'holds:manage' },
       schema: {
         tags: ['money', 'admin'],
-        summary: "Staff: a customer's holds, newest first",
+        summary: "Staff: a customer's holds, newest first, keyset-paginated",
         security: [{ bearerAuth: [] }],
         params: CustomerParamsSchema,
-        querystring: Type.Object({ limit: PageLimitSchema(50) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { limit: PageLimitSchema(50), cursor: CursorQuerySchema },
+          { additionalProperties: false },
+        ),
         response: {
           200: Type.Object(
-            { holds: Type.Array(HoldSchema, { maxItems: 100 }) },
-            { additionalProperties: false, examples: [{ holds: HoldSchema.examples }] },
+            { holds: Type.Array(HoldSchema, { maxItems: 100 }), next_cursor: NextCursorSchema },
+            { additionalProperties: false, examples: [{ holds: HoldSchema.examples, next_cursor: null }] },
           ),
           ...errorResponses('NOT_FOUND'),
         },
@@ -149,7 +153,7 @@ export const holdsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const principal = requirePrincipal(request);
-      return { holds: await listUserHolds(services, principal, request.params.id, request.query.limit) };
+      return listUserHolds(services, principal, request.params.id, request.query);
     },
   );
 };

@@ -3,6 +3,7 @@ import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
+import { decodeIdCursor, nextIdCursor } from '../../platform/pagination.ts';
 import { type EntryType, postMovement } from '../ledger/ledger-posting.ts';
 import { withMoneyTransaction } from '../ledger/money-transaction.ts';
 import { assertAmount, type MoneyServices, requireAsset } from '../operations/money-rules.ts';
@@ -220,22 +221,12 @@ export async function listUserHolds(
   services: MoneyServices,
   principal: Principal,
   userId: string,
-  limit: number,
-): Promise<HoldView[]> {
+  query: { limit: number; cursor?: string | undefined },
+): Promise<{ holds: HoldView[]; next_cursor: string | null }> {
+  const beforeId = query.cursor ? decodeIdCursor(query.cursor) : undefined;
   return withMoneyTransaction(services.db, { tenantId: principal.tenantId }, 1, async (transaction) => {
     await requireTenantUser(transaction, principal.tenantId, userId);
-    const wallets = await transaction
-      .selectFrom('wallets')
-      .select('id')
-      .where('tenant_id', '=', principal.tenantId)
-      .where('user_id', '=', userId)
-      .execute();
-    const holds = await listHolds(
-      transaction,
-      principal.tenantId,
-      wallets.map((wallet) => wallet.id),
-      limit,
-    );
-    return holds.map(holdView);
+    const rows = await listHolds(transaction, principal.tenantId, userId, { limit: query.limit, beforeId });
+    return { holds: rows.slice(0, query.limit).map(holdView), next_cursor: nextIdCursor(rows, query.limit) };
   });
 }

@@ -4,6 +4,7 @@ import { auditContextFromRequest } from '../../platform/audit/request-audit-cont
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { errorResponses } from '../../platform/openapi.ts';
+import { CursorQuerySchema, NextCursorSchema } from '../../platform/pagination.ts';
 import { IdParamsSchema, JsonNumberSchema, PageLimitSchema } from '../../platform/schema-types.ts';
 import { type KycServices, listKycForReview, listOwnKyc, reviewKyc, submitKyc } from './kyc.service.ts';
 
@@ -156,32 +157,34 @@ export const kycRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'kyc:review' },
       schema: {
         tags: ['kyc', 'admin'],
-        summary: 'Officer: KYC records by status, oldest first',
+        summary: 'Officer: KYC records by status, oldest first, keyset-paginated',
         security: [{ bearerAuth: [] }],
         querystring: Type.Object(
           {
             status: Type.Optional(KycStatusSchema),
             limit: PageLimitSchema(50),
+            cursor: CursorQuerySchema,
           },
           { additionalProperties: false },
         ),
         response: {
           200: Type.Object(
-            { records: Type.Array(KycRecordSchema, { maxItems: 100 }) },
-            { additionalProperties: false, examples: [{ records: KycRecordSchema.examples }] },
+            { records: Type.Array(KycRecordSchema, { maxItems: 100 }), next_cursor: NextCursorSchema },
+            {
+              additionalProperties: false,
+              examples: [{ records: KycRecordSchema.examples, next_cursor: null }],
+            },
           ),
           ...errorResponses('VALIDATION_FAILED'),
         },
       },
     },
-    async (request) => ({
-      records: await listKycForReview(
-        services,
-        requirePrincipal(request),
-        request.query.status ?? 'pending',
-        request.query.limit,
-      ),
-    }),
+    async (request) =>
+      listKycForReview(services, requirePrincipal(request), {
+        status: request.query.status ?? 'pending',
+        limit: request.query.limit,
+        cursor: request.query.cursor,
+      }),
   );
 
   app.post(

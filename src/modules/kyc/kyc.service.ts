@@ -5,6 +5,7 @@ import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.t
 import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
+import { decodeIdCursor, nextIdCursor } from '../../platform/pagination.ts';
 
 export interface KycServices {
   db: Kysely<Database>;
@@ -148,22 +149,28 @@ export async function listOwnKyc(
   );
 }
 
+/** Oldest first (ids are time-ordered), keyset-paginated so a long queue can be worked through. */
 export async function listKycForReview(
   services: KycServices,
   principal: Principal,
-  status: KycStatus,
-  limit: number,
-): Promise<KycView[]> {
+  query: { status: KycStatus; limit: number; cursor?: string | undefined },
+): Promise<{ records: KycView[]; next_cursor: string | null }> {
+  const afterId = query.cursor ? decodeIdCursor(query.cursor) : undefined;
   return withScope(services.db, { tenantId: principal.tenantId }, async (transaction) => {
-    const rows = await transaction
+    let select = transaction
       .selectFrom('kyc_records')
       .select(columns)
       .where('tenant_id', '=', principal.tenantId)
-      .where('status', '=', status)
-      .orderBy('submitted_at')
-      .limit(limit)
+      .where('status', '=', query.status);
+    if (afterId) select = select.where('id', '>', afterId);
+    const rows = await select
+      .orderBy('id')
+      .limit(query.limit + 1)
       .execute();
-    return rows.map((row) => view(row as Row));
+    return {
+      records: rows.slice(0, query.limit).map((row) => view(row as Row)),
+      next_cursor: nextIdCursor(rows, query.limit),
+    };
   });
 }
 

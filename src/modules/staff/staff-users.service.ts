@@ -7,6 +7,7 @@ import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail
 import { staffRoles } from '../../platform/auth/permissions.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
+import { decodeIdCursor, encodeIdCursor } from '../../platform/pagination.ts';
 import { endSessions } from '../sessions/sessions.service.ts';
 
 /**
@@ -49,23 +50,6 @@ export interface UserDetail extends UserListItem {
   trust_score: number;
   permissions: string[];
   active_sessions: number;
-}
-
-const cursorPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** The cursor is the last row's id (uuid v7, time-ordered), opaque to clients. */
-export function encodeCursor(id: string): string {
-  return Buffer.from(id, 'utf8').toString('base64url');
-}
-
-export function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!cursorPattern.test(id)) {
-    throw new AppError('VALIDATION_FAILED', undefined, [
-      { field: 'querystring.cursor', reason: 'is not a cursor from this list' },
-    ]);
-  }
-  return id;
 }
 
 function escapeLike(text: string): string {
@@ -127,7 +111,7 @@ export async function listUsers(
 ): Promise<{ users: UserListItem[]; nextCursor: string | null }> {
   const rows = await withScope(services.database.db, { tenantId: principal.tenantId }, (transaction) => {
     let select = transaction.selectFrom('users').select([...listColumns]);
-    if (query.cursor) select = select.where('id', '<', decodeCursor(query.cursor));
+    if (query.cursor) select = select.where('id', '<', decodeIdCursor(query.cursor));
     if (query.role) select = select.where('role', '=', query.role as 'customer');
     if (query.status !== undefined) select = select.where('status', '=', query.status as 1);
     if (query.q) {
@@ -149,7 +133,7 @@ export async function listUsers(
   const last = page.at(-1);
   return {
     users: page.map(listItem),
-    nextCursor: rows.length > query.limit && last ? encodeCursor(last.id) : null,
+    nextCursor: rows.length > query.limit && last ? encodeIdCursor(last.id) : null,
   };
 }
 

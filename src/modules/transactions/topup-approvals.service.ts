@@ -3,9 +3,9 @@ import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.t
 import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
+import { decodeIdCursor, encodeIdCursor } from '../../platform/pagination.ts';
 import { runMoneyOperation } from '../idempotency/idempotency.service.ts';
 import type { MoneyServices } from '../operations/money-rules.ts';
-import { decodeCursor, encodeCursor } from '../staff/staff-users.service.ts';
 import { type ApprovalView, approvalView } from './topup-approval-view.ts';
 import {
   type ApprovalRow,
@@ -126,7 +126,7 @@ export async function listTopupApprovals(
   principal: Principal,
   query: { status: TopupApprovalStatus; limit: number; cursor?: string | undefined },
 ): Promise<{ approvals: ApprovalView[]; next_cursor: string | null }> {
-  const beforeId = query.cursor ? decodeCursor(query.cursor) : undefined;
+  const beforeId = query.cursor ? decodeIdCursor(query.cursor) : undefined;
   const rows = await withScope(services.db, { tenantId: principal.tenantId }, (transaction) =>
     listApprovals(transaction, principal.tenantId, query.status, query.limit + 1, beforeId),
   );
@@ -134,6 +134,6 @@ export async function listTopupApprovals(
   const last = page.at(-1);
   return {
     approvals: page.map(approvalView),
-    next_cursor: rows.length > query.limit && last ? encodeCursor(last.id) : null,
+    next_cursor: rows.length > query.limit && last ? encodeIdCursor(last.id) : null,
   };
 }
