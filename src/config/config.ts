@@ -341,7 +341,23 @@ function readConfig(source: Source): Config {
     reportInvalid(new ConfigurationError('DEFAULT_TENANT_SLUG', reason), undefined);
   }
   checkDatabaseTimeouts(config);
+  fitMoneyQueueWait(config, source);
   return config;
+}
+
+/**
+ * A transfer may wait in the group committer's queue and then for its statement: both together stay
+ * below REQUEST_TIMEOUT_MS, so a queued transfer gets its 503 in time. Unset, the wait is fitted.
+ */
+function fitMoneyQueueWait(config: Config, source: Source): void {
+  const room = config.requestTimeoutMs - config.databaseQueryTimeoutMs - 500;
+  const groupCommit = config.money.groupCommit;
+  if (source.MONEY_QUEUE_WAIT_MS_MAX === undefined) {
+    groupCommit.queueWaitMsMax = Math.max(10, Math.min(groupCommit.queueWaitMsMax, room));
+  } else if (groupCommit.queueWaitMsMax > room) {
+    const reason = `must be at most REQUEST_TIMEOUT_MS − the database query timeout − 500 (${room}), got ${groupCommit.queueWaitMsMax}`;
+    reportInvalid(new ConfigurationError('MONEY_QUEUE_WAIT_MS_MAX', reason), undefined);
+  }
 }
 
 /**

@@ -8,6 +8,12 @@ declare module 'fastify' {
      * identity module can enforce it and a forgotten declaration is a startup failure, not an open route.
      */
     permission?: string;
+    /**
+     * 'in-statement': the guard verifies the access token only and leaves the session check to the
+     * route's own database statement (a transfer checks it in the statement that moves the money, so
+     * the request costs one round trip). Such a route reads `request.claims`, never `request.principal`.
+     */
+    sessionCheck?: 'guard' | 'in-statement';
   }
 }
 

@@ -7,6 +7,7 @@ import { migration as identityVerification } from './0006_identity.ts';
 import { migration as moneyOperations } from './0007_money.ts';
 import { migration as securityControls } from './0008_security_controls.ts';
 import { migration as moneyRanges } from './0009_money_ranges.ts';
+import { migration as transferEngine } from './0010_transfer_engine.ts';
 
 /** Every migration in order. Names are permanent once released: they are recorded in schema_migrations. */
 export const migrations = {
@@ -19,4 +20,5 @@ export const migrations = {
   '0007_money': moneyOperations,
   '0008_security_controls': securityControls,
   '0009_money_ranges': moneyRanges,
+  '0010_transfer_engine': transferEngine,
 };

@@ -41,6 +41,26 @@ export interface MoneyConfig {
    * approval (maker–checker). An asset not listed has threshold 0: every staff top-up of it waits.
    */
   staffTopupApprovalThresholds: ReadonlyMap<string, number>;
+  /** How the transfer engine gathers concurrent transfers into one database call (see group-commit.ts). */
+  groupCommit: GroupCommitConfig;
+}
+
+export interface GroupCommitConfig {
+  windowMs: number;
+  requestsPerGroupMax: number;
+  groupsInFlightMax: number;
+  queuedRequestsMax: number;
+  queueWaitMsMax: number;
+}
+
+function readGroupCommit(source: Source): GroupCommitConfig {
+  return {
+    windowMs: readInteger(source, 'MONEY_GROUP_COMMIT_WINDOW_MS', 0, 0, 50),
+    requestsPerGroupMax: readInteger(source, 'MONEY_GROUP_REQUESTS_MAX', 128, 1, 1000),
+    groupsInFlightMax: readInteger(source, 'MONEY_GROUPS_IN_FLIGHT_MAX', 4, 1, 64),
+    queuedRequestsMax: readInteger(source, 'MONEY_QUEUED_REQUESTS_MAX', 20_000, 1, 1_000_000),
+    queueWaitMsMax: readInteger(source, 'MONEY_QUEUE_WAIT_MS_MAX', 10_000, 10, 600_000),
+  };
 }
 
 type Source = Record<string, string | undefined>;
@@ -132,6 +152,7 @@ export function readMoneyConfig(source: Source, environment: Environment): Money
     payoutSimulatorDelayMs: readInteger(source, 'PAYOUT_SIMULATOR_DELAY_MS', 200, 0, 60_000),
     selfTopupAllowed: readBoolean(source, 'SELF_TOPUP_ALLOWED', environment !== 'production'),
     staffTopupApprovalThresholds: reportThrown(() => readApprovalThresholds(source), new Map()),
+    groupCommit: readGroupCommit(source),
   };
   if (!/^[A-Za-z0-9]{2,16}$/.test(config.kycLimitedAsset)) {
     reportInvalid(

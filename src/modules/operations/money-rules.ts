@@ -56,18 +56,20 @@ const assetCacheTtlMs = 60_000;
 const assetCache = new Map<string, { asset: AssetRow | undefined; expiresAtMs: number }>();
 const assetCacheEntriesMax = 100;
 
-export async function requireAsset(transaction: ScopedTransaction, code: string): Promise<AssetRow> {
+export async function requireAsset(
+  db: Kysely<Database>,
+  code: string,
+  field = 'body.asset',
+): Promise<AssetRow> {
   let cached = assetCache.get(code);
   if (!cached || cached.expiresAtMs < Date.now()) {
     if (assetCache.size >= assetCacheEntriesMax) assetCache.clear();
-    cached = { asset: await findAsset(transaction, code), expiresAtMs: Date.now() + assetCacheTtlMs };
+    cached = { asset: await findAsset(db, code), expiresAtMs: Date.now() + assetCacheTtlMs };
     assetCache.set(code, cached);
   }
   const asset = cached.asset;
   if (!asset?.is_active) {
-    throw new AppError('VALIDATION_FAILED', undefined, [
-      { field: 'body.asset', reason: 'is not a supported asset' },
-    ]);
+    throw new AppError('VALIDATION_FAILED', undefined, [{ field, reason: 'is not a supported asset' }]);
   }
   return asset;
 }
@@ -158,6 +160,10 @@ export async function assertDailyOutgoing(
 export interface MoneyServices {
   db: Kysely<Database>;
   money: MoneyConfig;
+  /** The embedded engine has one connection (the transfer engine keeps one group in flight there). */
+  databaseEngine?: 'pglite' | 'postgres' | undefined;
+  /** The idle timeout the transfer statement applies when it checks a session (the guard's). */
+  sessionIdleTimeoutSeconds?: number | undefined;
 }
 
 /** An Idempotency-Key header value: 1-255 visible ASCII characters, or absent. */

@@ -1,146 +1,172 @@
-import { v7 as uuidV7 } from 'uuid';
-import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
-import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
-import type { Principal } from '../../platform/auth/principal.ts';
-import { AppError } from '../../platform/errors.ts';
-import { type MoneyResponse, runMoneyOperation } from '../idempotency/idempotency.service.ts';
-import { customerBalances, postMovement } from '../ledger/ledger-posting.ts';
-import {
-  assertAmount,
-  assertBalanceWithinLimit,
-  assertDailyOutgoing,
-  assertSingleAmount,
-  limitsFor,
-  loadMover,
-  type MoneyServices,
-  requireAsset,
-} from '../operations/money-rules.ts';
-import { ensureCustomerWallet, findRecipientByAccountNumber } from '../wallets/wallets.repository.ts';
+import type { AuditContext } from '../../platform/audit/audit-trail.ts';
+import { sessionTouchIntervalMs } from '../../platform/auth/auth-guard.ts';
+import { rolePermissions } from '../../platform/auth/permissions.ts';
+import { AppError, type ErrorCode, type ErrorDetail } from '../../platform/errors.ts';
+import { type MoneyResponse, requestHash } from '../idempotency/idempotency.service.ts';
+import type {
+  StatementSettings,
+  TransferAudit,
+  TransferItem,
+  TransferRequest,
+  TransferResult,
+} from '../ledger/transfer.repository.ts';
+import { transferEngineFor } from '../ledger/transfer-engine.ts';
+import { assertAmount, type MoneyServices, requireAsset } from '../operations/money-rules.ts';
 
 export interface TransferInput {
   to_account_number: string;
   amount: number;
   asset?: string | undefined;
   description?: string | undefined;
+  /** A batch item's client reference, unique within the batch. */
+  reference?: string | undefined;
+}
+
+export interface TransferBatchInput {
+  transfers: TransferInput[];
+  atomic: boolean;
+}
+
+/**
+ * Who moves the money. With `uncheckedSessionId` the session is checked in the transfer's own statement (the
+ * route's guard verified only the token); without it the caller was checked already (a service test,
+ * a job).
+ */
+export interface TransferCaller {
+  tenantId: string;
+  userId: string;
+  uncheckedSessionId?: string | undefined;
 }
 
 export const transferEndpoint = 'POST /v1/transactions/transfer';
+export const transferBatchEndpoint = 'POST /v1/transactions/batch';
+export const transferPermission = 'transactions:create';
+
+const userAgentLengthMax = 1000;
 
 /**
  * Moves money from the caller to the owner of `to_account_number`: a transfer_out entry for the sender
- * and a transfer_in entry for the receiver in one movement, one transaction, at most once per key.
+ * and a transfer_in entry for the receiver in one movement, at most once per key, in one database
+ * call shared with the transfers that arrive at the same time (group commit).
  */
 export async function transfer(
   services: MoneyServices,
-  principal: Principal,
+  caller: TransferCaller,
   audit: AuditContext,
   idempotencyKey: string | undefined,
   input: TransferInput,
 ): Promise<MoneyResponse> {
-  return runMoneyOperation(services, principal, idempotencyKey, transferEndpoint, input, (transaction) =>
-    postTransfer(services, transaction, principal, audit, input),
-  );
+  const items = [await transferItem(services, input, 'body.')];
+  return submit(services, caller, audit, idempotencyKey, {
+    endpoint: transferEndpoint,
+    body: input,
+    batch: false,
+    atomic: true,
+    items,
+  });
 }
 
-async function postTransfer(
+/**
+ * Up to 1,000 transfers from the caller's wallets under one key: `atomic` posts all or none (the first
+ * failing item is named by its index), otherwise each item gets its own outcome.
+ */
+export async function transferBatch(
   services: MoneyServices,
-  transaction: ScopedTransaction,
-  principal: Principal,
+  caller: TransferCaller,
   audit: AuditContext,
-  input: TransferInput,
+  idempotencyKey: string | undefined,
+  input: TransferBatchInput,
 ): Promise<MoneyResponse> {
-  const tenantId = principal.tenantId;
-  const asset = await requireAsset(transaction, input.asset ?? 'IDR');
-  assertAmount(input.amount, asset);
-  const mover = await loadMover(transaction, tenantId, principal.userId, services.money, asset.code);
-  const senderLimits = limitsFor(services.money, mover.kycTier, asset.code);
-  assertSingleAmount(senderLimits, input.amount);
-  const recipient = await findRecipientByAccountNumber(
-    transaction,
-    tenantId,
-    input.to_account_number,
-    asset.code,
-  );
-  if (!recipient) {
-    throw new AppError('RECIPIENT_NOT_FOUND', undefined, [
-      { field: 'body.to_account_number', reason: 'matches no account' },
-    ]);
+  const items: TransferItem[] = [];
+  for (const [index, item] of input.transfers.entries()) {
+    items.push(await transferItem(services, item, `body.transfers[${index}].`));
   }
-  if (recipient.userId === mover.userId) {
-    throw new AppError('SELF_TRANSFER', undefined, [
-      { field: 'body.to_account_number', reason: 'is your own account' },
-    ]);
-  }
-  if (recipient.status !== 1 || recipient.deleted) {
-    throw new AppError('RECIPIENT_BLOCKED', undefined, [
-      { field: 'body.to_account_number', reason: 'cannot receive money' },
-    ]);
-  }
-  const senderWalletId = mover.walletId;
-  if (!senderWalletId) throw new AppError('INSUFFICIENT_FUNDS');
-  const receiverWalletId =
-    recipient.walletId ?? (await ensureCustomerWallet(transaction, tenantId, recipient.userId, asset.code));
-  const receiverLimits = limitsFor(services.money, recipient.kycTier, asset.code);
-  const movementId = uuidV7();
-  const description = input.description ?? null;
-  await recordAudit(transaction, audit, {
-    entityType: 'transaction',
-    entityId: movementId,
-    action: 'TRANSFER',
-    newValues: {
-      asset: asset.code,
-      amount: input.amount,
-      from_wallet: senderWalletId,
-      to_wallet: receiverWalletId,
-    },
+  return submit(services, caller, audit, idempotencyKey, {
+    endpoint: transferBatchEndpoint,
+    body: input,
+    batch: true,
+    atomic: input.atomic,
+    items,
   });
-  const posted = await postMovement(
-    transaction,
-    tenantId,
-    movementId,
-    [
-      {
-        walletId: senderWalletId,
-        delta: -input.amount,
-        type: 'transfer_out',
-        counterpartyWalletId: receiverWalletId,
-        description: input.description,
-      },
-      {
-        walletId: receiverWalletId,
-        delta: input.amount,
-        type: 'transfer_in',
-        counterpartyWalletId: senderWalletId,
-        description: input.description,
-      },
-    ],
-    {
-      beforeWrite: async (wallets) => {
-        await assertDailyOutgoing(transaction, tenantId, senderWalletId, senderLimits, input.amount);
-        assertBalanceWithinLimit(
-          receiverLimits,
-          wallets.get(receiverWalletId)?.balance ?? 0,
-          'the recipient',
-        );
-      },
-    },
-  );
-  const sent = posted[0];
-  if (!sent) throw new Error('a transfer posts its sender entry first');
+}
+
+async function transferItem(
+  services: MoneyServices,
+  input: TransferInput,
+  prefix: string,
+): Promise<TransferItem> {
+  if (services.money.maintenanceMode) throw new AppError('MAINTENANCE_MODE');
+  const asset = await requireAsset(services.db, input.asset ?? 'IDR', `${prefix}asset`);
+  assertAmount(input.amount, asset, `${prefix}amount`);
   return {
-    status: 201,
-    body: {
-      transaction_id: movementId,
-      entry_id: sent.id,
-      type: 'transfer_out',
-      status: 'completed',
-      asset: asset.code,
-      amount: input.amount,
-      to_account_number: input.to_account_number,
-      description,
-      balance_before: customerBalances(sent).balanceBefore,
-      balance_after: customerBalances(sent).balanceAfter,
-      created_at: new Date().toISOString(),
-    },
+    to_account_number: input.to_account_number,
+    amount: input.amount,
+    asset: asset.code,
+    description: input.description,
+    reference: input.reference,
   };
+}
+
+interface Submission {
+  endpoint: string;
+  body: unknown;
+  batch: boolean;
+  atomic: boolean;
+  items: TransferItem[];
+}
+
+async function submit(
+  services: MoneyServices,
+  caller: TransferCaller,
+  audit: AuditContext,
+  key: string | undefined,
+  submission: Submission,
+): Promise<MoneyResponse> {
+  const request: TransferRequest = {
+    user_id: caller.userId,
+    session_id: caller.uncheckedSessionId,
+    key,
+    hash: requestHash(submission.endpoint, submission.body),
+    endpoint: submission.endpoint,
+    batch: submission.batch,
+    atomic: submission.atomic,
+    items: submission.items,
+    audit: transferAudit(audit, caller),
+  };
+  const engine = transferEngineFor(services, statementSettings(services));
+  return responseOf(await engine.submit(caller.tenantId, request));
+}
+
+function statementSettings(services: MoneyServices): StatementSettings {
+  const roles = Object.entries(rolePermissions)
+    .filter(([, permissions]) => (permissions as readonly string[]).includes(transferPermission))
+    .map(([role]) => role);
+  return {
+    idleSeconds: services.sessionIdleTimeoutSeconds ?? 1800,
+    touchSeconds: Math.round(sessionTouchIntervalMs / 1000),
+    permission: transferPermission,
+    roles,
+  };
+}
+
+function transferAudit(audit: AuditContext, caller: TransferCaller): TransferAudit {
+  return {
+    ip_address: audit.ipAddress,
+    user_agent: audit.userAgent?.slice(0, userAgentLengthMax),
+    endpoint: audit.endpoint?.slice(0, 255),
+    method: audit.method,
+    request_id: audit.requestId,
+    session_id: audit.sessionId ?? caller.uncheckedSessionId,
+  };
+}
+
+interface ResultError {
+  error: { code: ErrorCode; message: string; details?: ErrorDetail[] };
+}
+
+/** A success (fresh or replayed) is the response; a rejection (stored or not) is thrown as the typed error. */
+function responseOf(result: TransferResult): MoneyResponse {
+  if (result.status < 400 && result.unstored !== true) return { status: result.status, body: result.body };
+  const { error } = result.body as unknown as ResultError;
+  throw new AppError(error.code, error.message, error.details);
 }

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { sql } from 'kysely';
-import type { SystemWalletPurpose } from '../../db/schema.ts';
+import { type Kysely, sql } from 'kysely';
+import type { Database, SystemWalletPurpose } from '../../db/schema.ts';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 
 export interface AssetRow {
@@ -10,8 +10,8 @@ export interface AssetRow {
   is_active: boolean;
 }
 
-export async function findAsset(transaction: ScopedTransaction, code: string): Promise<AssetRow | undefined> {
-  return transaction
+export async function findAsset(db: Kysely<Database>, code: string): Promise<AssetRow | undefined> {
+  return db
     .selectFrom('assets')
     .select(['code', 'scale', 'maximum_amount', 'is_active'])
     .where('code', '=', code)

@@ -110,7 +110,13 @@ export async function loadPrincipal(
 }
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified access token of a route whose session is checked in its own statement. */
+    claims?: AccessTokenClaims;
+  }
   interface FastifyInstance {
+    /** The guard's full session check, for an in-statement route that answers before its statement runs. */
+    checkSession(request: FastifyRequest): Promise<void>;
     /** `METHOD url` → permission of every route registered after the guard (the route-walk test reads it). */
     routePermissions: Map<string, string>;
   }
@@ -135,6 +141,17 @@ export function registerAuthGuard(app: FastifyInstance, options: AuthGuardOption
     for (const method of methods)
       routePermissions.set(`${method} ${route.url}`, route.config?.permission ?? publicPermission);
   });
+  const checkSession = async (request: FastifyRequest, claims: AccessTokenClaims, permission: string) => {
+    const principal = await loadPrincipal(app.database.db, claims, idleTimeoutSeconds);
+    if (!principal) throw new AppError('UNAUTHENTICATED');
+    request.principal = principal;
+    if (!principal.permissions.has(permission)) throw new AppError('FORBIDDEN');
+  };
+  app.decorate('checkSession', async (request: FastifyRequest) => {
+    const permission = request.routeOptions.config?.permission;
+    if (!request.claims || permission === undefined) throw new AppError('UNAUTHENTICATED');
+    await checkSession(request, request.claims, permission);
+  });
   app.addHook('onRequest', async (request) => {
     const permission = request.routeOptions.config?.permission;
     // No permission means no route matched: the not-found handler answers.
@@ -148,9 +165,10 @@ export function registerAuthGuard(app: FastifyInstance, options: AuthGuardOption
     if (typeof headerTenant === 'string' && headerTenant.toLowerCase() !== claims.tenantId) {
       throw new AppError('UNAUTHENTICATED');
     }
-    const principal = await loadPrincipal(app.database.db, claims, idleTimeoutSeconds);
-    if (!principal) throw new AppError('UNAUTHENTICATED');
-    request.principal = principal;
-    if (!principal.permissions.has(permission)) throw new AppError('FORBIDDEN');
+    if (request.routeOptions.config?.sessionCheck === 'in-statement') {
+      request.claims = claims;
+      return;
+    }
+    await checkSession(request, claims, permission);
   });
 }
