@@ -206,8 +206,8 @@ const requestFunction = `create function corebank_transfer_request(
         for i in 0 .. v_count - 1 loop
           v_outcome := corebank_transfer_item(p_tenant, p_caller, v_items->i || jsonb_build_object(
             'audit_details', jsonb_build_object('batch', true, 'index', i)),
-            'body.transfers[' || i || '].', p_request, p_settings);
-          if not (v_outcome->>'ok')::boolean then
+            'body.transfers.' || i || '.', p_request, p_settings);
+          if not coalesce((v_outcome->>'ok')::boolean, false) then
             v_failure := v_outcome;
             v_failed_index := i;
             raise exception using errcode = 'CBAT1';
@@ -228,7 +228,7 @@ const requestFunction = `create function corebank_transfer_request(
       for i in 0 .. v_count - 1 loop
         v_outcome := corebank_transfer_item(p_tenant, p_caller, v_items->i || jsonb_build_object(
           'audit_details', jsonb_build_object('batch', true, 'index', i)),
-          'body.transfers[' || i || '].', p_request, p_settings);
+          'body.transfers.' || i || '.', p_request, p_settings);
         if (v_outcome->>'ok')::boolean then
           v_completed := v_completed + 1;
           v_outcomes := v_outcomes || jsonb_build_array((v_outcome - 'ok') || jsonb_build_object('index', i,

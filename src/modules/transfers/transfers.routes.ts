@@ -66,8 +66,8 @@ function assertUniqueReferences(transfers: readonly { reference?: string | undef
     if (first !== undefined) {
       throw new AppError('VALIDATION_FAILED', undefined, [
         {
-          field: `body.transfers[${index}].reference`,
-          reason: `repeats the reference of transfers[${first}]`,
+          field: `body.transfers.${index}.reference`,
+          reason: `repeats the reference of body.transfers.${first}`,
         },
       ]);
     }

@@ -79,7 +79,7 @@ export async function transferBatch(
 ): Promise<MoneyResponse> {
   const items: TransferItem[] = [];
   for (const [index, item] of input.transfers.entries()) {
-    items.push(await transferItem(services, item, `body.transfers[${index}].`));
+    items.push(await transferItem(services, item, `body.transfers.${index}.`));
   }
   return submit(services, caller, audit, idempotencyKey, {
     endpoint: transferBatchEndpoint,

@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type AppInstance, buildApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { checkLedger } from '../../src/modules/ledger/ledger-check.ts';
+import { bearer, type LoggedInCustomer, loginCustomer } from '../helpers/auth.ts';
+import { openTestDatabase, type TestDatabase } from '../helpers/database.ts';
+
+const config = loadConfig({ NODE_ENV: 'test' });
+
+let database: TestDatabase;
+let app: AppInstance;
+
+before(async () => {
+  database = await openTestDatabase();
+  app = await buildApp({ config, database, logger: false });
+  await app.ready();
+});
+
+after(async () => {
+  await app.close();
+  await database.close();
+});
+
+interface BatchBody {
+  atomic: boolean;
+  status: string;
+  completed: number;
+  rejected: number;
+  items: {
+    index: number;
+    reference: string | null;
+    status: string;
+    balance_after?: number;
+    error?: { code: string; details?: { field?: string }[] };
+  }[];
+}
+
+interface ErrorBody {
+  error: { code: string; message: string; details?: { field?: string; reason: string }[] };
+}
+
+async function post(who: { accessToken: string }, url: string, payload: unknown, key?: string) {
+  return app.inject({
+    method: 'POST',
+    url,
+    headers: { ...bearer(who), ...(key ? { 'idempotency-key': key } : {}) },
+    payload: payload as Record<string, unknown>,
+  });
+}
+
+async function balanceOf(who: LoggedInCustomer): Promise<number> {
+  const response = await app.inject({ method: 'GET', url: '/v1/me/balances', headers: bearer(who) });
+  const balances = (response.json() as { balances: { asset: string; balance: number }[] }).balances;
+  return balances.find((wallet) => wallet.asset === 'IDR')?.balance ?? 0;
+}
+
+async function funded(amount: number): Promise<LoggedInCustomer> {
+  const customer = await loginCustomer(app);
+  const response = await post(customer, '/v1/transactions/topup', { amount });
+  assert.equal(response.statusCode, 201, response.body);
+  return customer;
+}
+
+async function assertLedgerClean(): Promise<void> {
+  const result = await checkLedger(database.db);
+  assert.equal(result.problem, undefined, JSON.stringify(result.problem));
+}
+
+describe('POST /v1/transactions/batch', () => {
+  test('an atomic batch posts every transfer, in order, with one outcome per item', async () => {
+    const payer = await funded(10_000);
+    const [bob, carol] = [await loginCustomer(app), await loginCustomer(app)];
+    const response = await post(payer, '/v1/transactions/batch', {
+      atomic: true,
+      transfers: [
+        { to_account_number: bob.accountNumber, amount: 1_000, reference: 'a' },
+        { to_account_number: carol.accountNumber, amount: 2_000, description: 'two' },
+        { to_account_number: bob.accountNumber, amount: 3_000, reference: 'c' },
+      ],
+    });
+    assert.equal(response.statusCode, 201, response.body);
+    const body = response.json() as BatchBody;
+    assert.deepEqual(
+      { atomic: body.atomic, status: body.status, completed: body.completed, rejected: body.rejected },
+      { atomic: true, status: 'completed', completed: 3, rejected: 0 },
+    );
+    assert.deepEqual(
+      body.items.map((item) => [item.index, item.reference, item.status, item.balance_after]),
+      [
+        [0, 'a', 'completed', 9_000],
+        [1, null, 'completed', 7_000],
+        [2, 'c', 'completed', 4_000],
+      ],
+    );
+    assert.deepEqual(
+      [await balanceOf(payer), await balanceOf(bob), await balanceOf(carol)],
+      [4_000, 4_000, 2_000],
+    );
+    await assertLedgerClean();
+  });
+
+  test('an atomic batch with one failing item moves nothing and names the item by index and code', async () => {
+    const payer = await funded(5_000);
+    const bob = await loginCustomer(app);
+    const response = await post(payer, '/v1/transactions/batch', {
+      atomic: true,
+      transfers: [
+        { to_account_number: bob.accountNumber, amount: 1_000 },
+        { to_account_number: bob.accountNumber, amount: 4_500 },
+        { to_account_number: bob.accountNumber, amount: 1 },
+      ],
+    });
+    assert.equal(response.statusCode, 422, response.body);
+    const body = response.json() as ErrorBody;
+    assert.equal(body.error.code, 'INSUFFICIENT_FUNDS');
+    assert.equal(body.error.details?.[0]?.field, 'body.transfers.1.amount');
+    assert.match(body.error.message, /Transfer 1 /);
+    assert.deepEqual([await balanceOf(payer), await balanceOf(bob)], [5_000, 0]);
+    await assertLedgerClean();
+  });
+
+  test('a non-atomic batch keeps each item its own outcome: one rejection among successes', async () => {
+    const payer = await funded(5_000);
+    const bob = await loginCustomer(app);
+    const response = await post(
+      payer,
+      '/v1/transactions/batch',
+      {
+        atomic: false,
+        transfers: [
+          { to_account_number: bob.accountNumber, amount: 1_000 },
+          { to_account_number: '99999999999999', amount: 10 },
+          { to_account_number: payer.accountNumber, amount: 10 },
+          { to_account_number: bob.accountNumber, amount: 9_000 },
+          { to_account_number: bob.accountNumber, amount: 500 },
+        ],
+      },
+      'batch-partial',
+    );
+    assert.equal(response.statusCode, 201, response.body);
+    const body = response.json() as BatchBody;
+    assert.deepEqual(
+      body.items.map((item) => item.error?.code ?? item.status),
+      ['completed', 'RECIPIENT_NOT_FOUND', 'SELF_TRANSFER', 'INSUFFICIENT_FUNDS', 'completed'],
+    );
+    assert.equal(body.items[1]?.error?.details?.[0]?.field, 'body.transfers.1.to_account_number');
+    assert.deepEqual([body.status, body.completed, body.rejected], ['partial', 2, 3]);
+    assert.deepEqual([await balanceOf(payer), await balanceOf(bob)], [3_500, 1_500]);
+    const replay = await post(
+      payer,
+      '/v1/transactions/batch',
+      JSON.parse(response.request?.body ?? 'null') ?? {
+        atomic: false,
+        transfers: [],
+      },
+      'batch-partial',
+    );
+    assert.ok(replay.statusCode === 201 || replay.statusCode === 400);
+    await assertLedgerClean();
+  });
+
+  test('the same key replays a batch without moving money again; another body is IDEMPOTENCY_KEY_REUSED', async () => {
+    const payer = await funded(5_000);
+    const bob = await loginCustomer(app);
+    const batch = { atomic: true, transfers: [{ to_account_number: bob.accountNumber, amount: 700 }] };
+    const first = await post(payer, '/v1/transactions/batch', batch, 'batch-key');
+    const second = await post(payer, '/v1/transactions/batch', batch, 'batch-key');
+    assert.equal(first.statusCode, 201, first.body);
+    assert.deepEqual(second.json(), first.json());
+    const other = await post(payer, '/v1/transactions/batch', { ...batch, atomic: false }, 'batch-key');
+    assert.equal((other.json() as ErrorBody).error.code, 'IDEMPOTENCY_KEY_REUSED');
+    assert.deepEqual([await balanceOf(payer), await balanceOf(bob)], [4_300, 700]);
+  });
+
+  test('over 1,000 items, a duplicate reference, a fractional or negative amount, an unknown field: 400 naming the item, nothing moves', async () => {
+    const payer = await funded(5_000);
+    const bob = await loginCustomer(app);
+    const item = { to_account_number: bob.accountNumber, amount: 1 };
+    const cases: [unknown, string][] = [
+      [{ atomic: true, transfers: Array.from({ length: 1001 }, () => item) }, 'body.transfers'],
+      [{ atomic: true, transfers: [{ ...item, reference: 'x' }, { ...item, reference: 'x' }] }, 'body.transfers.1.reference'],
+      [{ atomic: false, transfers: [item, { ...item, amount: 1.5 }] }, 'body.transfers.1.amount'],
+      [{ atomic: false, transfers: [item, item, { ...item, amount: -3 }] }, 'body.transfers.2.amount'],
+      [{ atomic: true, transfers: [{ ...item, colour: 'red' }] }, 'body.transfers.0'],
+      [{ atomic: true, transfers: [item], extra: 1 }, 'body'],
+    ];
+    for (const [payload, field] of cases) {
+      const response = await post(payer, '/v1/transactions/batch', payload);
+      assert.equal(response.statusCode, 400, `${field}: ${response.body}`);
+      const fields = (response.json() as ErrorBody).error.details?.map((detail) => detail.field ?? '') ?? [];
+      assert.ok(fields.some((named) => named.startsWith(field)), `${field} not named in ${JSON.stringify(fields)}`);
+    }
+    assert.deepEqual([await balanceOf(payer), await balanceOf(bob)], [5_000, 0]);
+  });
+
+  test('without a valid session a batch is 401 before any validation, and moves nothing', async () => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/transactions/batch',
+      headers: { authorization: 'Bearer a.b.c' },
+      payload: { atomic: 'maybe' },
+    });
+    assert.equal(response.statusCode, 401, response.body);
+  });
+});
