@@ -497,6 +497,15 @@ export interface IdempotencyKeysTable {
   expires_at: RequiredTimestamp;
 }
 
+/** 0010_transfer_engine: a wallet's outgoing money of one UTC day, kept by every posting that sends money. */
+export interface DailyTotalsTable {
+  tenant_id: string;
+  id: Generated<string>;
+  wallet_id: string;
+  day: Date;
+  amount: number;
+}
+
 // ---------------------------------------------------------------------------------------------
 // 0004_content_security
 // ---------------------------------------------------------------------------------------------
@@ -809,6 +818,7 @@ export interface Database {
   transactions: TransactionsTable;
   kyc_records: KycRecordsTable;
   idempotency_keys: IdempotencyKeysTable;
+  daily_totals: DailyTotalsTable;
   // Security controls
   security_counters: SecurityCountersTable;
   topup_approvals: TopupApprovalsTable;

@@ -147,16 +147,6 @@ describe('POST /v1/transactions/batch', () => {
     assert.equal(body.items[1]?.error?.details?.[0]?.field, 'body.transfers.1.to_account_number');
     assert.deepEqual([body.status, body.completed, body.rejected], ['partial', 2, 3]);
     assert.deepEqual([await balanceOf(payer), await balanceOf(bob)], [3_500, 1_500]);
-    const replay = await post(
-      payer,
-      '/v1/transactions/batch',
-      JSON.parse(response.request?.body ?? 'null') ?? {
-        atomic: false,
-        transfers: [],
-      },
-      'batch-partial',
-    );
-    assert.ok(replay.statusCode === 201 || replay.statusCode === 400);
     await assertLedgerClean();
   });
 
@@ -179,7 +169,16 @@ describe('POST /v1/transactions/batch', () => {
     const item = { to_account_number: bob.accountNumber, amount: 1 };
     const cases: [unknown, string][] = [
       [{ atomic: true, transfers: Array.from({ length: 1001 }, () => item) }, 'body.transfers'],
-      [{ atomic: true, transfers: [{ ...item, reference: 'x' }, { ...item, reference: 'x' }] }, 'body.transfers.1.reference'],
+      [
+        {
+          atomic: true,
+          transfers: [
+            { ...item, reference: 'x' },
+            { ...item, reference: 'x' },
+          ],
+        },
+        'body.transfers.1.reference',
+      ],
       [{ atomic: false, transfers: [item, { ...item, amount: 1.5 }] }, 'body.transfers.1.amount'],
       [{ atomic: false, transfers: [item, item, { ...item, amount: -3 }] }, 'body.transfers.2.amount'],
       [{ atomic: true, transfers: [{ ...item, colour: 'red' }] }, 'body.transfers.0'],
@@ -189,7 +188,10 @@ describe('POST /v1/transactions/batch', () => {
       const response = await post(payer, '/v1/transactions/batch', payload);
       assert.equal(response.statusCode, 400, `${field}: ${response.body}`);
       const fields = (response.json() as ErrorBody).error.details?.map((detail) => detail.field ?? '') ?? [];
-      assert.ok(fields.some((named) => named.startsWith(field)), `${field} not named in ${JSON.stringify(fields)}`);
+      assert.ok(
+        fields.some((named) => named.startsWith(field)),
+        `${field} not named in ${JSON.stringify(fields)}`,
+      );
     }
     assert.deepEqual([await balanceOf(payer), await balanceOf(bob)], [5_000, 0]);
   });

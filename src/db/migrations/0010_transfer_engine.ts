@@ -92,14 +92,9 @@ const itemFunction = `create function corebank_transfer_item(
         'would take a balance above 9007199254740991 minor units');
     end if;
     if v_limited then
-      -- Today's outgoing: transfers from the counter, withdrawals (posted today or still held) summed.
+      -- Today's outgoing (transfers and withdrawal requests): one counter row, kept by both.
       select coalesce((select d.amount from daily_totals d where d.tenant_id = p_tenant
                          and d.wallet_id = v_sender_id and d.day = v_today), 0)
-           + coalesce((select sum(t.amount) from transactions t where t.tenant_id = p_tenant
-                         and t.wallet_id = v_sender_id and t.type = 'withdraw'
-                         and t.created_at >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC'), 0)
-           + coalesce((select sum(h.amount) from balance_holds h where h.tenant_id = p_tenant
-                         and h.wallet_id = v_sender_id and h.status = 'active' and h.reason = 'withdrawal'), 0)
         into v_daily;
       if v_daily + v_amount > (v_limits->>'daily')::bigint then
         return corebank_money_failure(p_settings, 'KYC_LIMIT_EXCEEDED', p_prefix, 'amount',
@@ -359,24 +354,30 @@ const groupFunction = `create function corebank_transfer_group(p_tenant uuid, p_
 
 const up = [
   /*
-   * Today's outgoing transfers of a wallet, one row per wallet and UTC day, added to by every transfer
-   * under the wallet's lock: the daily limit reads one row instead of summing the day's entries.
-   * Withdrawals are still summed from their entries and holds (few per day).
+   * A wallet's outgoing money of one UTC day (transfers, and withdrawals counted when requested; a
+   * failed payout gives its amount back), added to under the wallet's lock by every posting that
+   * sends money out: the daily limit reads one row instead of summing the day's entries and holds.
    */
   `create table daily_totals (
      tenant_id uuid not null,
+     id uuid not null default corebank_uuid_v7(),
      wallet_id uuid not null,
      day date not null,
      amount bigint not null check (amount >= 0),
-     primary key (tenant_id, wallet_id, day),
+     primary key (tenant_id, id),
+     unique (tenant_id, wallet_id, day),
      foreign key (tenant_id, wallet_id) references wallets (tenant_id, id)
    )`,
   `select corebank_protect_tenant_table('daily_totals', 'crud')`,
+  // Today's total as the old rule summed it: today's transfers out and withdrawals, and held withdrawals.
   `insert into daily_totals (tenant_id, wallet_id, day, amount)
    select tenant_id, wallet_id, (now() at time zone 'UTC')::date, sum(amount)
-     from transactions
-    where type = 'transfer_out'
-      and created_at >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC'
+     from (select tenant_id, wallet_id, amount from transactions
+            where type in ('transfer_out', 'withdraw')
+              and created_at >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC'
+           union all
+           select tenant_id, wallet_id, amount from balance_holds
+            where status = 'active' and reason = 'withdrawal') outgoing
     group by tenant_id, wallet_id`,
   failureFunction,
   itemFunction,

@@ -1,5 +1,6 @@
 import { v7 as uuidV7 } from 'uuid';
 import { type EntryRequest, postMovement } from '../../modules/ledger/ledger-posting.ts';
+import { addDailyOutgoing } from '../../modules/operations/money-rules.ts';
 import { recordAudit } from '../../platform/audit/audit-trail.ts';
 import { hoursAgo, hoursFromNow, type SeedContext, type SeededPeople } from './seed-context.ts';
 
@@ -92,6 +93,11 @@ async function move(
     movementId,
     entries.map((entry) => ({ ...entry, operationId })),
   );
+  for (const entry of entries) {
+    if (entry.type === 'transfer_out' || entry.type === 'withdraw') {
+      await addDailyOutgoing(context.transaction, context.tenantId, entry.walletId, -entry.delta);
+    }
+  }
   await recordAudit(context.transaction, context.audit, {
     entityType: 'transaction',
     entityId: movementId,

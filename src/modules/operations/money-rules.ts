@@ -124,8 +124,9 @@ export function assertBalanceWithinLimit(
 }
 
 /**
- * Today's (UTC) outgoing total of a wallet: transfers out and withdrawals posted today plus the
- * withdrawals still held. Call it with the wallet locked, or two concurrent requests could both pass.
+ * Today's (UTC) outgoing total of a wallet (daily_totals, migration 0010: transfers, and withdrawals
+ * counted when requested) plus `amount` must stay within the tier's daily limit. Call it with the
+ * wallet locked, and add the amount in the same transaction, or two requests could both pass.
  */
 export async function assertDailyOutgoing(
   transaction: ScopedTransaction,
@@ -135,17 +136,14 @@ export async function assertDailyOutgoing(
   amount: number,
 ): Promise<void> {
   if (!limits) return;
-  const result = await sql<{ total: number }>`
-    select least(
-      coalesce((select sum(amount) from transactions
-        where tenant_id = ${tenantId} and wallet_id = ${walletId} and type in ('transfer_out', 'withdraw')
-          and created_at >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC'), 0)
-      + coalesce((select sum(amount) from balance_holds
-        where tenant_id = ${tenantId} and wallet_id = ${walletId} and status = 'active' and reason = 'withdrawal'), 0)
-    -- Capped so a day of many large movements can never be read as a number past 2^53: any total
-    -- above the cap is over every limit anyway.
-    , 9007199254740991)::bigint as total`.execute(transaction);
-  const total = result.rows[0]?.total ?? 0;
+  const row = await transaction
+    .selectFrom('daily_totals')
+    .select('amount')
+    .where('tenant_id', '=', tenantId)
+    .where('wallet_id', '=', walletId)
+    .where('day', '=', sql<Date>`(now() at time zone 'UTC')::date`)
+    .executeTakeFirst();
+  const total = row?.amount ?? 0;
   if (total + amount > limits.dailyOutgoingMinor) {
     throw new AppError('KYC_LIMIT_EXCEEDED', undefined, [
       {
@@ -154,6 +152,28 @@ export async function assertDailyOutgoing(
       },
     ]);
   }
+}
+
+/**
+ * Adds to (or, negative, gives back to) a wallet's outgoing total of the UTC day `at` falls on (today
+ * by default). A give-back never takes the total below zero.
+ */
+export async function addDailyOutgoing(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  walletId: string,
+  amount: number,
+  at?: Date,
+): Promise<void> {
+  const day = at
+    ? sql`(${at.toISOString()}::timestamptz at time zone 'UTC')::date`
+    : sql`(now() at time zone 'UTC')::date`;
+  await sql`
+    insert into daily_totals as d (tenant_id, wallet_id, day, amount)
+    values (${tenantId}, ${walletId}, ${day}, greatest(${amount}::bigint, 0))
+    on conflict (tenant_id, wallet_id, day) do update set amount = greatest(d.amount + ${amount}::bigint, 0)`.execute(
+    transaction,
+  );
 }
 
 /** What a money service needs from the application. */

@@ -6,6 +6,7 @@ import { findHold, lockWallet } from '../holds/holds.repository.ts';
 import { captureHold, releaseHold } from '../holds/holds.service.ts';
 import { withMoneyTransaction } from '../ledger/money-transaction.ts';
 import type { MoneyConfig } from '../operations/money-config.ts';
+import { addDailyOutgoing } from '../operations/money-rules.ts';
 import type { PayoutProvider, PayoutResult } from './payout-provider.ts';
 
 interface ClaimedWithdrawal {
@@ -153,6 +154,8 @@ async function settleWithdrawal(
       return 'completed';
     }
     await releaseHold(transaction, tenantId, hold);
+    // The money never left: the day it was requested on gets its outgoing amount back.
+    await addDailyOutgoing(transaction, tenantId, hold.wallet_id, -hold.amount, hold.created_at);
     await transaction
       .updateTable('operations')
       .set({ status: 'failed', error_message: result.errorMessage, completed_at: sql<Date>`now()` })

@@ -6,6 +6,7 @@ import { AppError } from '../../platform/errors.ts';
 import { placeHold } from '../holds/holds.service.ts';
 import { type MoneyResponse, runMoneyOperation } from '../idempotency/idempotency.service.ts';
 import {
+  addDailyOutgoing,
   assertAmount,
   assertDailyOutgoing,
   assertSingleAmount,
@@ -72,8 +73,7 @@ async function createWithdrawal(
   const walletId = mover.walletId;
   if (!walletId) throw new AppError('INSUFFICIENT_FUNDS');
   const operationId = uuidV7();
-  // placeHold locks the wallet first, so the daily total read below cannot race another withdrawal;
-  // the new hold is already part of that total, hence the extra amount of zero.
+  // placeHold locks the wallet first, so the daily total read below cannot race another withdrawal.
   const hold = await placeHold(
     transaction,
     tenantId,
@@ -83,7 +83,8 @@ async function createWithdrawal(
     mover.userId,
     operationId,
   );
-  await assertDailyOutgoing(transaction, tenantId, walletId, limits, 0);
+  await assertDailyOutgoing(transaction, tenantId, walletId, limits, input.amount);
+  await addDailyOutgoing(transaction, tenantId, walletId, input.amount);
   const operation = await transaction
     .insertInto('operations')
     .values({
