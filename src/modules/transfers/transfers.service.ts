@@ -10,7 +10,7 @@ import type {
   TransferRequest,
   TransferResult,
 } from '../ledger/transfer.repository.ts';
-import { transferEngineFor } from '../ledger/transfer-engine.ts';
+import { type TransferEngine, transferEngineFor } from '../ledger/transfer-engine.ts';
 import { assertAmount, type MoneyServices, requireAsset } from '../operations/money-rules.ts';
 
 export interface TransferInput {
@@ -133,8 +133,12 @@ async function submit(
     items: submission.items,
     audit: transferAudit(audit, caller),
   };
-  const engine = transferEngineFor(services, statementSettings(services));
-  return responseOf(await engine.submit(caller.tenantId, request));
+  return responseOf(await transferEngine(services).submit(caller.tenantId, request));
+}
+
+/** The group committer that posts this application's transfers (its statistics show the grouping). */
+export function transferEngine(services: MoneyServices): TransferEngine {
+  return transferEngineFor(services, statementSettings(services));
 }
 
 function statementSettings(services: MoneyServices): StatementSettings {
