@@ -72,6 +72,8 @@ before(async () => {
     LOG_LEVEL: 'silent',
     KYC_TIER0_DAILY_OUTGOING: '900000000000',
     KYC_TIER0_SINGLE_TRANSFER_MAX: '900000000000',
+    // A window makes the concurrent transfers share groups, so the kill lands in a group commit.
+    MONEY_GROUP_COMMIT_WINDOW_MS: '3',
   };
   app = await buildApp({ config: loadConfig(environment), database, logger: false });
   await app.ready();
@@ -107,7 +109,7 @@ async function send(http: Pool, people: LoggedInCustomer[], item: Planned): Prom
   if (body.transaction_id) item.transactionId = body.transaction_id;
 }
 
-test('SIGKILL mid-load, restart, resend the unanswered with their keys: nothing doubled, ledger clean', {
+test('SIGKILL mid-load (in group commits), restart, resend the unanswered with their keys: nothing doubled, ledger clean', {
   skip: !onServer && 'needs TEST_DATABASE_URL',
   timeout: 180_000,
 }, async () => {
@@ -207,6 +209,124 @@ test('SIGKILL mid-load, restart, resend the unanswered with their keys: nothing 
     assert.deepEqual(
       userIds.map((id) => byUser.get(id)),
       expected,
+    );
+  });
+  const check = await checkLedger(database.db);
+  assert.equal(check.problem, undefined, JSON.stringify(check.problem));
+});
+
+interface PlannedBatch {
+  key: string;
+  from: number;
+  items: { to: number; amount: number }[];
+  status?: number;
+}
+
+async function sendBatch(http: Pool, people: LoggedInCustomer[], batch: PlannedBatch): Promise<void> {
+  const from = people[batch.from] as LoggedInCustomer;
+  const response = await http.request({
+    method: 'POST',
+    path: '/v1/transactions/batch',
+    headers: { ...bearer(from), 'content-type': 'application/json', 'idempotency-key': batch.key },
+    body: JSON.stringify({
+      atomic: true,
+      transfers: batch.items.map((item) => ({
+        to_account_number: (people[item.to] as LoggedInCustomer).accountNumber,
+        amount: item.amount,
+      })),
+    }),
+  });
+  await response.body.dump();
+  batch.status = response.statusCode;
+}
+
+test('SIGKILL during atomic batches: after a restart and resend every batch is whole or absent, ledger clean', {
+  skip: !onServer && 'needs TEST_DATABASE_URL',
+  timeout: 180_000,
+}, async () => {
+  const people = await Promise.all(Array.from({ length: 8 }, () => loginCustomer(app)));
+  for (const person of people) {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/transactions/topup',
+      headers: bearer(person),
+      payload: { amount: startingBalance },
+    });
+    assert.equal(response.statusCode, 201);
+  }
+  const plan: PlannedBatch[] = Array.from({ length: 150 }, () => {
+    const from = Math.floor(Math.random() * people.length);
+    const items = Array.from({ length: 2 + Math.floor(Math.random() * 8) }, () => ({
+      to: (from + 1 + Math.floor(Math.random() * (people.length - 1))) % people.length,
+      amount: 1 + Math.floor(Math.random() * 9_000),
+    }));
+    return { key: randomUUID(), from, items };
+  });
+  const firstPort = await freePort();
+  await startChild(firstPort);
+  const firstHttp = new Pool(`http://127.0.0.1:${firstPort}`, { connections: 8 });
+  let answered = 0;
+  const killer = (async () => {
+    while (answered < 40) await sleep(2);
+    child?.kill('SIGKILL');
+  })();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < plan.length) {
+        const batch = plan[next++] as PlannedBatch;
+        try {
+          await sendBatch(firstHttp, people, batch);
+          answered += 1;
+        } catch {
+          // In flight when the server died: unanswered.
+        }
+      }
+    }),
+  );
+  await killer;
+  await firstHttp.destroy();
+  const unanswered = plan.filter((batch) => batch.status === undefined);
+  assert.ok(unanswered.length > 0, `answered ${answered}, none unanswered`);
+  const secondPort = await freePort();
+  await startChild(secondPort);
+  const secondHttp = new Pool(`http://127.0.0.1:${secondPort}`, { connections: 8 });
+  try {
+    for (const batch of unanswered) await sendBatch(secondHttp, people, batch);
+  } finally {
+    await secondHttp.close();
+    child?.kill('SIGKILL');
+  }
+  for (const batch of plan) assert.ok(batch.status === 201 || batch.status === 422, `status ${batch.status}`);
+  const accepted = plan.filter((batch) => batch.status === 201);
+  const expected = people.map(() => startingBalance);
+  for (const batch of accepted) {
+    for (const item of batch.items) {
+      expected[batch.from] = (expected[batch.from] as number) - item.amount;
+      expected[item.to] = (expected[item.to] as number) + item.amount;
+    }
+  }
+  const tenantId = people[0]?.tenantId as string;
+  const userIds = people.map((person) => person.userId);
+  await withScope(database.db, { tenantId }, async (transaction) => {
+    const outgoing = await sql<{ total: number }>`
+      select count(*)::bigint as total from transactions
+      where tenant_id = ${tenantId} and type = 'transfer_out' and user_id = any(${userIds}::uuid[])`.execute(
+      transaction,
+    );
+    const items = accepted.reduce((sum, batch) => sum + batch.items.length, 0);
+    assert.equal(outgoing.rows[0]?.total, items, 'the ledger holds exactly the items of the accepted batches');
+    const wallets = await transaction
+      .selectFrom('wallets')
+      .select(['user_id', 'balance'])
+      .where('user_id', 'in', userIds)
+      .where('asset_code', '=', 'IDR')
+      .execute();
+    const byUser = new Map(wallets.map((wallet) => [wallet.user_id, wallet.balance]));
+    assert.deepEqual(
+      userIds.map((id) => byUser.get(id)),
+      expected,
+      'every batch whole or absent',
     );
   });
   const check = await checkLedger(database.db);
