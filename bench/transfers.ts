@@ -4,23 +4,33 @@
  * the same number of clients. The ratio transfers/s ÷ pgbench TPS is the figure to compare across
  * machines. Two cases: uniform random pairs, and a hot wallet (every transfer into one merchant).
  *
+ * Then the batch endpoint (transfers/s through POST /v1/transactions/batch), GET /v1/me/balances
+ * against GET /health on the same server, the round trips per request counted by a proxy that parses
+ * the PostgreSQL protocol (round-trips.ts), and the embedded engine against a bare loop of the same
+ * statement (transfers-pglite.ts).
+ *
  * Environment: BENCH_ADMIN_URL (a PostgreSQL URL allowed to create databases, default
- * postgres://root@127.0.0.1:5432/postgres), BENCH_CUSTOMERS (N, 200), BENCH_CLIENTS (C, 32),
- * BENCH_SECONDS (T, 15), PGBENCH (path to pgbench), BENCH_SCALE (pgbench scale, 10).
+ * postgres://root@127.0.0.1:5432/postgres), BENCH_CUSTOMERS (N, 200), BENCH_CLIENTS (C, a list,
+ * "32,256"), BENCH_SECONDS (T, 15), PGBENCH (path to pgbench), BENCH_SCALE (pgbench scale, 10),
+ * BENCH_BATCH_SIZE (transfers per batch request, 100), BENCH_PGLITE (0 skips the embedded engine).
  * It creates two scratch databases (corebank_bench, corebank_bench_pgbench) and drops them at the end.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Pool } from 'undici';
+import { startCountingProxy } from './round-trips.ts';
 import { percentile } from './statistics.ts';
+import { bareLoopPglite } from './transfers-pglite.ts';
 
 const adminUrl = process.env.BENCH_ADMIN_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
 const customers = Number(process.env.BENCH_CUSTOMERS ?? 200);
-const clients = Number(process.env.BENCH_CLIENTS ?? 32);
+const clientCounts = (process.env.BENCH_CLIENTS ?? '32,256').split(',').map(Number);
+const batchSize = Number(process.env.BENCH_BATCH_SIZE ?? 100);
 const seconds = Number(process.env.BENCH_SECONDS ?? 15);
 const scale = Number(process.env.BENCH_SCALE ?? 10);
 const port = Number(process.env.BENCH_PORT ?? 3917);
@@ -53,13 +63,15 @@ async function recreateDatabases(): Promise<void> {
   }
 }
 
-function startServer(): ChildProcess {
+function startServer(databaseUrl: string | undefined): ChildProcess {
   const key = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const environment = {
     PATH: process.env.PATH ?? '',
     NODE_ENV: 'development',
-    DATABASE_URL: urlFor(appDatabase),
-    DATABASE_POOL_MAX: process.env.BENCH_POOL_MAX ?? String(Math.max(clients, 10)),
+    ...(databaseUrl
+      ? { DATABASE_URL: databaseUrl }
+      : { DATA_DIR: mkdtempSync(join(tmpdir(), 'corebank-bench-')) }),
+    DATABASE_POOL_MAX: process.env.BENCH_POOL_MAX ?? '20',
     PORT: String(port),
     LOG_LEVEL: 'warn',
     SEED_ON_START: 'false',
@@ -152,6 +164,7 @@ async function driveTransfers(
   base: string,
   people: Customer[],
   pick: () => [number, number],
+  clients: number,
 ): Promise<LoadResult> {
   const http = new Pool(base, { connections: clients, pipelining: 1 });
   const latencies: number[] = [];
@@ -201,9 +214,14 @@ async function driveTransfers(
   };
 }
 
-function runPgbench(): number {
+function initPgbench(): void {
+  execFileSync(pgbench, ['-i', '-q', '-s', String(scale), urlFor(pgbenchDatabase)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+function runPgbench(clients: number): number {
   const url = urlFor(pgbenchDatabase);
-  execFileSync(pgbench, ['-i', '-q', '-s', String(scale), url], { stdio: ['ignore', 'ignore', 'inherit'] });
   const output = execFileSync(
     pgbench,
     ['-c', String(clients), '-j', String(Math.min(clients, cpus().length)), '-T', String(seconds), '-n', url],
@@ -217,52 +235,248 @@ function runPgbench(): number {
   return Number(match[1]);
 }
 
-async function main(): Promise<void> {
-  await recreateDatabases();
-  const server = startServer();
+/** Batches of `batchSize` transfers (atomic: false) from random senders to random others. */
+async function driveBatches(base: string, people: Customer[], clients: number): Promise<LoadResult> {
+  const http = new Pool(base, { connections: clients, pipelining: 1 });
+  const latencies: number[] = [];
+  let ok = 0;
+  let rejected = 0;
+  let errors = 0;
+  const stopAt = performance.now() + seconds * 1000;
+  const startedAt = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < stopAt) {
+        const from = Math.floor(Math.random() * people.length);
+        const transfers = Array.from({ length: batchSize }, () => {
+          const to = (from + 1 + Math.floor(Math.random() * (people.length - 1))) % people.length;
+          return { to_account_number: (people[to] as Customer).accountNumber, amount: 1 };
+        });
+        const began = performance.now();
+        try {
+          const response = await http.request({
+            method: 'POST',
+            path: '/v1/transactions/batch',
+            headers: {
+              authorization: `Bearer ${(people[from] as Customer).token}`,
+              'content-type': 'application/json',
+              'idempotency-key': randomUUID(),
+            },
+            body: JSON.stringify({ atomic: false, transfers }),
+          });
+          const body = (await response.body.json()) as { completed?: number; rejected?: number };
+          latencies.push(performance.now() - began);
+          if (response.statusCode === 201) {
+            ok += body.completed ?? 0;
+            rejected += body.rejected ?? 0;
+          } else if (response.statusCode < 500) rejected += batchSize;
+          else errors += 1;
+        } catch {
+          errors += 1;
+        }
+      }
+    }),
+  );
+  const elapsedSeconds = (performance.now() - startedAt) / 1000;
+  await http.close();
+  return {
+    transfersPerSecond: ok / elapsedSeconds,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    ok,
+    rejected,
+    errors,
+  };
+}
+
+/** Requests/s of one GET at C clients for T/2 seconds. */
+async function driveGets(
+  base: string,
+  path: string,
+  token: string | undefined,
+  clients: number,
+): Promise<number> {
+  const http = new Pool(base, { connections: clients, pipelining: 1 });
+  let ok = 0;
+  const stopAt = performance.now() + (seconds * 1000) / 2;
+  const startedAt = performance.now();
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < stopAt) {
+        const response = await http.request({ method: 'GET', path, headers });
+        await response.body.dump();
+        if (response.statusCode === 200) ok += 1;
+      }
+    }),
+  );
+  const rate = ok / ((performance.now() - startedAt) / 1000);
+  await http.close();
+  return rate;
+}
+
+async function stopServer(server: ChildProcess): Promise<void> {
+  const exited = new Promise((resolveExit) => server.once('exit', resolveExit));
+  server.kill('SIGTERM');
+  await Promise.race([exited, sleep(15_000)]);
+}
+
+async function fundCustomers(base: string, count: number, offset: number): Promise<Customer[]> {
+  const people: Customer[] = [];
+  for (let start = 0; start < count; start += 8) {
+    const batch = Array.from({ length: Math.min(8, count - start) }, (_, index) =>
+      loginCustomer(base, offset + start + index),
+    );
+    people.push(...(await Promise.all(batch)));
+  }
+  return people;
+}
+
+/** Round trips per request, counted at the PostgreSQL protocol by a proxy, requests sent one at a time. */
+async function countRoundTrips(): Promise<Record<string, number>> {
+  const target = new URL(adminUrl);
+  const proxy = await startCountingProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  const url = new URL(urlFor(appDatabase));
+  url.port = String(proxy.port);
+  const server = startServer(url.toString());
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitReady(base);
+    const [alice, bob] = await fundCustomers(base, 2, 900_000);
+    if (!alice || !bob) throw new Error('no customers');
+    const perRequest = async (requests: number, send: () => Promise<Response>): Promise<number> => {
+      await (await send()).arrayBuffer();
+      await sleep(500); // background jobs' trips settle; a quiet moment is measured
+      const before = proxy.roundTrips();
+      for (let index = 0; index < requests; index += 1) {
+        const response = await send();
+        await response.arrayBuffer();
+        if (!response.ok) throw new Error(`${response.status} while counting`);
+      }
+      return (proxy.roundTrips() - before) / requests;
+    };
+    const authorized = { authorization: `Bearer ${alice.token}`, 'content-type': 'application/json' };
+    const transfer = () =>
+      fetch(`${base}/v1/transactions/transfer`, {
+        method: 'POST',
+        headers: { ...authorized, 'idempotency-key': randomUUID() },
+        body: JSON.stringify({ to_account_number: bob.accountNumber, amount: 1 }),
+      });
+    const batch = () =>
+      fetch(`${base}/v1/transactions/batch`, {
+        method: 'POST',
+        headers: { ...authorized, 'idempotency-key': randomUUID() },
+        body: JSON.stringify({
+          atomic: true,
+          transfers: Array.from({ length: 10 }, () => ({ to_account_number: bob.accountNumber, amount: 1 })),
+        }),
+      });
+    return {
+      'POST /v1/transactions/transfer': await perRequest(100, transfer),
+      'POST /v1/transactions/batch (10 items)': await perRequest(20, batch),
+      'GET /v1/me/balances': await perRequest(100, () =>
+        fetch(`${base}/v1/me/balances`, { headers: authorized }),
+      ),
+      'GET /v1/transactions': await perRequest(100, () =>
+        fetch(`${base}/v1/transactions?limit=20`, { headers: authorized }),
+      ),
+      'GET /health': await perRequest(100, () => fetch(`${base}/health`)),
+    };
+  } finally {
+    await stopServer(server);
+    await proxy.close();
+  }
+}
+
+/** The HTTP stack on the embedded engine (32 clients, 40 customers) and the bare statement loop. */
+async function measurePglite(): Promise<{ http: number; bare: number }> {
+  process.stderr.write('PGlite: HTTP transfers, then the bare statement loop…\n');
+  const server = startServer(undefined);
+  const base = `http://127.0.0.1:${port}`;
+  let http: number;
+  try {
+    await waitReady(base);
+    const people = await fundCustomers(base, 40, 500_000);
+    const pair = (): [number, number] => {
+      const from = Math.floor(Math.random() * people.length);
+      return [from, (from + 1 + Math.floor(Math.random() * (people.length - 1))) % people.length];
+    };
+    http = (await driveTransfers(base, people, pair, 32)).transfersPerSecond;
+  } finally {
+    await stopServer(server);
+  }
+  return { http, bare: await bareLoopPglite(seconds) };
+}
+
+function line(label: string, result: LoadResult): string {
+  return (
+    `${label}: ${result.transfersPerSecond.toFixed(0)} transfers/s, p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms ` +
+    `(${result.ok} ok, ${result.rejected} rejected, ${result.errors} errors)`
+  );
+}
+
+async function main(): Promise<void> {
+  await recreateDatabases();
+  const trips = await countRoundTrips();
+  const server = startServer(urlFor(appDatabase));
+  const base = `http://127.0.0.1:${port}`;
+  const report: string[] = [];
+  try {
+    await waitReady(base);
     process.stderr.write(`logging in and funding ${customers} customers…\n`);
-    const people: Customer[] = [];
-    for (let start = 0; start < customers; start += 8) {
-      const batch = Array.from({ length: Math.min(8, customers - start) }, (_, offset) =>
-        loginCustomer(base, start + offset),
-      );
-      people.push(...(await Promise.all(batch)));
-    }
+    const people = await fundCustomers(base, customers, 0);
     const randomPair = (): [number, number] => {
       const from = Math.floor(Math.random() * people.length);
       const to = (from + 1 + Math.floor(Math.random() * (people.length - 1))) % people.length;
       return [from, to];
     };
     const hotPair = (): [number, number] => [1 + Math.floor(Math.random() * (people.length - 1)), 0];
-    process.stderr.write(`uniform: ${clients} clients for ${seconds} s…\n`);
-    const uniform = await driveTransfers(base, people, randomPair);
-    process.stderr.write(`hot wallet: ${clients} clients for ${seconds} s…\n`);
-    const hot = await driveTransfers(base, people, hotPair);
-    // A graceful stop (and a written profile, when profiling) before pgbench gets the machine.
-    const exited = new Promise((resolveExit) => server.once('exit', resolveExit));
-    server.kill('SIGTERM');
-    await Promise.race([exited, sleep(15_000)]);
-    process.stderr.write(`pgbench tpcb-like, scale ${scale}: ${clients} clients for ${seconds} s…\n`);
-    const tps = runPgbench();
-    const line = (label: string, result: LoadResult) =>
-      `${label}: ${result.transfersPerSecond.toFixed(0)} transfers/s, p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms ` +
-      `(${result.ok} ok, ${result.rejected} rejected, ${result.errors} errors)`;
-    console.log(
+    const runs: { clients: number; uniform: LoadResult; hot: LoadResult }[] = [];
+    for (const clients of clientCounts) {
+      process.stderr.write(`uniform and hot wallet: ${clients} clients for ${seconds} s each…\n`);
+      runs.push({
+        clients,
+        uniform: await driveTransfers(base, people, randomPair, clients),
+        hot: await driveTransfers(base, people, hotPair, clients),
+      });
+    }
+    process.stderr.write(`batches of ${batchSize}: 8 clients for ${seconds} s…\n`);
+    const batches = await driveBatches(base, people, 8);
+    process.stderr.write('GET /v1/me/balances and GET /health: 32 clients…\n');
+    const balances = await driveGets(base, '/v1/me/balances', people[0]?.token, 32);
+    const health = await driveGets(base, '/health', undefined, 32);
+    await stopServer(server);
+    process.stderr.write(`pgbench tpcb-like, scale ${scale}…\n`);
+    initPgbench();
+    const tps = new Map(clientCounts.map((clients) => [clients, runPgbench(clients)]));
+    const embedded = process.env.BENCH_PGLITE === '0' ? undefined : await measurePglite();
+    report.push(
       `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()
         .map((value) => value.toFixed(2))
         .join(' ')}`,
+      `N=${customers} customers, T=${seconds} s`,
     );
-    console.log(`N=${customers} customers, C=${clients} clients, T=${seconds} s`);
-    console.log(line('uniform   ', uniform));
-    console.log(line('hot wallet', hot));
-    console.log(`pgbench tpcb-like: ${tps.toFixed(0)} TPS`);
-    console.log(`ratio uniform transfers/s ÷ pgbench TPS: ${(uniform.transfersPerSecond / tps).toFixed(2)}`);
-    console.log(
-      `ratio hot wallet ÷ uniform: ${(hot.transfersPerSecond / uniform.transfersPerSecond).toFixed(2)}`,
+    for (const run of runs) {
+      const reference = tps.get(run.clients) ?? Number.NaN;
+      report.push(
+        `C=${run.clients} ${line('uniform   ', run.uniform)}`,
+        `C=${run.clients} ${line('hot wallet', run.hot)}`,
+        `C=${run.clients} pgbench tpcb-like: ${reference.toFixed(0)} TPS; uniform ÷ pgbench ${(run.uniform.transfersPerSecond / reference).toFixed(2)}; hot ÷ uniform ${(run.hot.transfersPerSecond / run.uniform.transfersPerSecond).toFixed(2)}`,
+      );
+    }
+    report.push(
+      line(`batch endpoint (${batchSize} per request, 8 clients)`, batches),
+      `GET /v1/me/balances ${balances.toFixed(0)} req/s, GET /health ${health.toFixed(0)} req/s, ratio ${(balances / health).toFixed(2)}`,
+      `round trips per request (counted): ${Object.entries(trips)
+        .map(([name, value]) => `${name} ${value.toFixed(2)}`)
+        .join('; ')}`,
     );
+    if (embedded) {
+      report.push(
+        `PGlite: HTTP ${embedded.http.toFixed(0)} transfers/s (C=32), bare loop of the same statement ${embedded.bare.toFixed(0)} transfers/s, ratio ${(embedded.http / embedded.bare).toFixed(2)}`,
+      );
+    }
+    console.log(report.join('\n'));
   } finally {
     server.kill('SIGKILL');
     await sleep(300);

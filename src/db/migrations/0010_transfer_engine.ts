@@ -60,10 +60,11 @@ const itemFunction = `create function corebank_transfer_item(
         'exceeds the single transaction maximum of ' || (v_limits->>'single'));
     end if;
     select u.id, u.status, u.kyc_tier, u.deleted_at is not null as deleted, w.account_number,
-           (select a.id from wallets a where a.tenant_id = p_tenant and a.user_id = u.id
-               and a.asset_code = v_asset and a.kind = 'customer') as wallet_id
+           a.id as wallet_id, coalesce(a.balance, 0) as balance
       into v_recipient
       from wallets w join users u on u.tenant_id = w.tenant_id and u.id = w.user_id
+      left join wallets a on a.tenant_id = w.tenant_id and a.user_id = u.id and a.asset_code = v_asset
+       and a.kind = 'customer'
      where w.tenant_id = p_tenant and w.account_number = (p_item->>'to_account_number') and w.kind = 'customer'
      limit 1;
     if not found then
@@ -84,9 +85,7 @@ const itemFunction = `create function corebank_transfer_item(
       return corebank_money_failure(p_settings, 'INSUFFICIENT_FUNDS', p_prefix, 'amount', 'exceeds the available balance');
     end if;
     v_receiver_id := v_recipient.wallet_id;
-    if v_receiver_id is not null then
-      select w.balance into v_receiver_balance from wallets w where w.tenant_id = p_tenant and w.id = v_receiver_id;
-    end if;
+    v_receiver_balance := v_recipient.balance;
     if v_receiver_balance > 9007199254740991 - v_amount then
       return corebank_money_failure(p_settings, 'BALANCE_LIMIT_EXCEEDED', p_prefix, 'amount',
         'would take a balance above 9007199254740991 minor units');
@@ -115,12 +114,13 @@ const itemFunction = `create function corebank_transfer_item(
       select w.id into v_receiver_id from wallets w where w.tenant_id = p_tenant and w.user_id = v_recipient.id
          and w.asset_code = v_asset and w.kind = 'customer' for update;
     end if;
-    update wallets w set balance = w.balance - v_amount, entry_count = w.entry_count + 1
-     where w.tenant_id = p_tenant and w.id = v_sender_id
-     returning w.entry_count into v_sender_sequence;
-    update wallets w set balance = w.balance + v_amount, entry_count = w.entry_count + 1
-     where w.tenant_id = p_tenant and w.id = v_receiver_id
-     returning w.entry_count into v_receiver_sequence;
+    with moved as (
+      update wallets w set balance = w.balance + m.delta, entry_count = w.entry_count + 1
+        from (values (v_sender_id, -v_amount), (v_receiver_id, v_amount)) as m (id, delta)
+       where w.tenant_id = p_tenant and w.id = m.id
+      returning w.id, w.entry_count)
+    select (select entry_count from moved where id = v_sender_id), (select entry_count from moved where id = v_receiver_id)
+      into v_sender_sequence, v_receiver_sequence;
     insert into transactions (tenant_id, id, user_id, wallet_id, asset_code, entry_sequence, type, amount,
         balance_before, balance_after, status, description, movement_id, counterparty_wallet_id)
     values
@@ -308,6 +308,7 @@ const groupFunction = `create function corebank_transfer_group(p_tenant uuid, p_
     v_results jsonb := '[]'::jsonb;
     v_count int := jsonb_array_length(p_requests);
     v_live jsonb := '[]'::jsonb;
+    v_wallets uuid[];
   begin
     perform set_config('app.tenant_id', p_tenant::text, true);
     perform set_config('app.user_id', '', true);
@@ -328,18 +329,19 @@ const groupFunction = `create function corebank_transfer_group(p_tenant uuid, p_
           'items', p_requests->i->'items'));
       end if;
     end loop;
-    perform 1 from wallets w
-     where w.tenant_id = p_tenant and w.id in (
-       select s.id from jsonb_array_elements(v_live) r cross join lateral jsonb_array_elements(r.value->'items') it
-         join wallets s on s.tenant_id = p_tenant and s.kind = 'customer'
-          and s.user_id = (r.value->>'user_id')::uuid and s.asset_code = it.value->>'asset'
-       union
-       select a.id from jsonb_array_elements(v_live) r cross join lateral jsonb_array_elements(r.value->'items') it
-         join wallets n on n.tenant_id = p_tenant and n.kind = 'customer' and n.account_number = it.value->>'to_account_number'
-         join wallets a on a.tenant_id = p_tenant and a.kind = 'customer' and a.user_id = n.user_id
-          and a.asset_code = it.value->>'asset')
-     order by w.id
-     for update of w;
+    select array_agg(distinct wallet_id) into v_wallets from (
+       select s.id as wallet_id
+         from jsonb_array_elements(v_live) r cross join lateral jsonb_array_elements(r.value->'items') it
+         join wallets s on s.tenant_id = p_tenant and s.user_id = (r.value->>'user_id')::uuid
+          and s.asset_code = it.value->>'asset' and s.kind = 'customer'
+       union all
+       select a.id
+         from jsonb_array_elements(v_live) r cross join lateral jsonb_array_elements(r.value->'items') it
+         join wallets n on n.tenant_id = p_tenant and n.account_number = it.value->>'to_account_number'
+          and n.kind = 'customer'
+         join wallets a on a.tenant_id = p_tenant and a.user_id = n.user_id and a.asset_code = it.value->>'asset'
+          and a.kind = 'customer') touched;
+    perform 1 from wallets w where w.tenant_id = p_tenant and w.id = any(v_wallets) order by w.id for update;
     for i in 0 .. v_count - 1 loop
       v_caller := v_callers->i;
       if (v_caller->>'ok')::boolean then
