@@ -497,11 +497,14 @@ export interface IdempotencyKeysTable {
   expires_at: RequiredTimestamp;
 }
 
-/** 0010_transfer_engine: a wallet's outgoing money of one UTC day, kept by every posting that sends money. */
+/** 0010_transfer_engine: an amount of one UTC day that a rule limits (a wallet's outgoing, a staff member's credits). */
 export interface DailyTotalsTable {
   tenant_id: string;
   id: Generated<string>;
-  wallet_id: string;
+  kind: 'wallet_outgoing' | 'staff_credit';
+  /** The wallet (wallet_outgoing) or the staff member (staff_credit). */
+  subject: string;
+  asset_code: string;
   day: Date;
   amount: number;
 }

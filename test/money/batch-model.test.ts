@@ -41,7 +41,11 @@ interface Batch {
 }
 
 const itemArbitrary = fc.record({
-  to: fc.oneof(fc.integer({ min: 0, max: 3 }), fc.constant('unknown' as const), fc.constant('blocked' as const)),
+  to: fc.oneof(
+    fc.integer({ min: 0, max: 3 }),
+    fc.constant('unknown' as const),
+    fc.constant('blocked' as const),
+  ),
   amount: fc.integer({ min: 1, max: 700 }),
 });
 const batchArbitrary = fc.record({
@@ -113,7 +117,9 @@ test('random batches, atomic and not, agree with an in-memory model item by item
   await fc.assert(
     fc.asyncProperty(fc.array(batchArbitrary, { minLength: 1, maxLength: 8 }), async (batches) => {
       const tenantId = await createTenant(database.db);
-      const people = await Promise.all(Array.from({ length: 4 }, () => createCustomer(database.db, tenantId)));
+      const people = await Promise.all(
+        Array.from({ length: 4 }, () => createCustomer(database.db, tenantId)),
+      );
       const blocked = await createCustomer(database.db, tenantId, { status: 2 });
       for (const person of people) {
         await topup(services, person.principal, person.audit, undefined, person.userId, { amount: 1_000 });

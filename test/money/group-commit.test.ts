@@ -4,8 +4,8 @@ import { sql } from 'kysely';
 import { type AppInstance, buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { withScope } from '../../src/db/tenant-transaction.ts';
-import type { MoneyServices } from '../../src/modules/operations/money-rules.ts';
 import { checkLedger } from '../../src/modules/ledger/ledger-check.ts';
+import type { MoneyServices } from '../../src/modules/operations/money-rules.ts';
 import { topup } from '../../src/modules/transactions/topups.service.ts';
 import { transfer, transferEngine } from '../../src/modules/transfers/transfers.service.ts';
 import { AppError } from '../../src/platform/errors.ts';
@@ -83,7 +83,11 @@ describe('group commit', () => {
       ),
     );
     const expected = attempts.map((attempt) =>
-      attempt.to === blocked ? 'RECIPIENT_BLOCKED' : attempt.amount > 10_000 ? 'INSUFFICIENT_FUNDS' : 'completed',
+      attempt.to === blocked
+        ? 'RECIPIENT_BLOCKED'
+        : attempt.amount > 10_000
+          ? 'INSUFFICIENT_FUNDS'
+          : 'completed',
     );
     assert.deepEqual(outcomes, expected);
     assert.equal(await balance(receiver), 28 * 100);
@@ -106,7 +110,9 @@ describe('group commit', () => {
     ]);
     const fulfilled = sent.filter((result) => result.status === 'fulfilled');
     assert.equal(fulfilled.length, 6);
-    const ids = new Set(fulfilled.map((result) => (result.value.body as { transaction_id: string }).transaction_id));
+    const ids = new Set(
+      fulfilled.map((result) => (result.value.body as { transaction_id: string }).transaction_id),
+    );
     assert.equal(ids.size, 1);
     const last = sent.at(-1);
     assert.ok(last?.status === 'rejected' && last.reason instanceof AppError);

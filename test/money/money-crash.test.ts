@@ -315,7 +315,11 @@ test('SIGKILL during atomic batches: after a restart and resend every batch is w
       transaction,
     );
     const items = accepted.reduce((sum, batch) => sum + batch.items.length, 0);
-    assert.equal(outgoing.rows[0]?.total, items, 'the ledger holds exactly the items of the accepted batches');
+    assert.equal(
+      outgoing.rows[0]?.total,
+      items,
+      'the ledger holds exactly the items of the accepted batches',
+    );
     const wallets = await transaction
       .selectFrom('wallets')
       .select(['user_id', 'balance'])

@@ -113,6 +113,25 @@ describe('regression (issue 7.6): segregation of duties for staff top-ups', () =
     assert.equal(usd.statusCode, 202, usd.body);
   });
 
+  test('regression (maker–checker split): top-ups split below the threshold wait for a checker once the day’s total passes it, even in parallel', async () => {
+    const admin = await loginStaff(app, 'admin');
+    const customer = await loginCustomer(app);
+    const part = threshold / 4;
+    // Ten parallel top-ups of a quarter of the threshold: exactly four post, six wait.
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        post(admin, `/v1/admin/users/${customer.userId}/topup`, { amount: part }),
+      ),
+    );
+    const statuses = answers.map((answer) => answer.statusCode).sort();
+    assert.deepEqual(statuses, [201, 201, 201, 201, 202, 202, 202, 202, 202, 202]);
+    assert.equal(await idrBalance(customer.userId), threshold);
+    // Another staff member's own day is separate.
+    const colleague = await loginStaff(app, 'admin');
+    const theirs = await post(colleague, `/v1/admin/users/${customer.userId}/topup`, { amount: part });
+    assert.equal(theirs.statusCode, 201, theirs.body);
+  });
+
   test('the maker cannot approve; a checker approves once, concurrently and repeatedly, and the top-up posts exactly once', async () => {
     const maker = await loginStaff(app, 'admin');
     const checkers = [await loginStaff(app, 'manager'), await loginStaff(app, 'super_admin')];

@@ -93,7 +93,8 @@ const itemFunction = `create function corebank_transfer_item(
     if v_limited then
       -- Today's outgoing (transfers and withdrawal requests): one counter row, kept by both.
       select coalesce((select d.amount from daily_totals d where d.tenant_id = p_tenant
-                         and d.wallet_id = v_sender_id and d.day = v_today), 0)
+                         and d.kind = 'wallet_outgoing' and d.subject = v_sender_id
+                         and d.asset_code = v_asset and d.day = v_today), 0)
         into v_daily;
       if v_daily + v_amount > (v_limits->>'daily')::bigint then
         return corebank_money_failure(p_settings, 'KYC_LIMIT_EXCEEDED', p_prefix, 'amount',
@@ -128,9 +129,9 @@ const itemFunction = `create function corebank_transfer_item(
        v_sender_balance, v_sender_balance - v_amount, 'completed', p_item->>'description', v_movement, v_receiver_id),
       (p_tenant, v_in, v_recipient.id, v_receiver_id, v_asset, v_receiver_sequence, 'transfer_in', v_amount,
        v_receiver_balance, v_receiver_balance + v_amount, 'completed', p_item->>'description', v_movement, v_sender_id);
-    insert into daily_totals as d (tenant_id, wallet_id, day, amount)
-    values (p_tenant, v_sender_id, v_today, v_amount)
-    on conflict (tenant_id, wallet_id, day) do update set amount = d.amount + excluded.amount;
+    insert into daily_totals as d (tenant_id, kind, subject, asset_code, day, amount)
+    values (p_tenant, 'wallet_outgoing', v_sender_id, v_asset, v_today, v_amount)
+    on conflict (tenant_id, kind, subject, asset_code, day) do update set amount = d.amount + excluded.amount;
     insert into audit_logs (tenant_id, user_id, event_type, event_status, entity_type, entity_id, action,
         new_values, ip_address, user_agent, api_endpoint, request_method, request_id, session_id, details)
     values (p_tenant, v_caller, 'DATA_CHANGE', 'SUCCESS', 'transaction', v_movement::text, 'TRANSFER',
@@ -356,31 +357,36 @@ const groupFunction = `create function corebank_transfer_group(p_tenant uuid, p_
 
 const up = [
   /*
-   * A wallet's outgoing money of one UTC day (transfers, and withdrawals counted when requested; a
-   * failed payout gives its amount back), added to under the wallet's lock by every posting that
-   * sends money out: the daily limit reads one row instead of summing the day's entries and holds.
+   * Amounts of one UTC day that a rule limits, one row per (kind, subject, asset, day), added to under
+   * a lock by the posting it counts. wallet_outgoing: a wallet's outgoing money (transfers, and
+   * withdrawals counted when requested; a failed payout gives its amount back), so the daily KYC limit
+   * reads one row instead of summing the day's entries and holds. staff_credit: what one staff member
+   * credited today without a second approval, so splitting a large top-up into amounts below the
+   * maker–checker threshold still needs the checker once the day's total passes it.
    */
   `create table daily_totals (
-     tenant_id uuid not null,
+     tenant_id uuid not null references tenants (id),
      id uuid not null default corebank_uuid_v7(),
-     wallet_id uuid not null,
+     kind varchar(20) not null check (kind in ('wallet_outgoing', 'staff_credit')),
+     subject uuid not null,
+     asset_code varchar(16) not null references assets (code),
      day date not null,
      amount bigint not null check (amount >= 0),
      primary key (tenant_id, id),
-     unique (tenant_id, wallet_id, day),
-     foreign key (tenant_id, wallet_id) references wallets (tenant_id, id)
+     unique (tenant_id, kind, subject, asset_code, day)
    )`,
   `select corebank_protect_tenant_table('daily_totals', 'crud')`,
   // Today's total as the old rule summed it: today's transfers out and withdrawals, and held withdrawals.
-  `insert into daily_totals (tenant_id, wallet_id, day, amount)
-   select tenant_id, wallet_id, (now() at time zone 'UTC')::date, sum(amount)
-     from (select tenant_id, wallet_id, amount from transactions
-            where type in ('transfer_out', 'withdraw')
-              and created_at >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC'
+  `insert into daily_totals (tenant_id, kind, subject, asset_code, day, amount)
+   select tenant_id, 'wallet_outgoing', wallet_id, asset_code, (now() at time zone 'UTC')::date, sum(amount)
+     from (select t.tenant_id, t.wallet_id, t.asset_code, t.amount from transactions t
+            where t.type in ('transfer_out', 'withdraw')
+              and t.created_at >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC'
            union all
-           select tenant_id, wallet_id, amount from balance_holds
-            where status = 'active' and reason = 'withdrawal') outgoing
-    group by tenant_id, wallet_id`,
+           select h.tenant_id, h.wallet_id, w.asset_code, h.amount from balance_holds h
+             join wallets w on w.tenant_id = h.tenant_id and w.id = h.wallet_id
+            where h.status = 'active' and h.reason = 'withdrawal') outgoing
+    group by tenant_id, wallet_id, asset_code`,
   failureFunction,
   itemFunction,
   requestFunction,

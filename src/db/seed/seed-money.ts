@@ -95,7 +95,8 @@ async function move(
   );
   for (const entry of entries) {
     if (entry.type === 'transfer_out' || entry.type === 'withdraw') {
-      await addDailyOutgoing(context.transaction, context.tenantId, entry.walletId, -entry.delta);
+      const wallet = { id: entry.walletId, assetCode: asset };
+      await addDailyOutgoing(context.transaction, context.tenantId, wallet, -entry.delta);
     }
   }
   await recordAudit(context.transaction, context.audit, {

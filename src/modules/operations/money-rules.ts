@@ -131,19 +131,12 @@ export function assertBalanceWithinLimit(
 export async function assertDailyOutgoing(
   transaction: ScopedTransaction,
   tenantId: string,
-  walletId: string,
+  wallet: { id: string; assetCode: string },
   limits: KycTierLimits | undefined,
   amount: number,
 ): Promise<void> {
   if (!limits) return;
-  const row = await transaction
-    .selectFrom('daily_totals')
-    .select('amount')
-    .where('tenant_id', '=', tenantId)
-    .where('wallet_id', '=', walletId)
-    .where('day', '=', sql<Date>`(now() at time zone 'UTC')::date`)
-    .executeTakeFirst();
-  const total = row?.amount ?? 0;
+  const total = await dailyTotal(transaction, tenantId, 'wallet_outgoing', wallet.id, wallet.assetCode);
   if (total + amount > limits.dailyOutgoingMinor) {
     throw new AppError('KYC_LIMIT_EXCEEDED', undefined, [
       {
@@ -154,6 +147,27 @@ export async function assertDailyOutgoing(
   }
 }
 
+export type DailyTotalKind = 'wallet_outgoing' | 'staff_credit';
+
+async function dailyTotal(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  kind: DailyTotalKind,
+  subject: string,
+  assetCode: string,
+): Promise<number> {
+  const row = await transaction
+    .selectFrom('daily_totals')
+    .select('amount')
+    .where('tenant_id', '=', tenantId)
+    .where('kind', '=', kind)
+    .where('subject', '=', subject)
+    .where('asset_code', '=', assetCode)
+    .where('day', '=', sql<Date>`(now() at time zone 'UTC')::date`)
+    .executeTakeFirst();
+  return row?.amount ?? 0;
+}
+
 /**
  * Adds to (or, negative, gives back to) a wallet's outgoing total of the UTC day `at` falls on (today
  * by default). A give-back never takes the total below zero.
@@ -161,7 +175,7 @@ export async function assertDailyOutgoing(
 export async function addDailyOutgoing(
   transaction: ScopedTransaction,
   tenantId: string,
-  walletId: string,
+  wallet: { id: string; assetCode: string },
   amount: number,
   at?: Date,
 ): Promise<void> {
@@ -169,11 +183,33 @@ export async function addDailyOutgoing(
     ? sql`(${at.toISOString()}::timestamptz at time zone 'UTC')::date`
     : sql`(now() at time zone 'UTC')::date`;
   await sql`
-    insert into daily_totals as d (tenant_id, wallet_id, day, amount)
-    values (${tenantId}, ${walletId}, ${day}, greatest(${amount}::bigint, 0))
-    on conflict (tenant_id, wallet_id, day) do update set amount = greatest(d.amount + ${amount}::bigint, 0)`.execute(
-    transaction,
-  );
+    insert into daily_totals as d (tenant_id, kind, subject, asset_code, day, amount)
+    values (${tenantId}, 'wallet_outgoing', ${wallet.id}, ${wallet.assetCode}, ${day}, greatest(${amount}::bigint, 0))
+    on conflict (tenant_id, kind, subject, asset_code, day)
+      do update set amount = greatest(d.amount + ${amount}::bigint, 0)`.execute(transaction);
+}
+
+/**
+ * Adds `amount` to what the staff member credited today without approval, if the day's total stays
+ * within `threshold`: one conditional upsert, so two concurrent top-ups by one staff member cannot both
+ * pass (the row lock decides). Returns false when the amount needs a second staff member.
+ */
+export async function claimStaffCredit(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  staffId: string,
+  assetCode: string,
+  amount: number,
+  threshold: number,
+): Promise<boolean> {
+  if (amount > threshold) return false;
+  const claimed = await sql<{ amount: number }>`
+    insert into daily_totals as d (tenant_id, kind, subject, asset_code, day, amount)
+    values (${tenantId}, 'staff_credit', ${staffId}, ${assetCode}, (now() at time zone 'UTC')::date, ${amount})
+    on conflict (tenant_id, kind, subject, asset_code, day)
+      do update set amount = d.amount + excluded.amount where d.amount + excluded.amount <= ${threshold}
+    returning d.amount`.execute(transaction);
+  return claimed.rows.length > 0;
 }
 
 /** What a money service needs from the application. */

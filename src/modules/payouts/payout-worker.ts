@@ -155,7 +155,8 @@ async function settleWithdrawal(
     }
     await releaseHold(transaction, tenantId, hold);
     // The money never left: the day it was requested on gets its outgoing amount back.
-    await addDailyOutgoing(transaction, tenantId, hold.wallet_id, -hold.amount, hold.created_at);
+    const wallet = { id: hold.wallet_id, assetCode: withdrawal.asset_code };
+    await addDailyOutgoing(transaction, tenantId, wallet, -hold.amount, hold.created_at);
     await transaction
       .updateTable('operations')
       .set({ status: 'failed', error_message: result.errorMessage, completed_at: sql<Date>`now()` })

@@ -9,6 +9,7 @@ import { customerBalances, postMovement } from '../ledger/ledger-posting.ts';
 import {
   assertAmount,
   assertBalanceWithinLimit,
+  claimStaffCredit,
   limitsFor,
   loadMover,
   type MoneyServices,
@@ -70,8 +71,13 @@ async function staffTopup(
     const asset = await requireAsset(transaction, input.asset ?? 'IDR');
     assertAmount(input.amount, asset);
     const threshold = services.money.staffTopupApprovalThresholds.get(asset.code) ?? 0;
-    if (input.amount <= threshold) {
-      return postTopup(services, transaction, principal.tenantId, audit, beneficiaryId, input);
+    // The threshold bounds the staff member's direct credits of the day, not each one: a large top-up
+    // split into small ones still waits for a checker once the day's total passes it.
+    const tenantId = principal.tenantId;
+    if (
+      await claimStaffCredit(transaction, tenantId, principal.userId, asset.code, input.amount, threshold)
+    ) {
+      return postTopup(services, transaction, tenantId, audit, beneficiaryId, input);
     }
     const approval = await requestTopupApproval(transaction, principal, audit, beneficiaryId, {
       ...input,

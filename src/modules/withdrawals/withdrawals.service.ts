@@ -83,8 +83,9 @@ async function createWithdrawal(
     mover.userId,
     operationId,
   );
-  await assertDailyOutgoing(transaction, tenantId, walletId, limits, input.amount);
-  await addDailyOutgoing(transaction, tenantId, walletId, input.amount);
+  const wallet = { id: walletId, assetCode: asset.code };
+  await assertDailyOutgoing(transaction, tenantId, wallet, limits, input.amount);
+  await addDailyOutgoing(transaction, tenantId, wallet, input.amount);
   const operation = await transaction
     .insertInto('operations')
     .values({
