@@ -113,7 +113,7 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   app.decorate('metrics', metrics);
 
   registerPermissionCheck(app);
-  registerErrorHandlers(app);
+  registerErrorHandlers(app, config.requestTimeoutMs);
   registerShutdownRefusal(app);
   // Before the authentication guard (registered by registerIdentity): no hook may see such input.
   registerInputBoundary(app);

@@ -6,6 +6,7 @@ import { type AppInstance, buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import type { DatabaseHandle } from '../../src/db/database.ts';
 import { errorCatalog } from '../../src/platform/errors.ts';
+import { connectionsCheckingIntervalMs } from '../../src/platform/http-timeouts.ts';
 
 /**
  * Regression (issue 7 item 10): answers written before routing — by Node's HTTP parser (408, 431, a
@@ -151,6 +152,20 @@ describe('errors written before routing have the error shape', () => {
       'POST /v1/auth/refresh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"refresh',
     ]);
     assertErrorShape(answers[0], 408, 'REQUEST_TIMEOUT');
+  });
+
+  test('regression (issue 7 follow-up): a body trickled one byte at a time is answered 408 within REQUEST_TIMEOUT_MS, not kept open for as long as bytes keep coming', async () => {
+    const head =
+      'POST /v1/auth/refresh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n';
+    const trickle = Array.from({ length: 40 }, () => ' ');
+    const answers = await exchange([head, ...trickle], { waitMs: 250, timeoutMs: 15_000 });
+    assertErrorShape(answers[0], 408, 'REQUEST_TIMEOUT');
+    const elapsed = answers[0]?.elapsedMs ?? 0;
+    const boundMs = requestTimeoutMs + 2 * connectionsCheckingIntervalMs(requestTimeoutMs) + 200;
+    assert.ok(
+      elapsed >= requestTimeoutMs && elapsed <= boundMs,
+      `answered after ${elapsed} ms (bound ${boundMs} ms)`,
+    );
   });
 
   test('a malformed request line and a NUL in a header value answer 400 BAD_REQUEST', async () => {
