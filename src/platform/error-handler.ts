@@ -1,4 +1,4 @@
-import http from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type {
   FastifyError,
@@ -205,6 +205,8 @@ function clientErrorCode(error: NodeJS.ErrnoException): ErrorCode {
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_HEADERS_TIMEOUT')
     return 'REQUEST_TIMEOUT';
   if (error.code === 'HPE_HEADER_OVERFLOW') return 'HEADERS_TOO_LARGE';
+  // Node answers an oversized chunk extension 413 on its own; the same status, in the shape.
+  if (error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') return 'PAYLOAD_TOO_LARGE';
   return 'BAD_REQUEST';
 }
 
@@ -238,4 +240,41 @@ export function handleClientError(this: FastifyInstance, error: NodeJS.ErrnoExce
     );
   }
   socket.destroy();
+}
+
+/**
+ * Node answers a request whose `Expect` header is anything but `100-continue` with a bare 417 unless
+ * the server listens for `checkExpectation`. This listener gives it the error shape (417
+ * EXPECTATION_FAILED) and closes the connection, since the body the client holds back is never read.
+ * `Expect: 100-continue` is not affected: Node sends `100 Continue` and the request runs normally.
+ */
+export function handleUnmetExpectation(
+  this: FastifyInstance,
+  request: IncomingMessage,
+  response: ServerResponse,
+): void {
+  const code: ErrorCode = 'EXPECTATION_FAILED';
+  const { status, message } = errorCatalog[code];
+  const requestId = newRequestId();
+  this.log.info({ code, status, method: request.method }, 'request rejected before routing');
+  const body = JSON.stringify(errorBody(code, message, requestId));
+  response.shouldKeepAlive = false;
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    [requestIdHeader]: requestId,
+    'x-content-type-options': 'nosniff',
+    connection: 'close',
+  });
+  response.end(body);
+}
+
+/** Node's own answers on a listener (parser errors, unmet expectations), all in the error shape. */
+export function answerServerErrors(
+  app: FastifyInstance,
+  server: http.Server,
+  withClientErrors: boolean,
+): void {
+  if (withClientErrors) server.on('clientError', handleClientError.bind(app));
+  server.on('checkExpectation', handleUnmetExpectation.bind(app));
 }
