@@ -14,7 +14,12 @@ import type { DatabaseHandle } from './db/database.ts';
 import { healthRoutes } from './modules/health/health.routes.ts';
 import { registerIdentity } from './modules/identity/identity.plugin.ts';
 import { registerMoney } from './modules/operations/money.plugin.ts';
-import { handleClientError, registerErrorHandlers, sendError } from './platform/error-handler.ts';
+import {
+  answerServerErrors,
+  handleClientError,
+  registerErrorHandlers,
+  sendError,
+} from './platform/error-handler.ts';
 import { AppError } from './platform/errors.ts';
 import { registerExposureGuard } from './platform/exposure.ts';
 import { connectionsCheckingIntervalMs, socketTimeoutMs } from './platform/http-timeouts.ts';
@@ -113,7 +118,9 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   app.decorate('metrics', metrics);
 
   registerPermissionCheck(app);
-  registerErrorHandlers(app);
+  registerErrorHandlers(app, config.requestTimeoutMs);
+  // Parser errors reach clientErrorHandler (serverOptions); an unmet Expect header needs a listener.
+  answerServerErrors(app, app.server, false);
   registerShutdownRefusal(app);
   // Before the authentication guard (registered by registerIdentity): no hook may see such input.
   registerInputBoundary(app);

@@ -1,4 +1,4 @@
-import http from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type {
   FastifyError,
@@ -161,25 +161,38 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   );
 }
 
+function answerTimeout(request: FastifyRequest, reply: FastifyReply): void {
+  if (reply.raw.headersSent || reply.sent) return;
+  reply.raw.once('finish', () => request.raw.socket.destroy());
+  reply.header('connection', 'close');
+  sendError(new AppError('REQUEST_TIMEOUT'), request, reply);
+}
+
 /**
- * A client that sent its headers but stalls in the middle of the body is past Node's requestTimeout
- * check (that covers the headers only once a handler runs), so the socket inactivity timeout
- * (connectionTimeout) catches it; without a listener Node would drop the socket without a word.
- * With one on the incomplete request, it is answered 408 REQUEST_TIMEOUT and then closed.
+ * Node's requestTimeout bounds a request only until its headers are parsed: a client that then sends
+ * its body one byte every few seconds kept the request (and its socket and memory) open for as long as
+ * it liked, since every byte also resets the socket inactivity timeout (issue 7 follow-up). So once
+ * the headers are in, the body has what is left of REQUEST_TIMEOUT_MS — measured from here, the first
+ * moment the request is visible — and a request whose body is still incomplete then is answered 408
+ * REQUEST_TIMEOUT in the error shape and its socket closed. A request whose body has arrived is never
+ * cut by this: a slow handler is the database timeouts' business. The socket inactivity timeout
+ * (connectionTimeout) stays as the backstop for a client that stalls completely.
  */
-function answerStalledRequests(app: FastifyInstance): void {
+function answerStalledRequests(app: FastifyInstance, requestTimeoutMs: number): void {
   app.addHook('onRequest', async (request, reply) => {
-    request.raw.once('timeout', () => {
-      if (reply.raw.headersSent) return;
-      reply.raw.once('finish', () => request.raw.socket.destroy());
-      reply.header('connection', 'close');
-      sendError(new AppError('REQUEST_TIMEOUT'), request, reply);
-    });
+    if (!request.raw.complete) {
+      const deadline = setTimeout(() => {
+        if (!request.raw.complete) answerTimeout(request, reply);
+      }, requestTimeoutMs);
+      deadline.unref();
+      reply.raw.once('close', () => clearTimeout(deadline));
+    }
+    request.raw.once('timeout', () => answerTimeout(request, reply));
   });
 }
 
-export function registerErrorHandlers(app: FastifyInstance): void {
-  answerStalledRequests(app);
+export function registerErrorHandlers(app: FastifyInstance, requestTimeoutMs: number): void {
+  answerStalledRequests(app, requestTimeoutMs);
   app.setErrorHandler((error: unknown, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) => {
     const message = `No route for ${request.method} ${request.url.split('?')[0]}.`;
@@ -192,6 +205,8 @@ function clientErrorCode(error: NodeJS.ErrnoException): ErrorCode {
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_HEADERS_TIMEOUT')
     return 'REQUEST_TIMEOUT';
   if (error.code === 'HPE_HEADER_OVERFLOW') return 'HEADERS_TOO_LARGE';
+  // Node answers an oversized chunk extension 413 on its own; the same status, in the shape.
+  if (error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') return 'PAYLOAD_TOO_LARGE';
   return 'BAD_REQUEST';
 }
 
@@ -225,4 +240,41 @@ export function handleClientError(this: FastifyInstance, error: NodeJS.ErrnoExce
     );
   }
   socket.destroy();
+}
+
+/**
+ * Node answers a request whose `Expect` header is anything but `100-continue` with a bare 417 unless
+ * the server listens for `checkExpectation`. This listener gives it the error shape (417
+ * EXPECTATION_FAILED) and closes the connection, since the body the client holds back is never read.
+ * `Expect: 100-continue` is not affected: Node sends `100 Continue` and the request runs normally.
+ */
+export function handleUnmetExpectation(
+  this: FastifyInstance,
+  request: IncomingMessage,
+  response: ServerResponse,
+): void {
+  const code: ErrorCode = 'EXPECTATION_FAILED';
+  const { status, message } = errorCatalog[code];
+  const requestId = newRequestId();
+  this.log.info({ code, status, method: request.method }, 'request rejected before routing');
+  const body = JSON.stringify(errorBody(code, message, requestId));
+  response.shouldKeepAlive = false;
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    [requestIdHeader]: requestId,
+    'x-content-type-options': 'nosniff',
+    connection: 'close',
+  });
+  response.end(body);
+}
+
+/** Node's own answers on a listener (parser errors, unmet expectations), all in the error shape. */
+export function answerServerErrors(
+  app: FastifyInstance,
+  server: http.Server,
+  withClientErrors: boolean,
+): void {
+  if (withClientErrors) server.on('clientError', handleClientError.bind(app));
+  server.on('checkExpectation', handleUnmetExpectation.bind(app));
 }

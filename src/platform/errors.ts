@@ -19,6 +19,10 @@ export const errorCatalog = {
   TENANT_NOT_FOUND: { status: 400, message: 'The tenant does not exist or is not active.' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'The service is temporarily unavailable.' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive.' },
+  EXPECTATION_FAILED: {
+    status: 417,
+    message: 'The Expect header names an expectation this server cannot meet.',
+  },
   INTERNAL_ERROR: { status: 500, message: 'An unexpected error occurred.' },
   INVALID_CREDENTIALS: { status: 401, message: 'The credentials are not valid.' },
   LOGIN_TOKEN_INVALID: {

@@ -10,7 +10,7 @@ import {
   readString,
   reportInvalid,
 } from '../config/config.ts';
-import { handleClientError } from './error-handler.ts';
+import { answerServerErrors } from './error-handler.ts';
 import { AppError } from './errors.ts';
 import { connectionsCheckingIntervalMs, socketTimeoutMs } from './http-timeouts.ts';
 import { documentationPrefix } from './openapi.ts';
@@ -179,7 +179,7 @@ export async function listenAdminPort(
   // The same timeouts as the public listener (app.ts).
   server.requestTimeout = app.config.requestTimeoutMs;
   server.setTimeout(socketTimeoutMs(app.config.requestTimeoutMs));
-  server.on('clientError', handleClientError.bind(app));
+  answerServerErrors(app, server, true);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(exposure.adminPort, exposure.adminHost, () => resolve());

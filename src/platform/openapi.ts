@@ -104,7 +104,8 @@ const documentDescription = [
   'Multi-tenant banking backend. Every error answers with the ErrorResponse shape and a code from one',
   'catalog; each operation lists the codes it can return in `x-error-codes` and in its response',
   'descriptions. Before routing, any request can also be answered `408 REQUEST_TIMEOUT`,',
-  '`431 HEADERS_TOO_LARGE` or `400 BAD_REQUEST`. Amounts are integers in minor units.',
+  '`431 HEADERS_TOO_LARGE`, `413 PAYLOAD_TOO_LARGE`, `417 EXPECTATION_FAILED` or `400 BAD_REQUEST`.',
+  'Amounts are integers in minor units.',
 ].join(' ');
 
 /**

@@ -202,6 +202,90 @@ export function hostileQueryValues(document: OpenApiDocument, raw: JsonSchema): 
   return values;
 }
 
+/** Hostile query texts for a named query parameter: its schema's, and hostile cursors for `cursor`. */
+export function hostileQueryParameterValues(
+  document: OpenApiDocument,
+  name: string,
+  raw: JsonSchema,
+): string[] {
+  const values = hostileQueryValues(document, raw);
+  if (name === 'cursor') values.push(...hostileCursors());
+  return values;
+}
+
+/**
+ * Cursors no list issued (issue 7 follow-up: an impossible date inside a well-formed cursor reached a
+ * PostgreSQL cast and answered 500). Each must be 400 on every list, whatever kind of cursor it takes:
+ * impossible instants, a wrong id, missing, extra or wrongly typed parts, bytes that are not UTF-8 or
+ * that PostgreSQL cannot hold, non-canonical and garbage base64url, and texts over the length bound.
+ */
+function base64url(text: string | Buffer): string {
+  return (typeof text === 'string' ? Buffer.from(text, 'utf8') : text).toString('base64url');
+}
+
+export function hostileCursors(): string[] {
+  const id = randomUUID();
+  const time = '2026-01-01T00:00:00.000000Z';
+  const impossibleTimes = [
+    '2026-02-30T25:61:00.000000Z',
+    '2026-13-01T00:00:00.000000Z',
+    '2026-00-10T00:00:00.000000Z',
+    '0000-01-01T00:00:00.000000Z',
+    '9999-12-31T23:59:60.000000Z',
+    '2026-01-01T24:00:00.000000Z',
+    '99999-01-01T00:00:00.000000Z',
+    '+275760-09-13T00:00:00.000000Z',
+    '2026-01-01T00:00:00Z',
+    '2026-01-01T00:00:00.000000+23:59',
+    '2026-01-01 00:00:00.000000Z',
+  ];
+  const decoded = [
+    ...impossibleTimes.map((value) => `${value}|${id}`),
+    `${time}|not-a-uuid`,
+    `${time}|${id.toUpperCase()}`,
+    `${time}|${id}0`,
+    `${time}|urn:uuid:${id}`,
+    `${time}|${id}|extra`,
+    `${id}|${id}`,
+    `${time}|`,
+    `|${id}`,
+    '|',
+    time,
+    `${id}|extra`,
+    `${id.slice(0, 35)}g`,
+    JSON.stringify({ id, created_at: time }),
+    JSON.stringify([time, id]),
+    '12345',
+    'null',
+    'true',
+    `${time}\u0000|${id}`,
+    `${time}|${id}\u0000`,
+  ];
+  const bytes = [
+    Buffer.from([0]),
+    Buffer.concat([Buffer.from(`${time}|`), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from(id.slice(3))]),
+    Buffer.concat([Buffer.from(id), Buffer.from([0xff, 0xfe])]),
+    Buffer.concat([Buffer.from(id), Buffer.from([0xc0, 0x80])]),
+  ];
+  const garbage = [
+    '%00',
+    'a%00b',
+    '%ED%A0%80',
+    '%F0%9F',
+    '!!!!',
+    '%3D%3D%3D%3D',
+    'a',
+    `${base64url(`${time}|${id}`)}%3D`,
+    `${base64url(id)}A`,
+    `${base64url(id).slice(0, -1)}${base64url(id).endsWith('A') ? 'B' : 'A'}`,
+    encodeURIComponent(Buffer.from(`${time}|${id}`).toString('base64')),
+    base64url('x'.repeat(200)),
+    'A'.repeat(101),
+    'A'.repeat(5000),
+  ];
+  return [...decoded.map((text) => base64url(text)), ...bytes.map(base64url), ...garbage];
+}
+
 export const hostilePathValues = [
   'not-a-uuid',
   '%00',

@@ -6,6 +6,7 @@ import { type AppInstance, buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import type { DatabaseHandle } from '../../src/db/database.ts';
 import { errorCatalog } from '../../src/platform/errors.ts';
+import { connectionsCheckingIntervalMs } from '../../src/platform/http-timeouts.ts';
 
 /**
  * Regression (issue 7 item 10): answers written before routing — by Node's HTTP parser (408, 431, a
@@ -153,10 +154,82 @@ describe('errors written before routing have the error shape', () => {
     assertErrorShape(answers[0], 408, 'REQUEST_TIMEOUT');
   });
 
+  test('regression (issue 7 follow-up): a body trickled one byte at a time is answered 408 within REQUEST_TIMEOUT_MS, not kept open for as long as bytes keep coming', async () => {
+    const head =
+      'POST /v1/auth/refresh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n';
+    const trickle = Array.from({ length: 40 }, () => ' ');
+    const answers = await exchange([head, ...trickle], { waitMs: 250, timeoutMs: 15_000 });
+    assertErrorShape(answers[0], 408, 'REQUEST_TIMEOUT');
+    const elapsed = answers[0]?.elapsedMs ?? 0;
+    const boundMs = requestTimeoutMs + 2 * connectionsCheckingIntervalMs(requestTimeoutMs) + 200;
+    assert.ok(
+      elapsed >= requestTimeoutMs && elapsed <= boundMs,
+      `answered after ${elapsed} ms (bound ${boundMs} ms)`,
+    );
+  });
+
   test('a malformed request line and a NUL in a header value answer 400 BAD_REQUEST', async () => {
     assertErrorShape((await exchange(['NOT A REQUEST\r\n\r\n']))[0], 400, 'BAD_REQUEST');
     const nul = Buffer.from('GET /health HTTP/1.1\r\nHost: x\r\nUser-Agent: a\u0000b\r\n\r\n', 'latin1');
     assertErrorShape((await exchange([nul]))[0], 400, 'BAD_REQUEST');
+  });
+
+  test('regression (issue 7 follow-up): an Expect header other than 100-continue answers 417 EXPECTATION_FAILED in the error shape (Node wrote a bare 417) and closes the connection', async () => {
+    for (const expect of ['foo', '200-ok', '100-continued']) {
+      const answers = await exchange([`GET /health HTTP/1.1\r\nHost: x\r\nExpect: ${expect}\r\n\r\n`]);
+      assert.equal(answers.length, 1, `Expect: ${expect}`);
+      assertErrorShape(answers[0], 417, 'EXPECTATION_FAILED');
+      assert.equal(answers[0]?.headers.connection, 'close');
+    }
+  });
+
+  test('Expect: 100-continue is met: 100 Continue, then the request runs normally', async () => {
+    const answers = await exchange(
+      [
+        'POST /v1/auth/refresh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n',
+        '{}',
+      ],
+      { waitMs: 50 },
+    );
+    assert.equal(answers[0]?.status, 100, JSON.stringify(answers));
+    assert.equal(answers[1]?.status, 400, answers[1]?.body);
+    assert.equal(
+      (JSON.parse(answers[1]?.body ?? '{}') as { error: { code: string } }).error.code,
+      'VALIDATION_FAILED',
+    );
+  });
+
+  test("regression (issue 7 follow-up): every answer of Node's parser is in the error shape and closes the connection: bad framing, bad versions, oversized chunk extensions, bad header names", async () => {
+    const cases: [string, number, keyof typeof errorCatalog][] = [
+      [
+        'POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nab',
+        400,
+        'BAD_REQUEST',
+      ],
+      [
+        'POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+        400,
+        'BAD_REQUEST',
+      ],
+      ['POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n', 400, 'BAD_REQUEST'],
+      ['POST /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 400, 'BAD_REQUEST'],
+      ['GET /health HTTP/9.9\r\nHost: x\r\n\r\n', 400, 'BAD_REQUEST'],
+      ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 400, 'BAD_REQUEST'],
+      ['GET /health HTTP/1.1\r\nHo st: x\r\n\r\n', 400, 'BAD_REQUEST'],
+      ['GET /he alth HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'BAD_REQUEST'],
+      ['GET /health HTTP/1.1\r\n Host: x\r\n\r\n', 400, 'BAD_REQUEST'],
+      [
+        `POST /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;${'e'.repeat(20_000)}\r\na\r\n0\r\n\r\n`,
+        413,
+        'PAYLOAD_TOO_LARGE',
+      ],
+    ];
+    for (const [raw, status, code] of cases) {
+      const answers = await exchange([raw]);
+      assert.equal(answers.length, 1, `${JSON.stringify(raw.slice(0, 80))}: ${JSON.stringify(answers)}`);
+      assertErrorShape(answers[0], status, code);
+      assert.equal(answers[0]?.headers.connection, 'close');
+    }
   });
 
   test('a well-formed request on the same server still answers normally', async () => {

@@ -25,7 +25,7 @@ import {
   hostileHeaderValues,
   hostileJsonValues,
   hostilePathValues,
-  hostileQueryValues,
+  hostileQueryParameterValues,
   type RequestParts,
   sampleParts,
   sampleValue,
@@ -330,7 +330,7 @@ function variants(entry: DocumentedOperation, sample: RequestParts): WalkRequest
       for (const value of hostilePathValues)
         withParts((parts) => (parts.path[parameter.name] = value), `path ${parameter.name}=${value}`);
     } else if (parameter.in === 'query') {
-      for (const value of hostileQueryValues(document, schema))
+      for (const value of hostileQueryParameterValues(document, parameter.name, schema))
         withParts(
           (parts) => (parts.query[parameter.name] = value),
           `query ${parameter.name}=${value.slice(0, 40)}`,

@@ -5,6 +5,7 @@ import type { AppInstance } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { bearer, type LoggedIn, type LoggedInCustomer, loginCustomer, loginStaff } from '../helpers/auth.ts';
 import { documentedOperations, type OpenApiDocument, readOpenApiDocument } from '../helpers/openapi.ts';
+import { hostileCursors } from '../helpers/openapi-fuzz.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 
 /**
@@ -105,5 +106,43 @@ test('every keyset-paginated list gives the same rows once each, in the same ord
     assert.ok(whole.length >= rowsMin, `${path}: the fixture gives it only ${whole.length} rows`);
     assert.equal(new Set(whole).size, whole.length, `${path} repeats a row`);
     assert.deepEqual(await pageThrough(who, concrete, 1), whole, `${path} pages differently at limit=1`);
+  }
+});
+
+test('regression (issue 7 follow-up): a cursor that decodes to an impossible value (February 30, 25:61, month 13, a huge year, a non-uuid id, extra parts, wrong types, NUL, lone surrogates, garbage base64, overlong) is 400 on every list that takes one, never a 5xx', async () => {
+  const lists = documentedOperations(document).filter(
+    ({ method, operation }) =>
+      method === 'GET' && (operation.parameters ?? []).some((parameter) => parameter.name === 'cursor'),
+  );
+  assert.ok(lists.length >= 6, `found ${lists.length} lists with a cursor`);
+  const cursors = hostileCursors();
+  for (const { path } of lists) {
+    const concrete = path.replace('{id}', customer.userId);
+    const who = path.startsWith('/v1/admin/') ? staff : customer;
+    for (const cursor of cursors) {
+      const response = await app.inject({
+        method: 'GET',
+        url: `${concrete}?limit=1&cursor=${cursor}`,
+        headers: bearer(who),
+      });
+      const what = `${path} cursor=${cursor.slice(0, 60)}: ${response.statusCode} ${response.body.slice(0, 200)}`;
+      assert.equal(response.statusCode, 400, what);
+      const body = response.json() as { error: { code: string; details?: { field: string }[] } };
+      assert.equal(body.error.code, 'VALIDATION_FAILED', what);
+      assert.ok(
+        body.error.details?.some((detail) => detail.field === 'querystring.cursor'),
+        `${what}: the answer names querystring.cursor`,
+      );
+    }
+    // A cursor this list issued still pages.
+    const first = await app.inject({ method: 'GET', url: `${concrete}?limit=1`, headers: bearer(who) });
+    const next = (first.json() as { next_cursor: string | null }).next_cursor;
+    assert.ok(next, `${path} gives a next cursor`);
+    const second = await app.inject({
+      method: 'GET',
+      url: `${concrete}?limit=1&cursor=${next}`,
+      headers: bearer(who),
+    });
+    assert.equal(second.statusCode, 200, `${path}: ${second.body}`);
   }
 });

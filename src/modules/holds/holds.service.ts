@@ -7,7 +7,7 @@ import { decodeIdCursor, nextIdCursor } from '../../platform/pagination.ts';
 import { type EntryType, postMovement } from '../ledger/ledger-posting.ts';
 import { withMoneyTransaction } from '../ledger/money-transaction.ts';
 import { assertAmount, type MoneyServices, requireAsset } from '../operations/money-rules.ts';
-import { requireTenantUser } from '../staff/staff-users.repository.ts';
+import { requireCustomer, requireTenantUser } from '../staff/staff-users.repository.ts';
 import { ensureSystemWallet, findCustomerWalletId } from '../wallets/wallets.repository.ts';
 import {
   changeLocked,
@@ -153,6 +153,7 @@ export async function placeStaffHold(
     { tenantId: principal.tenantId },
     services.money.transactionAttemptsMax,
     async (transaction) => {
+      await requireCustomer(transaction, principal.tenantId, input.user_id);
       const asset = await requireAsset(transaction, input.asset ?? 'IDR');
       assertAmount(input.amount, asset);
       const walletId = await findCustomerWalletId(transaction, principal.tenantId, input.user_id, asset.code);

@@ -23,13 +23,11 @@ import { claimOtpSession, reserveOtpAttempt } from './login-attempts.repository.
 import {
   type AttemptServices,
   assertTenantActive,
+  type DecidedAttempt,
+  decideAttempt,
   type LoginAttempt,
-  type ReservedAttempt,
   recordFailureAlone,
   recordRefusedAfterCheck,
-  releaseAddress,
-  releaseAttempt,
-  reserveAttempt,
   settleSuccess,
 } from './login-attempts.ts';
 import { reserveSmsSend } from './send-limits.ts';
@@ -38,7 +36,8 @@ import { reserveSmsSend } from './send-limits.ts';
  * Banking login (seed 000), two steps. Step one checks the customer's details (or, for an unknown
  * phone, prepares a registration) and sends a 6-digit OTP; step two exchanges the single-use login
  * token and the OTP for a session. OTPs and login tokens are stored as keyed hashes only. Every check
- * reserves its attempt before it runs (login-attempts.ts), so guesses count whatever happens later.
+ * is decided and its failure counted under the account's row lock (login-attempts.ts), so guesses
+ * count whatever happens later.
  */
 export interface BankingServices {
   config: Config;
@@ -137,51 +136,48 @@ export async function startBankingLogin(
     method: 'banking_pin',
     deviceInfo: { device_type: body.device.type, device_name: body.device.name },
   };
-  const reserved = await reserveAttempt(
+  let failure: string | undefined;
+  const decided = await decideAttempt(
     attemptServices(services),
     attempt,
     customer ? { userId: customer.id } : undefined,
+    () => {
+      failure = failedCheck(config, facts, body);
+      return failure === undefined;
+    },
   );
-  const failure = failedCheck(config, facts, body);
-  if (failure) {
-    const locked = await recordFailureAlone(attemptServices(services), reserved, failure);
+  if (!decided.right) {
+    const locked = await recordFailureAlone(
+      attemptServices(services),
+      decided,
+      failure ?? 'credentials_mismatch',
+    );
     throw new AppError(locked ? 'ACCOUNT_LOCKED' : 'INVALID_CREDENTIALS');
   }
   if (customer && (customer.status === 0 || customer.deleted_at !== null)) {
     await withScope(services.database.db, { tenantId: context.tenantId }, (transaction) =>
-      recordRefusedAfterCheck(transaction, config, reserved, 'account_inactive'),
+      recordRefusedAfterCheck(transaction, config, decided, 'account_inactive'),
     );
-    await releaseAddress(attemptServices(services), reserved);
     throw new AppError('ACCOUNT_INACTIVE');
   }
-  return issueChallenge(services, reserved, body, sessionPinHash(config, customer, body.pin));
+  return issueChallenge(services, decided, body, sessionPinHash(config, customer, body.pin));
 }
 
 /** The details matched: one OTP, if the send limits allow it, and the login token that goes with it. */
 async function issueChallenge(
   services: BankingServices,
-  reserved: ReservedAttempt,
+  decided: DecidedAttempt,
   body: BankingLoginBody,
   pinHash: string,
 ): Promise<LoginChallenge> {
   const { config } = services;
-  const { context } = reserved.attempt;
+  const { context } = decided.attempt;
   const authentication = config.authentication;
   const loginToken = `lt_${randomBytes(32).toString('base64url')}`;
   const loginTokenHash = hashSecretToken(loginToken, config.secretTokenKey);
   const otp = randomInt(0, 1_000_000).toString().padStart(6, '0');
-  // The details were right: the address's reservation goes back whatever the send limits say.
-  await releaseAddress(attemptServices(services), reserved);
-  try {
-    await reserveSmsSend(attemptServices(services), context, body.phone);
-  } catch (error) {
-    await withScope(services.database.db, { tenantId: context.tenantId }, (transaction) =>
-      releaseAttempt(transaction, reserved),
-    );
-    throw error;
-  }
+  await reserveSmsSend(attemptServices(services), context, body.phone);
   await withScope(services.database.db, { tenantId: context.tenantId }, async (transaction) => {
-    await releaseAttempt(transaction, reserved);
     await insertOtpSession(
       transaction,
       {
@@ -196,7 +192,7 @@ async function issueChallenge(
         device_type: body.device.type,
         device_id: body.device.id,
         device_name: body.device.name,
-        user_id: reserved.attempt.userId ?? null,
+        user_id: decided.attempt.userId ?? null,
         ip_address: context.ipAddress ?? null,
         user_agent: context.userAgent?.slice(0, 1000) ?? null,
       },
@@ -217,26 +213,34 @@ type OtpSessionRow = NonNullable<Awaited<ReturnType<typeof reserveOtpAttempt>>>;
 type Outcome = { ok: true; value: BankingSession } | { ok: false; code: ErrorCode; reason: string };
 
 /**
- * Reserves the guess in one transaction: the client address, one of the login token's guesses and,
- * for a known customer, one of the account's attempts. A locked account rolls all three back (nothing
- * is evaluated); a token that is unknown, spent or out of guesses still costs the address an attempt.
+ * Decides the guess in one transaction: the client address, one of the login token's guesses and,
+ * for a known customer, the account, in that lock order. A locked account rolls all of it back
+ * (nothing is evaluated); a token that is unknown, spent or out of guesses still costs the address an
+ * attempt. The code is compared under the locks, and a wrong one counted before they are released.
  */
-async function reserveVerification(
+async function decideVerification(
   services: BankingServices,
   attempt: LoginAttempt,
   loginTokenHash: string,
-): Promise<{ reserved: ReservedAttempt; session: OtpSessionRow | undefined }> {
+  otp: string,
+): Promise<{ decided: DecidedAttempt; session: OtpSessionRow | undefined }> {
+  const { config } = services;
   const { tenantId } = attempt.context;
-  const attemptsMax = services.config.authentication.otpAttemptsMax;
+  const attemptsMax = config.authentication.otpAttemptsMax;
   let session: OtpSessionRow | undefined;
-  const reserved = await reserveAttempt(attemptServices(services), attempt, async (transaction) => {
-    session = await reserveOtpAttempt(transaction, tenantId, loginTokenHash, attemptsMax);
-    if (!session?.user_id) return undefined;
-    attempt.userId = session.user_id;
-    attempt.deviceInfo = { device_type: session.device_type, device_name: session.device_name };
-    return { userId: session.user_id };
-  });
-  return { reserved, session };
+  const decided = await decideAttempt(
+    attemptServices(services),
+    attempt,
+    async (transaction) => {
+      session = await reserveOtpAttempt(transaction, tenantId, loginTokenHash, attemptsMax);
+      if (!session?.user_id) return undefined;
+      attempt.userId = session.user_id;
+      attempt.deviceInfo = { device_type: session.device_type, device_name: session.device_name };
+      return { userId: session.user_id };
+    },
+    () => session !== undefined && sameHex(otpHash(config, loginTokenHash, otp), session.otp_hash),
+  );
+  return { decided, session };
 }
 
 /** Step two: POST /v1/auth/banking/verify. */
@@ -253,22 +257,19 @@ export async function verifyBankingLogin(
     loginType: 'user_login',
     method: 'banking_otp',
   };
-  const { reserved, session } = await reserveVerification(services, attempt, loginTokenHash);
+  const { decided, session } = await decideVerification(services, attempt, loginTokenHash, body.otp);
   let outcome: Outcome;
   if (!session) {
     outcome = { ok: false, code: 'LOGIN_TOKEN_INVALID', reason: 'login_token_invalid' };
-  } else if (!sameHex(otpHash(config, loginTokenHash, body.otp), session.otp_hash)) {
+  } else if (!decided.right) {
     outcome = { ok: false, code: 'OTP_INVALID', reason: 'otp_invalid' };
   } else {
     outcome = await withScope(services.database.db, { tenantId: context.tenantId }, (transaction) =>
-      completeBankingLogin(transaction, config, reserved, session),
+      completeBankingLogin(transaction, config, decided, session),
     );
   }
-  if (outcome.ok) {
-    await releaseAddress(attemptServices(services), reserved);
-    return outcome.value;
-  }
-  const locked = await recordFailureAlone(attemptServices(services), reserved, outcome.reason);
+  if (outcome.ok) return outcome.value;
+  const locked = await recordFailureAlone(attemptServices(services), decided, outcome.reason);
   throw new AppError(locked ? 'ACCOUNT_LOCKED' : outcome.code);
 }
 
@@ -276,10 +277,10 @@ export async function verifyBankingLogin(
 async function completeBankingLogin(
   transaction: ScopedTransaction,
   config: Config,
-  reserved: ReservedAttempt,
+  decided: DecidedAttempt,
   session: OtpSessionRow,
 ): Promise<Outcome> {
-  const { context } = reserved.attempt;
+  const { context } = decided.attempt;
   if (!(await claimOtpSession(transaction, session.id))) {
     // A concurrent verification with the same token won.
     return { ok: false, code: 'LOGIN_TOKEN_INVALID', reason: 'login_token_invalid' };
@@ -289,7 +290,7 @@ async function completeBankingLogin(
     return { ok: false, code: 'LOGIN_TOKEN_INVALID', reason: 'registration_conflict' };
   }
   const userId = session.user_id ?? (await registerCustomer(transaction, context, session));
-  await settleSuccess(transaction, reserved, userId);
+  await settleSuccess(transaction, decided, userId);
   const tokens = await openSession(transaction, config, {
     tenantId: context.tenantId,
     userId,

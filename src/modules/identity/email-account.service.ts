@@ -13,9 +13,8 @@ import { hashPassword, hashSecretToken, verifyPassword } from './credential-hash
 import {
   type AttemptServices,
   assertTenantActive,
+  decideAttempt,
   recordFailureAlone,
-  releaseAttempt,
-  reserveAttempt,
 } from './login-attempts.ts';
 import { assertPasswordPolicy } from './password-policy.ts';
 import { reserveEmailSend } from './send-limits.ts';
@@ -339,16 +338,21 @@ export async function changePassword(
     loginType: principal.isStaff ? ('admin_login' as const) : ('user_login' as const),
     method: 'password' as const,
   };
-  const reserved = await reserveAttempt(attemptServices(services), attempt, { userId: user.id }, false);
   const matches =
     user.password_hash !== null && (await verifyPassword(user.password_hash, change.current_password));
-  if (!matches) {
-    await recordFailureAlone(attemptServices(services), reserved, 'password_change_wrong_current');
+  const decided = await decideAttempt(
+    attemptServices(services),
+    attempt,
+    { userId: user.id },
+    () => matches,
+    false,
+  );
+  if (!decided.right) {
+    await recordFailureAlone(attemptServices(services), decided, 'password_change_wrong_current');
     throw new AppError('INVALID_CREDENTIALS');
   }
   const passwordHash = await hashPassword(change.new_password);
   return withScope(services.database.db, scopeOf(principal), async (transaction) => {
-    await releaseAttempt(transaction, reserved);
     await setPassword(transaction, config, user.id, user.role, passwordHash);
     const ended = change.end_other_sessions
       ? await endSessions(transaction, {

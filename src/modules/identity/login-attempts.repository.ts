@@ -5,7 +5,7 @@ import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 /**
  * The queries behind the per-account attempt limit (users.failed_login_attempts, locked_until,
  * lockout_count) and the per-token OTP limit (otp_sessions.failed_attempts). Every decision is one
- * conditional UPDATE, committed before the credential is evaluated: see login-attempts.ts.
+ * conditional UPDATE under the account's row lock, committed with the verdict: see login-attempts.ts.
  */
 export interface LockPolicy {
   threshold: number;
@@ -26,14 +26,32 @@ export async function findTenantStatus(
 }
 
 /**
- * Reserves one attempt of an account that is not locked, or returns undefined when it is locked.
- * An expired lock starts a fresh count. The attempt that reaches the threshold locks the account in
- * the same statement (minutes doubling with every lockout, up to the maximum), before its credential
- * is known: a burst behind it finds the account locked, and if that last credential was right, the
- * caller lifts the lock again with `settleAccountSuccess` / `releaseAccountAttempt`. Lock times are
- * cut to milliseconds so the caller can name its own lock exactly.
+ * Locks the account's row for the decision of one credential check and says whether the account is
+ * locked now. Concurrent checks of one account wait here, so each sees the count every earlier wrong
+ * guess committed: in-flight checks count for nothing (a burst of right credentials never locks).
  */
-export async function reserveAccountAttempt(
+export async function lockAccountForAttempt(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  userId: string,
+): Promise<boolean> {
+  const row = await transaction
+    .selectFrom('users')
+    .select(sql<boolean>`coalesce(locked_until > now(), false)`.as('locked'))
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', userId)
+    .forUpdate()
+    .executeTakeFirst();
+  return row?.locked ?? false;
+}
+
+/**
+ * Counts one wrong credential of an account that is not locked (the caller holds its row lock), or
+ * returns undefined when it is locked. An expired lock starts a fresh count. The failure that reaches
+ * the threshold locks the account in the same statement, minutes doubling with every lockout up to
+ * the maximum; `locked_until` comes back non-null only from that statement.
+ */
+export async function countAccountFailure(
   transaction: ScopedTransaction,
   tenantId: string,
   userId: string,
@@ -58,49 +76,16 @@ export async function reserveAccountAttempt(
     .executeTakeFirst();
 }
 
-/** The lock this attempt set, lifted (and its lockout uncounted); any other lock stays. */
-function liftOwnLock(ownLock: Date | null) {
-  const own = ownLock === null ? sql<boolean>`false` : sql<boolean>`locked_until = ${ownLock}`;
-  return {
-    locked_until: sql<Date | null>`case when ${own} then null else locked_until end`,
-    lockout_count: sql<number>`case when ${own} then greatest(lockout_count - 1, 0) else lockout_count end`,
-  };
-}
-
 /** A login succeeded: the count starts again and the login is remembered. */
 export async function settleAccountSuccess(
   transaction: ScopedTransaction,
   tenantId: string,
   userId: string,
-  ownLock: Date | null,
   ipAddress: string | undefined,
 ): Promise<void> {
   await transaction
     .updateTable('users')
-    .set({
-      ...liftOwnLock(ownLock),
-      failed_login_attempts: 0,
-      last_login_at: sql<Date>`now()`,
-      last_login_ip: ipAddress ?? null,
-    })
-    .where('tenant_id', '=', tenantId)
-    .where('id', '=', userId)
-    .execute();
-}
-
-/** The attempt did not fail (a right PIN at step one, no second factor given yet): it is given back. */
-export async function releaseAccountAttempt(
-  transaction: ScopedTransaction,
-  tenantId: string,
-  userId: string,
-  ownLock: Date | null,
-): Promise<void> {
-  await transaction
-    .updateTable('users')
-    .set({
-      ...liftOwnLock(ownLock),
-      failed_login_attempts: sql<number>`greatest(failed_login_attempts - 1, 0)`,
-    })
+    .set({ failed_login_attempts: 0, last_login_at: sql<Date>`now()`, last_login_ip: ipAddress ?? null })
     .where('tenant_id', '=', tenantId)
     .where('id', '=', userId)
     .execute();

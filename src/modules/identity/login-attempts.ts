@@ -7,33 +7,37 @@ import type { AuthenticationConfig } from '../../platform/auth/authentication-co
 import { AppError } from '../../platform/errors.ts';
 import { hashSecretToken } from './credential-hashing.ts';
 import {
+  countAccountFailure,
   findTenantStatus,
   insertLoginAudit,
   insertSecurityEvent,
   type LockPolicy,
+  lockAccountForAttempt,
   lowerTrustScore,
-  releaseAccountAttempt,
-  reserveAccountAttempt,
   settleAccountSuccess,
 } from './login-attempts.repository.ts';
-import { type CounterKey, releaseCounter, reserveCounter } from './security-counters.repository.ts';
+import { type CounterKey, lockFullCounter, reserveCounter } from './security-counters.repository.ts';
 
 /**
  * Attempt limits and the login record (seeds 000, 003, 004).
  *
- * Every credential check (PIN, OTP, password, TOTP, backup code, re-authentication) first *reserves*
- * an attempt, in its own committed transaction, before the credential is evaluated:
+ * Every credential check (PIN, OTP, password, TOTP, backup code, re-authentication) is *decided* in
+ * one transaction that holds the row locks of what it counts against, and commits with the verdict:
  *
- * - per account: one conditional UPDATE of the user row (`reserveAccountAttempt`) that counts the
- *   attempt and refuses when the account is locked; the attempt that reaches the threshold locks the
- *   account in that same statement;
- * - per client address, and per unknown login identifier: one conditional upsert of a counter row
- *   (`security-counters.repository.ts`).
+ * 1. the client address's counter row and then the account's row (or the unknown identifier's counter
+ *    row) are locked (`SELECT … FOR UPDATE`); a full address window or a locked account refuses the
+ *    attempt without evaluating anything;
+ * 2. the credential's verdict is taken (the slow argon2 hash may be computed before, outside the lock:
+ *    the answer still depends on it only through this step);
+ * 3. a wrong credential is counted in that same transaction — the account's count, locking it at the
+ *    threshold, the address's and the unknown identifier's unit — and committed before anything else
+ *    the request does can fail; a right one counts nothing.
  *
- * So a burst of parallel guesses gets at most the threshold evaluated (the row lock orders them), and
- * a failure is already counted when anything later in the request fails: the only thing left to do
- * after a wrong credential is to write the login record. A right credential gives its reservation back
- * (`settleSuccess` or `releaseAttempt` for the account, `releaseAddress` for the client address).
+ * Concurrent checks of one account queue on its row lock and each sees every earlier committed
+ * failure, so a burst of N wrong guesses gets at most the threshold answered by their verdict (the
+ * rest are refused as locked), a right guess behind the threshold is refused, and a burst of right
+ * credentials is never locked out by checks still in flight (issue 7 follow-up: attempts reserved
+ * before verification counted as failures until they finished).
  */
 export interface LoginAttempt {
   context: AuditContext;
@@ -49,13 +53,17 @@ export type AttemptSubject = { userId: string } | { unknownIdentifier: string } 
 /** The subject, or a step of the reservation transaction that finds it (and may reserve more). */
 export type SubjectSource = AttemptSubject | ((transaction: ScopedTransaction) => Promise<AttemptSubject>);
 
-export interface ReservedAttempt {
+/** What the check of one credential decided and counted. */
+export interface DecidedAttempt {
   attempt: LoginAttempt;
-  address?: { key: CounterKey; windowStartedAt: Date } | undefined;
-  /** ownLock: the lock this attempt set by reaching the threshold (null when it did not). */
+  right: boolean;
+  /** ownLock: the lock this failure set by reaching the threshold (null when it did not). */
   account?: { userId: string; attemptNumber: number; ownLock: Date | null; lockoutCount: number } | undefined;
   unknown?: { attemptNumber: number } | undefined;
 }
+
+/** The verdict on the credential, taken under the row locks (`transaction` for checks that need it). */
+export type CredentialCheck = (transaction: ScopedTransaction) => boolean | Promise<boolean>;
 
 export type BlockReason = 'account_locked' | 'ip_blocked' | 'account_inactive' | 'account_blocked';
 
@@ -92,8 +100,8 @@ export async function assertTenantActive(transaction: ScopedTransaction, tenantI
   if (status !== 'active') throw new AppError('TENANT_NOT_FOUND');
 }
 
-/** A refusal found inside the reservation transaction; thrown to roll back what it had reserved. */
-class AttemptRefused extends Error {
+/** A refusal found inside the deciding transaction; thrown so that it rolls back. */
+export class AttemptRefused extends Error {
   constructor(
     readonly reason: 'ip_blocked' | 'account_locked',
     readonly retryAfterSeconds?: number,
@@ -103,82 +111,116 @@ class AttemptRefused extends Error {
 }
 
 /**
- * Reserves one attempt for the client address (unless `countAddress` is false: re-authentication of
- * a signed-in user) and for the subject, all or nothing, and commits. A refusal is recorded and thrown:
+ * Decides one credential check in a transaction of its own (see the top of this file): the address
+ * (unless `countAddress` is false: re-authentication of a signed-in user) and the subject are locked,
+ * the check runs, a failure is counted, and all of it commits. A refusal is recorded and thrown:
  * TOO_MANY_ATTEMPTS (429, Retry-After) for the address, ACCOUNT_LOCKED for the account.
  */
-export async function reserveAttempt(
+export async function decideAttempt(
   services: AttemptServices,
   attempt: LoginAttempt,
   subject: SubjectSource,
+  check: CredentialCheck,
   countAddress = true,
-): Promise<ReservedAttempt> {
-  const scope = { tenantId: attempt.context.tenantId };
+): Promise<DecidedAttempt> {
   try {
-    return await withScope(services.db, scope, (transaction) =>
-      reserveIn(transaction, services.config, attempt, subject, countAddress),
+    return await withScope(services.db, { tenantId: attempt.context.tenantId }, (transaction) =>
+      decideAttemptIn(transaction, services.config, attempt, subject, check, countAddress),
     );
   } catch (error) {
-    if (!(error instanceof AttemptRefused)) throw error;
-    await withScope(services.db, scope, (transaction) =>
-      recordLoginBlocked(transaction, services.config, attempt, error.reason),
-    );
-    if (error.reason === 'account_locked') throw new AppError('ACCOUNT_LOCKED');
-    throw new AppError('TOO_MANY_ATTEMPTS', undefined, undefined, {
-      retryAfterSeconds: error.retryAfterSeconds,
-    });
+    throw await answerRefusal(services, attempt, error);
   }
 }
 
-async function reserveIn(
+/**
+ * Records a refusal thrown by `decideAttemptIn` (after its transaction rolled back) and returns the
+ * error to answer with; any other error is returned as it is.
+ */
+export async function answerRefusal(
+  services: AttemptServices,
+  attempt: LoginAttempt,
+  error: unknown,
+): Promise<unknown> {
+  if (!(error instanceof AttemptRefused)) return error;
+  await withScope(services.db, { tenantId: attempt.context.tenantId }, (transaction) =>
+    recordLoginBlocked(transaction, services.config, attempt, error.reason),
+  );
+  if (error.reason === 'account_locked') return new AppError('ACCOUNT_LOCKED');
+  return new AppError('TOO_MANY_ATTEMPTS', undefined, undefined, {
+    retryAfterSeconds: error.retryAfterSeconds,
+  });
+}
+
+function addressKey(config: Config, attempt: LoginAttempt, countAddress: boolean): CounterKey | undefined {
+  const { tenantId, ipAddress } = attempt.context;
+  if (!countAddress || !ipAddress) return undefined;
+  return {
+    tenantId,
+    scope: 'login_address_failures',
+    subjectHash: counterSubjectHash(config, 'address', ipAddress),
+  };
+}
+
+/**
+ * `decideAttempt` inside the caller's transaction, which must not hold a user row lock yet (lock
+ * order: an address counter row, then a token row, then a user row). Throws AttemptRefused, which must
+ * roll the transaction back; a wrong verdict is counted in it, so the caller must commit it.
+ */
+export async function decideAttemptIn(
   transaction: ScopedTransaction,
   config: Config,
   attempt: LoginAttempt,
   source: SubjectSource,
+  check: CredentialCheck,
   countAddress: boolean,
-): Promise<ReservedAttempt> {
+): Promise<DecidedAttempt> {
   const authentication = config.authentication;
-  const { tenantId, ipAddress } = attempt.context;
+  const { tenantId } = attempt.context;
   await assertTenantActive(transaction, tenantId);
-  const reserved: ReservedAttempt = { attempt };
-  if (countAddress && ipAddress) {
-    const key: CounterKey = {
-      tenantId,
-      scope: 'login_address_failures',
-      subjectHash: counterSubjectHash(config, 'address', ipAddress),
-    };
-    const taken = await reserveCounter(transaction, key, {
-      max: authentication.ipFailuresMax,
-      windowSeconds: authentication.ipFailureWindowMinutes * 60,
-    });
-    if (!taken.granted) throw new AttemptRefused('ip_blocked', taken.retryAfterSeconds);
-    reserved.address = { key, windowStartedAt: taken.windowStartedAt };
+  const address = addressKey(config, attempt, countAddress);
+  const addressLimit = {
+    max: authentication.ipFailuresMax,
+    windowSeconds: authentication.ipFailureWindowMinutes * 60,
+  };
+  if (address) {
+    const full = await lockFullCounter(transaction, address, addressLimit);
+    if (full) throw new AttemptRefused('ip_blocked', full.retryAfterSeconds);
   }
   const subject = typeof source === 'function' ? await source(transaction) : source;
+  const unknownKey: CounterKey | undefined =
+    subject && 'unknownIdentifier' in subject
+      ? { tenantId, scope: 'login_unknown_identifier', subjectHash: subject.unknownIdentifier }
+      : undefined;
+  const unknownLimit = {
+    max: authentication.lockoutThreshold,
+    windowSeconds: authentication.lockoutBaseMinutes * 60,
+  };
+  if (subject && 'userId' in subject && (await lockAccountForAttempt(transaction, tenantId, subject.userId)))
+    throw new AttemptRefused('account_locked');
+  if (unknownKey && (await lockFullCounter(transaction, unknownKey, unknownLimit)))
+    throw new AttemptRefused('account_locked');
+  const decided: DecidedAttempt = { attempt, right: await check(transaction) };
+  if (decided.right) return decided;
+  // A wrong credential: counted here, under the locks taken above, and committed with the verdict.
+  if (address) {
+    const taken = await reserveCounter(transaction, address, addressLimit);
+    if (!taken.granted) throw new AttemptRefused('ip_blocked', taken.retryAfterSeconds);
+  }
   if (subject && 'userId' in subject) {
-    const row = await reserveAccountAttempt(
-      transaction,
-      tenantId,
-      subject.userId,
-      lockPolicy(authentication),
-    );
+    const row = await countAccountFailure(transaction, tenantId, subject.userId, lockPolicy(authentication));
     if (!row) throw new AttemptRefused('account_locked');
-    reserved.account = {
+    decided.account = {
       userId: subject.userId,
       attemptNumber: row.attempt_number,
       ownLock: row.locked_until,
       lockoutCount: row.lockout_count,
     };
-  } else if (subject) {
-    const taken = await reserveCounter(
-      transaction,
-      { tenantId, scope: 'login_unknown_identifier', subjectHash: subject.unknownIdentifier },
-      { max: authentication.lockoutThreshold, windowSeconds: authentication.lockoutBaseMinutes * 60 },
-    );
+  } else if (unknownKey) {
+    const taken = await reserveCounter(transaction, unknownKey, unknownLimit);
     if (!taken.granted) throw new AttemptRefused('account_locked');
-    reserved.unknown = { attemptNumber: taken.count };
+    decided.unknown = { attemptNumber: taken.count };
   }
-  return reserved;
+  return decided;
 }
 
 /** Text PostgreSQL refuses in jsonb (NUL, unpaired surrogates), replaced so the login record is always writable. */
@@ -226,19 +268,19 @@ async function writeLoginRecord(
   });
 }
 
-function attemptNumberOf(reserved: ReservedAttempt): number | undefined {
+function attemptNumberOf(reserved: DecidedAttempt): number | undefined {
   return reserved.account?.attemptNumber ?? reserved.unknown?.attemptNumber;
 }
 
 /**
- * The credential was wrong. The attempt is already counted; this writes the login record and, when
+ * The credential was wrong. The failure is already counted and committed; this writes the login record and, when
  * this attempt was the one that locked the account, the lock's security event and audit row. Returns
  * whether the account (or the unknown identifier) is now locked.
  */
 export async function recordFailure(
   transaction: ScopedTransaction,
   config: Config,
-  reserved: ReservedAttempt,
+  reserved: DecidedAttempt,
   reason: string,
 ): Promise<boolean> {
   const attempt = reserved.attempt;
@@ -253,7 +295,7 @@ export async function recordFailure(
 /** recordFailure in a transaction of its own. */
 export async function recordFailureAlone(
   services: AttemptServices,
-  reserved: ReservedAttempt,
+  reserved: DecidedAttempt,
   reason: string,
 ): Promise<boolean> {
   return withScope(services.db, { tenantId: reserved.attempt.context.tenantId }, (transaction) =>
@@ -297,68 +339,28 @@ async function recordLock(
   });
 }
 
-/**
- * The credential was right but no session follows (step one of the banking login, a staff login still
- * missing its second factor, a re-authentication): the account's attempt is given back. The address's
- * reservation is given back separately (`releaseAddress`).
- */
-export async function releaseAttempt(
-  transaction: ScopedTransaction,
-  reserved: ReservedAttempt,
-): Promise<void> {
-  if (reserved.account) {
-    await releaseAccountAttempt(
-      transaction,
-      reserved.attempt.context.tenantId,
-      reserved.account.userId,
-      reserved.account.ownLock,
-    );
-  }
-}
-
-/**
- * Gives back the client address's reservation of an attempt that did not fail, in a short transaction
- * of its own. An address counter row is only ever locked first in a transaction or alone, never after
- * a user or token row: with one lock order there is no deadlock between a login finishing and the next
- * one reserving, and logins sharing an address never wait on each other for longer than one statement.
- */
-export async function releaseAddress(services: AttemptServices, reserved: ReservedAttempt): Promise<void> {
-  const address = reserved.address;
-  if (!address) return;
-  await withScope(services.db, { tenantId: reserved.attempt.context.tenantId }, (transaction) =>
-    releaseCounter(transaction, address.key, address.windowStartedAt),
-  );
-}
-
-/** The credential was right but the account may not log in: given back, and recorded as blocked. */
+/** The credential was right but the account may not log in: recorded as blocked (nothing was counted). */
 export async function recordRefusedAfterCheck(
   transaction: ScopedTransaction,
   config: Config,
-  reserved: ReservedAttempt,
+  decided: DecidedAttempt,
   reason: BlockReason,
 ): Promise<void> {
-  await releaseAttempt(transaction, reserved);
-  await recordLoginBlocked(transaction, config, reserved.attempt, reason);
+  await recordLoginBlocked(transaction, config, decided.attempt, reason);
 }
 
 /**
  * A login succeeded: the account's count starts again and the login is recorded, in the transaction
- * that opens the session. The caller gives the address's reservation back after it commits.
+ * that opens the session.
  */
 export async function settleSuccess(
   transaction: ScopedTransaction,
-  reserved: ReservedAttempt,
+  decided: DecidedAttempt,
   userId: string,
 ): Promise<void> {
-  const { context } = reserved.attempt;
-  await settleAccountSuccess(
-    transaction,
-    context.tenantId,
-    userId,
-    reserved.account?.ownLock ?? null,
-    context.ipAddress,
-  );
-  await writeLoginRecord(transaction, { ...reserved.attempt, userId }, 'success', undefined);
+  const { context } = decided.attempt;
+  await settleAccountSuccess(transaction, context.tenantId, userId, context.ipAddress);
+  await writeLoginRecord(transaction, { ...decided.attempt, userId }, 'success', undefined);
 }
 
 /** A logout is recorded too (seed 000 login_type user_logout / admin_logout). */

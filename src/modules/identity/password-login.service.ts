@@ -16,15 +16,15 @@ import {
 import { type UserSummary, userSummary } from './identity.schemas.ts';
 import {
   type AttemptServices,
+  answerRefusal,
   assertTenantActive,
   type BlockReason,
+  type DecidedAttempt,
+  decideAttempt,
+  decideAttemptIn,
   type LoginAttempt,
-  type ReservedAttempt,
   recordFailureAlone,
   recordRefusedAfterCheck,
-  releaseAddress,
-  releaseAttempt,
-  reserveAttempt,
   settleSuccess,
   unknownIdentifier,
 } from './login-attempts.ts';
@@ -74,7 +74,7 @@ export interface LoginServices {
 type Outcome =
   | { ok: true; value: PasswordSession }
   | { ok: false; error: AppError }
-  | { ok: false; method: 'totp' | 'backup_code' };
+  | { ok: false; factor: DecidedAttempt };
 
 async function findUser(
   transaction: ScopedTransaction,
@@ -138,14 +138,15 @@ export async function passwordLogin(
     deviceInfo: identifier ? { ...deviceInfo, identifier } : deviceInfo,
   };
   const subject = found ? { userId: found.id } : identifier ? { unknownIdentifier: identifier } : undefined;
-  const reserved = await reserveAttempt(attemptServices(services), attempt, subject);
-  // Verified outside any transaction: argon2 takes tens of milliseconds and must not hold a connection.
+  // Hashed outside any transaction: argon2 takes tens of milliseconds and must not hold a connection
+  // or a row lock. The answer depends on it only through the verdict decideAttempt takes under the lock.
   const passwordMatches =
     found?.password_hash != null
       ? await verifyPassword(found.password_hash, input.password)
       : await verifyDummyPassword(input.password);
-  if (!found || !passwordMatches) {
-    const locked = await recordFailureAlone(attemptServices(services), reserved, 'invalid_credentials');
+  const decided = await decideAttempt(attemptServices(services), attempt, subject, () => passwordMatches);
+  if (!found || !decided.right) {
+    const locked = await recordFailureAlone(attemptServices(services), decided, 'invalid_credentials');
     throw new AppError(locked ? 'ACCOUNT_LOCKED' : 'INVALID_CREDENTIALS');
   }
   // A legacy bcrypt hash is replaced now, while the plain password is at hand (seed 002 → argon2id).
@@ -153,17 +154,17 @@ export async function passwordLogin(
     found.password_hash && isLegacyBcryptHash(found.password_hash)
       ? await hashPassword(input.password)
       : undefined;
-  const outcome = await withScope(database.db, scope, (transaction) =>
-    completeLogin(transaction, services, reserved, found, input, upgradedHash),
-  );
-  if (outcome.ok || 'error' in outcome) {
-    // No failure: the address's reservation goes back (the account's went back in the transaction).
-    await releaseAddress(attemptServices(services), reserved);
-    if (outcome.ok) return outcome.value;
-    throw outcome.error;
+  let outcome: Outcome;
+  try {
+    outcome = await withScope(database.db, scope, (transaction) =>
+      completeLogin(transaction, services, decided, found, input, upgradedHash),
+    );
+  } catch (error) {
+    throw await answerRefusal(attemptServices(services), attempt, error);
   }
-  const factorAttempt = { ...reserved, attempt: { ...reserved.attempt, method: outcome.method } };
-  const locked = await recordFailureAlone(attemptServices(services), factorAttempt, 'mfa_invalid');
+  if (outcome.ok) return outcome.value;
+  if ('error' in outcome) throw outcome.error;
+  const locked = await recordFailureAlone(attemptServices(services), outcome.factor, 'mfa_invalid');
   throw new AppError(locked ? 'ACCOUNT_LOCKED' : 'MFA_INVALID');
 }
 
@@ -171,11 +172,11 @@ export async function passwordLogin(
 async function refuse(
   transaction: ScopedTransaction,
   config: Config,
-  reserved: ReservedAttempt,
+  decided: DecidedAttempt,
   reason: BlockReason,
   error: AppError,
 ): Promise<Outcome> {
-  await recordRefusedAfterCheck(transaction, config, reserved, reason);
+  await recordRefusedAfterCheck(transaction, config, decided, reason);
   return { ok: false, error };
 }
 
@@ -183,23 +184,23 @@ async function refuse(
 async function refuseAccountState(
   transaction: ScopedTransaction,
   config: Config,
-  reserved: ReservedAttempt,
+  decided: DecidedAttempt,
   user: PasswordUserRow,
   isStaff: boolean,
 ): Promise<Outcome | undefined> {
   if (user.status === 0 || user.deleted_at !== null) {
-    return refuse(transaction, config, reserved, 'account_inactive', new AppError('ACCOUNT_INACTIVE'));
+    return refuse(transaction, config, decided, 'account_inactive', new AppError('ACCOUNT_INACTIVE'));
   }
   // Seed 000: a blocked admin cannot perform any actions (a blocked customer may still log in and read).
   if (isStaff && user.status === 2) {
     const blocked = new AppError('ACCOUNT_BLOCKED', 'This staff account is blocked.');
-    return refuse(transaction, config, reserved, 'account_blocked', blocked);
+    return refuse(transaction, config, decided, 'account_blocked', blocked);
   }
   if (!isStaff && user.email_verified_at === null) {
-    return refuse(transaction, config, reserved, 'account_inactive', new AppError('EMAIL_NOT_VERIFIED'));
+    return refuse(transaction, config, decided, 'account_inactive', new AppError('EMAIL_NOT_VERIFIED'));
   }
   if (user.password_expires_at !== null && user.password_expires_at.getTime() <= Date.now()) {
-    return refuse(transaction, config, reserved, 'account_inactive', new AppError('PASSWORD_EXPIRED'));
+    return refuse(transaction, config, decided, 'account_inactive', new AppError('PASSWORD_EXPIRED'));
   }
   return undefined;
 }
@@ -208,15 +209,15 @@ async function refuseAccountState(
 async function completeLogin(
   transaction: ScopedTransaction,
   services: LoginServices,
-  reserved: ReservedAttempt,
+  decided: DecidedAttempt,
   user: PasswordUserRow,
   input: PasswordLoginInput,
   upgradedHash: string | undefined,
 ): Promise<Outcome> {
   const { config } = services;
-  const context = reserved.attempt.context;
+  const context = decided.attempt.context;
   const isStaff = staffRoles.includes(user.role as 'admin');
-  const refused = await refuseAccountState(transaction, config, reserved, user, isStaff);
+  const refused = await refuseAccountState(transaction, config, decided, user, isStaff);
   if (refused) return refused;
   let mfaVerified = !isStaff;
   let trustedDeviceToken: string | undefined;
@@ -225,12 +226,17 @@ async function completeLogin(
       input.trusted_device_token !== undefined &&
       (await isTrustedDevice(transaction, config, user, input.trusted_device_token, context.ipAddress));
     if (!trusted) {
-      const result = await checkSecondFactor(transaction, config, user, input);
-      if (result === 'missing') {
-        await releaseAttempt(transaction, reserved);
-        return { ok: false, error: new AppError('MFA_REQUIRED') };
-      }
-      if (result === 'invalid') return { ok: false, method: input.totp ? 'totp' : 'backup_code' };
+      if (!input.totp && !input.backup_code) return { ok: false, error: new AppError('MFA_REQUIRED') };
+      // The second factor is a credential of its own: decided and, when wrong, counted under the locks.
+      const factor = await decideAttemptIn(
+        transaction,
+        config,
+        { ...decided.attempt, method: input.totp ? 'totp' : 'backup_code' },
+        { userId: user.id },
+        async () => (await checkSecondFactor(transaction, config, user, input)) === 'verified',
+        true,
+      );
+      if (!factor.right) return { ok: false, factor };
       if (input.remember_device) {
         trustedDeviceToken = await trustDevice(
           transaction,
@@ -251,7 +257,7 @@ async function completeLogin(
       .where('id', '=', user.id)
       .execute();
   }
-  await settleSuccess(transaction, reserved, user.id);
+  await settleSuccess(transaction, decided, user.id);
   const tokens = await openSession(transaction, config, {
     tenantId: context.tenantId,
     userId: user.id,

@@ -74,21 +74,30 @@ export async function reserveCounter(
   return { granted: true, count: row.count, windowStartedAt: row.started_at };
 }
 
-/** Gives back one unit taken in the given window (a reserved attempt that turned out not to fail). */
-export async function releaseCounter(
+/**
+ * Locks the subject's counter row and says whether its current window is full, with the seconds until
+ * it ends; undefined when a unit could still be taken. A check that decides after evaluating a
+ * credential holds this lock until it commits, so concurrent checks see each other's units. The row is
+ * created when missing — empty, its window already over, so the first unit still opens the window —
+ * because a lock on a row that does not exist yet is no lock: two checks would both pass it, queue on
+ * the account's row, and then lock the counter in the opposite order (a deadlock on PostgreSQL).
+ */
+export async function lockFullCounter(
   transaction: ScopedTransaction,
   key: CounterKey,
-  windowStartedAt: Date,
-): Promise<void> {
-  await transaction
-    .updateTable('security_counters')
-    .set({ count: sql<number>`count - 1` })
-    .where('tenant_id', '=', key.tenantId)
-    .where('scope', '=', key.scope)
-    .where('subject_hash', '=', key.subjectHash)
-    .where('window_started_at', '=', windowStartedAt)
-    .where('count', '>', 0)
-    .execute();
+  limit: CounterLimit,
+): Promise<{ retryAfterSeconds: number } | undefined> {
+  const result = await sql<{ count: number; open: boolean; retry_after_seconds: number }>`
+    insert into security_counters as c (tenant_id, scope, subject_hash, window_started_at, window_ends_at, count)
+    values (${key.tenantId}::uuid, ${key.scope}, ${key.subjectHash}, now() - interval '1 millisecond', now(), 0)
+    on conflict (tenant_id, scope, subject_hash) do update set count = c.count
+    returning c.count, c.window_ends_at > now() as open,
+              greatest(1, ceil(extract(epoch from c.window_ends_at - now())))::integer as retry_after_seconds`.execute(
+    transaction,
+  );
+  const row = result.rows[0];
+  if (!row?.open || row.count < limit.max) return undefined;
+  return { retryAfterSeconds: row.retry_after_seconds };
 }
 
 /** Deletes the counters of windows that have ended; run by the cleanup job. */

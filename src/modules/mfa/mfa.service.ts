@@ -9,10 +9,11 @@ import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { verifyPassword } from '../identity/credential-hashing.ts';
 import {
+  answerRefusal,
+  type DecidedAttempt,
+  decideAttemptIn,
   type LoginAttempt,
   recordFailureAlone,
-  releaseAttempt,
-  reserveAttempt,
 } from '../identity/login-attempts.ts';
 import { scopeOf } from '../sessions/sessions.service.ts';
 import {
@@ -173,21 +174,33 @@ async function withReauthentication<T>(
     loginType: principal.isStaff ? 'admin_login' : 'user_login',
     method: 'password',
   };
-  const reserved = await reserveAttempt(attemptServices, attempt, { userId: user.id }, false);
   const passwordMatches =
     user.password_hash !== null && (await verifyPassword(user.password_hash, proof.password));
-  const outcome = await withScope(services.database.db, scopeOf(principal), async (transaction) => {
-    const current = await loadMfaUser(transaction, principal);
-    if (!current.mfa_enabled) throw new AppError('MFA_NOT_ENABLED');
-    // A backup code is only spent once the password is known to be right.
-    if (!passwordMatches) return undefined;
-    if ((await checkSecondFactor(transaction, services.config, current, proof)) !== 'verified')
-      return undefined;
-    await releaseAttempt(transaction, reserved);
-    return { value: await work(transaction) };
-  });
-  if (outcome) return outcome.value;
-  await recordFailureAlone(attemptServices, reserved, 'reauthentication_failed');
+  let outcome: { value: T } | { failure: DecidedAttempt };
+  try {
+    outcome = await withScope(services.database.db, scopeOf(principal), async (transaction) => {
+      const current = await loadMfaUser(transaction, principal);
+      if (!current.mfa_enabled) throw new AppError('MFA_NOT_ENABLED');
+      // Password and second factor are one credential, decided under the account's row lock; a backup
+      // code is only spent once the password is known to be right.
+      const decided = await decideAttemptIn(
+        transaction,
+        services.config,
+        attempt,
+        { userId: user.id },
+        async () =>
+          passwordMatches &&
+          (await checkSecondFactor(transaction, services.config, current, proof)) === 'verified',
+        false,
+      );
+      if (!decided.right) return { failure: decided };
+      return { value: await work(transaction) };
+    });
+  } catch (error) {
+    throw await answerRefusal(attemptServices, attempt, error);
+  }
+  if ('value' in outcome) return outcome.value;
+  await recordFailureAlone(attemptServices, outcome.failure, 'reauthentication_failed');
   throw new AppError('INVALID_CREDENTIALS');
 }
 

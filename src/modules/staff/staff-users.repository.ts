@@ -20,3 +20,27 @@ export async function requireTenantUser(
     .executeTakeFirst();
   if (!row) throw new AppError('NOT_FOUND', 'No user with this id.');
 }
+
+/**
+ * Staff actions on a customer (a hold, a top-up) call this first: an id that is not a live customer of
+ * the tenant — nobody, a staff member, another tenant's user, a deactivated (deleted) customer — is 404
+ * NOT_FOUND, the same answer for each, before any other rule can answer something else by accident
+ * (issue 7 follow-up: a hold for a staff member's id answered INSUFFICIENT_FUNDS). The row is locked
+ * so it cannot be deactivated while the action commits.
+ */
+export async function requireCustomer(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  userId: string,
+): Promise<void> {
+  const row = await transaction
+    .selectFrom('users')
+    .select('id')
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', userId)
+    .where('role', '=', 'customer')
+    .where('deleted_at', 'is', null)
+    .forShare()
+    .executeTakeFirst();
+  if (!row) throw new AppError('NOT_FOUND', 'No customer with this id.');
+}

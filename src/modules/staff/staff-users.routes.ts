@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
+import { CursorQuerySchema, NextCursorSchema } from '../../platform/pagination.ts';
 import { IdParamsSchema, PageLimitSchema } from '../../platform/schema-types.ts';
 import { applyStaffAction, listUsers, type StaffAction, viewUser } from './staff-users.service.ts';
 
@@ -37,7 +38,7 @@ const exampleUser = {
 };
 
 const UserListSchema = Type.Object(
-  { users: Type.Array(Type.Object(userFields)), next_cursor: Type.Union([Type.String(), Type.Null()]) },
+  { users: Type.Array(Type.Object(userFields)), next_cursor: NextCursorSchema },
   { examples: [{ users: [exampleUser], next_cursor: 'MDE5MGE1YzItN2QxZS03YjNj…' }] },
 );
 
@@ -76,7 +77,7 @@ const ListQuerySchema = Type.Object(
     ),
     status: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 })),
     limit: PageLimitSchema(20),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    cursor: CursorQuerySchema,
   },
   { additionalProperties: false },
 );

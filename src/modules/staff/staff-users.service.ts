@@ -192,7 +192,8 @@ async function loadTarget(
     .where('id', '=', userId)
     .forUpdate()
     .executeTakeFirst()) as TargetRow | undefined;
-  if (!target) throw new AppError('NOT_FOUND', 'No user with this id.');
+  // A deactivated user is gone for every action (deactivation is final): 404 like an unknown id.
+  if (!target || target.deleted_at !== null) throw new AppError('NOT_FOUND', 'No user with this id.');
   if (target.id === principal.userId && action !== 'force_logout') {
     throw new AppError('FORBIDDEN', 'Staff cannot do this to their own account.');
   }

@@ -18,13 +18,14 @@ const approvalColumns = [
   'decided_at',
 ] as const;
 
-/** The user a staff member wants to credit: whether they exist and what role they have. */
+/** The user a staff member wants to credit, unless deactivated: whether they exist and their role. */
 export async function findBeneficiary(transaction: ScopedTransaction, tenantId: string, userId: string) {
   return transaction
     .selectFrom('users')
     .select(['id', 'role'])
     .where('tenant_id', '=', tenantId)
     .where('id', '=', userId)
+    .where('deleted_at', 'is', null)
     .executeTakeFirst();
 }
 

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
-import { AppError } from '../../platform/errors.ts';
+import { decodeCursor, encodeCursor } from '../../platform/pagination.ts';
 import type { StatementQuery } from './transactions.schemas.ts';
 
 export interface StatementEntry {
@@ -24,28 +24,6 @@ export interface StatementPage {
   next_cursor: string | null;
 }
 
-interface Cursor {
-  createdAt: string;
-  id: string;
-}
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const cursorTimePattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-
-function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(`${cursor.createdAt}|${cursor.id}`, 'utf8').toString('base64url');
-}
-
-function decodeCursor(text: string): Cursor {
-  const [createdAt, id] = Buffer.from(text, 'base64url').toString('utf8').split('|');
-  if (!createdAt || !id || !cursorTimePattern.test(createdAt) || !uuidPattern.test(id)) {
-    throw new AppError('VALIDATION_FAILED', undefined, [
-      { field: 'querystring.cursor', reason: 'is not a cursor this API issued' },
-    ]);
-  }
-  return { createdAt, id };
-}
-
 /**
  * One page of a user's ledger entries, newest first. Keyset pagination on (created_at, id) — the
  * cursor carries the timestamp to the microsecond, so entries committed in the same millisecond are
@@ -57,7 +35,7 @@ export async function readStatement(
   userId: string,
   query: StatementQuery,
 ): Promise<StatementPage> {
-  const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
+  const [cursorTime, cursorId] = query.cursor ? decodeCursor(query.cursor, ['time', 'id']) : [];
   // Every column is qualified with `t.`: the select list names a text column `created_at`, and an
   // unqualified ORDER BY name resolves to an output column before a table column (regression, issue
   // 7.7: rows were ordered by the millisecond text while the cursor compared microseconds).
@@ -72,7 +50,7 @@ export async function readStatement(
       ${query.asset ? sql`and t.asset_code = ${query.asset}` : sql``}
       ${query.from ? sql`and t.created_at >= ${query.from}::timestamptz` : sql``}
       ${query.to ? sql`and t.created_at < ${query.to}::timestamptz` : sql``}
-      ${cursor ? sql`and (t.created_at, t.id) < (${cursor.createdAt}::timestamptz, ${cursor.id}::uuid)` : sql``}
+      ${cursorTime && cursorId ? sql`and (t.created_at, t.id) < (${cursorTime}::timestamptz, ${cursorId}::uuid)` : sql``}
     order by t.created_at desc, t.id desc
     limit ${query.limit + 1}`.execute(transaction);
   const page = rows.rows.slice(0, query.limit);
@@ -80,6 +58,6 @@ export async function readStatement(
   const hasMore = rows.rows.length > query.limit;
   return {
     transactions: page.map(({ cursor_time: _cursorTime, ...entry }) => entry),
-    next_cursor: hasMore && last ? encodeCursor({ createdAt: last.cursor_time, id: last.id }) : null,
+    next_cursor: hasMore && last ? encodeCursor([last.cursor_time, last.id]) : null,
   };
 }

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { CursorQuerySchema, NextCursorSchema } from '../../platform/pagination.ts';
 import { DateTimeSchema, IdParamsSchema, PageLimitSchema } from '../../platform/schema-types.ts';
 
 /** Amounts are whole minor units (IDR sen, satoshi): 1 … 2^53−1; the asset's own maximum is checked by the service. */
@@ -94,7 +95,7 @@ export const MoneyMovementSchema = Type.Object(
 
 export const StatementQuerySchema = Type.Object(
   {
-    cursor: Type.Optional(Type.String({ maxLength: 200, description: 'next_cursor of the previous page.' })),
+    cursor: CursorQuerySchema,
     limit: PageLimitSchema(20),
     type: Type.Optional(
       Type.Union([
@@ -136,7 +137,7 @@ export const StatementEntrySchema = Type.Object(
 export const StatementSchema = Type.Object(
   {
     transactions: Type.Array(StatementEntrySchema, { maxItems: 100 }),
-    next_cursor: Type.Union([Type.String({ maxLength: 200 }), Type.Null()]),
+    next_cursor: NextCursorSchema,
   },
   {
     additionalProperties: false,
@@ -211,9 +212,7 @@ export const TopupApprovalListQuerySchema = Type.Object(
       default: 'pending',
     }),
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-    cursor: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 100, description: 'next_cursor of the previous page.' }),
-    ),
+    cursor: CursorQuerySchema,
   },
   { additionalProperties: false },
 );
@@ -221,7 +220,7 @@ export const TopupApprovalListQuerySchema = Type.Object(
 export const TopupApprovalListSchema = Type.Object(
   {
     approvals: Type.Array(TopupApprovalSchema, { maxItems: 100 }),
-    next_cursor: Type.Union([Type.String({ maxLength: 100 }), Type.Null()]),
+    next_cursor: NextCursorSchema,
   },
   { additionalProperties: false },
 );
