@@ -111,7 +111,7 @@ class ClusterSupervisor {
       if (this.slots.every((each) => each.worker === undefined)) process.exit(this.exitCode);
       return;
     }
-    const fields = { worker: slot.number, pid: worker.process.pid, code, signal };
+    const fields = { worker: slot.number, workerPid: worker.process.pid, code, signal };
     if (!this.anyListened) {
       this.logger.error(fields, 'a worker failed to start; stopping the other workers');
       this.shutdown('start failure', 1);

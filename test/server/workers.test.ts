@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -187,6 +188,22 @@ describe(`several processes (${testEngine})`, () => {
     }
     const shutdowns = server.output().split('"shutting down"').length - 1;
     assert.equal(shutdowns, 2, 'both workers drained on the primary’s SIGTERM');
+  });
+
+  test('serve --workers on a taken port: the workers fail to start, and the command stops with exit code 1 instead of hanging', {
+    skip: postgresOnly,
+  }, async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = String((taken.address() as AddressInfo).port);
+      const server = startServer({ ...(await developmentEnvironment()), PORT: port }, ['--workers', '2']);
+      assert.equal(await server.exited, 1, server.output());
+      assert.match(server.output(), /^corebank: bind EADDRINUSE/m);
+      assert.match(server.output(), /"a worker failed to start; stopping the other workers"/);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 
   test('serve --workers is bounded and refused on the embedded engine with one line', {

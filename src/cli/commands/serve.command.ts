@@ -2,7 +2,7 @@ import closeWithGrace from 'close-with-grace';
 import type { Command } from 'commander';
 import { type Config, workerCountMax, workerCountMin } from '../../config/config.ts';
 import { createLogger } from '../../platform/logger.ts';
-import { startServer } from '../../server.ts';
+import { type RunningServer, startServer } from '../../server.ts';
 import { currentWorkerSlot, runClusterPrimary, type WorkerListening } from '../../server-cluster.ts';
 import { CliError, type CliRuntime } from '../runtime.ts';
 
@@ -65,7 +65,15 @@ async function serveAlone(config: Config): Promise<void> {
  */
 async function serveAsWorker(config: Config, slot: number): Promise<void> {
   const logger = createLogger(config).child({ worker: slot });
-  const server = await startServer(config, logger, { prepareDatabase: false, backgroundJobs: slot === 1 });
+  let server: RunningServer;
+  try {
+    server = await startServer(config, logger, { prepareDatabase: false, backgroundJobs: slot === 1 });
+  } catch (error) {
+    // The channel to the primary would keep a worker that failed to start alive (a taken port did):
+    // released, the worker exits with the CLI's one line, and the primary sees it.
+    process.channel?.unref();
+    throw error;
+  }
   const listening: WorkerListening = { type: 'corebank:listening', address: server.address };
   process.send?.(listening);
   const graceful = closeWithGrace(
