@@ -53,7 +53,9 @@ describe(`server start-up (${testEngine})`, () => {
       assert.ok(lines.length > 0, 'request log lines carry the request id');
       for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), 'log lines are JSON');
       // The development seed runs once the server answers; wait for it (bounded) before shutting down.
-      await waitFor(() => server.output().includes('API documentation:'), 60_000);
+      // Its log line (stdout) and the credentials (stderr) travel on two pipes, in either order.
+      const seeded = () => /seeded development data/.test(server.output());
+      await waitFor(() => server.output().includes('API documentation:') && seeded(), 60_000);
       assert.match(server.output(), /seeded development data/);
       // Regression (issue 7.16): the newcomer sees the demo logins and where the docs are, at once.
       assert.match(server.output(), /superadmin@corebank\.dev\s+Corebank-Super-Admin-2026/);
