@@ -55,22 +55,24 @@ export async function startServer(
   logger: Logger = createLogger(configured),
   role: ServerRole = singleProcess,
 ): Promise<RunningServer> {
-  // A development server signs with the key persisted under DATA_DIR, so tokens outlive the process.
-  const config = withPersistedDevelopmentSigningKey(configured);
   const database = await openDatabase({
-    databaseUrl: config.databaseUrl,
-    dataDirectory: config.dataDirectory,
-    poolMax: config.databasePoolMax,
-    acquireTimeoutMs: config.databaseAcquireTimeoutMs,
+    databaseUrl: configured.databaseUrl,
+    dataDirectory: configured.dataDirectory,
+    poolMax: configured.databasePoolMax,
+    acquireTimeoutMs: configured.databaseAcquireTimeoutMs,
     // Every query a request waits on ends before the request would (config.ts checks the bounds).
-    statementTimeoutMs: config.databaseStatementTimeoutMs,
-    queryTimeoutMs: config.databaseQueryTimeoutMs,
+    statementTimeoutMs: configured.databaseStatementTimeoutMs,
+    queryTimeoutMs: configured.databaseQueryTimeoutMs,
     logger,
     holder: 'corebank serve',
   });
+  let config: Config;
   try {
-    if (role.prepareDatabase) await prepareDatabase(database, config, logger);
+    if (role.prepareDatabase) await prepareDatabase(database, configured, logger);
     else await refusePendingMigrations(database);
+    // A development server signs with the key persisted under DATA_DIR, so tokens outlive the
+    // process; taken once the database answers, so a start that fails writes nothing there.
+    config = withPersistedDevelopmentSigningKey(configured);
   } catch (error) {
     await database.close();
     throw error;

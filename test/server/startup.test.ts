@@ -12,7 +12,10 @@ function engineEnvironment(
   database: TestDatabase | undefined,
   dataDirectory: string,
 ): Record<string, string> {
-  return database?.url ? { DATABASE_URL: database.url } : { DATA_DIR: dataDirectory };
+  // DATA_DIR on the server pass too: a development server keeps its signing key there, never in ./data.
+  return database?.url
+    ? { DATABASE_URL: database.url, DATA_DIR: dataDirectory }
+    : { DATA_DIR: dataDirectory };
 }
 
 describe(`server start-up (${testEngine})`, () => {
@@ -150,6 +153,7 @@ describe(`server start-up (${testEngine})`, () => {
   test('an unreachable DATABASE_URL fails fast with one line', async () => {
     const server = startServer({
       NODE_ENV: 'development',
+      DATA_DIR: scratch(),
       DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
     });
     assert.equal(await server.exited, 1);
