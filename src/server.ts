@@ -8,6 +8,7 @@ import { demoDataLines, ensureTenant, seedDatabase } from './db/seed/seed.ts';
 import { moneyJobs } from './modules/operations/money-jobs.ts';
 import { identityJobs } from './modules/sessions/sessions.jobs.ts';
 import { sealPendingAudits } from './platform/audit/audit-sealer.ts';
+import { withPersistedDevelopmentSigningKey } from './platform/auth/development-signing-key.ts';
 import { syncRolePermissions } from './platform/auth/role-permission-sync.ts';
 import { type AdminListener, listenAdminPort, needsAdminListener } from './platform/exposure.ts';
 import { createLogger } from './platform/logger.ts';
@@ -31,34 +32,55 @@ export interface RunningServer {
 
 const partitionMaintenanceIntervalMs = 6 * 3600_000;
 
+/** What one process of the server does besides answering requests (`serve --workers` splits them). */
+export interface ServerRole {
+  /**
+   * Apply the start-up policy to the database (migrations, default tenant, permissions, partitions);
+   * false: only refuse to start while migrations are pending, because another process prepared it.
+   */
+  prepareDatabase: boolean;
+  /** Run the background jobs and the development seed; exactly one process of a cluster does. */
+  backgroundJobs: boolean;
+}
+
+const singleProcess: ServerRole = { prepareDatabase: true, backgroundJobs: true };
+
 /**
  * Opens the database, applies the migration policy (development migrates on start; production refuses
  * to start with pending migrations unless MIGRATE_ON_START=true, seed 002), prepares partitions,
  * starts the background jobs and listens.
  */
 export async function startServer(
-  config: Config,
-  logger: Logger = createLogger(config),
+  configured: Config,
+  logger: Logger = createLogger(configured),
+  role: ServerRole = singleProcess,
 ): Promise<RunningServer> {
   const database = await openDatabase({
-    databaseUrl: config.databaseUrl,
-    dataDirectory: config.dataDirectory,
-    poolMax: config.databasePoolMax,
-    acquireTimeoutMs: config.databaseAcquireTimeoutMs,
+    databaseUrl: configured.databaseUrl,
+    dataDirectory: configured.dataDirectory,
+    poolMax: configured.databasePoolMax,
+    acquireTimeoutMs: configured.databaseAcquireTimeoutMs,
     // Every query a request waits on ends before the request would (config.ts checks the bounds).
-    statementTimeoutMs: config.databaseStatementTimeoutMs,
-    queryTimeoutMs: config.databaseQueryTimeoutMs,
+    statementTimeoutMs: configured.databaseStatementTimeoutMs,
+    queryTimeoutMs: configured.databaseQueryTimeoutMs,
     logger,
     holder: 'corebank serve',
   });
+  let config: Config;
   try {
-    await prepareDatabase(database, config, logger);
+    if (role.prepareDatabase) await prepareDatabase(database, configured, logger);
+    else await refusePendingMigrations(database);
+    // A development server signs with the key persisted under DATA_DIR, so tokens outlive the
+    // process; taken once the database answers, so a start that fails writes nothing there.
+    config = withPersistedDevelopmentSigningKey(configured);
   } catch (error) {
     await database.close();
     throw error;
   }
   const app = await buildApp({ config, database, logger });
-  const scheduler = startBackgroundJobs(database, config, logger);
+  const scheduler = role.backgroundJobs
+    ? startBackgroundJobs(database, config, logger)
+    : startScheduler([], logger);
   let address: string;
   let admin: AdminListener | undefined;
   try {
@@ -77,9 +99,10 @@ export async function startServer(
   );
   // The development seed is not needed to be ready: it runs once the server already answers, and
   // shutdown waits for it so the database never closes under it.
-  const seeding = config.seedOnStart
-    ? seedDevelopmentData(database, config, logger, `${address}/docs`)
-    : Promise.resolve();
+  const seeding =
+    config.seedOnStart && role.backgroundJobs
+      ? seedDevelopmentData(database, config, logger, `${address}/docs`)
+      : Promise.resolve();
   const close = async () => {
     // Stop accepting work and drain in-flight requests first; the database closes last.
     await admin?.close();
@@ -91,14 +114,45 @@ export async function startServer(
   return { app, database, address, adminAddress: admin?.address, close };
 }
 
+/**
+ * The start-up policy alone, on a connection of its own: what the primary of `serve --workers` does
+ * once before it forks, so N workers neither migrate nor seed, and a refused start (pending
+ * migrations in production) stops the command instead of becoming N restart loops.
+ */
+export async function prepareDatabaseForServing(config: Config, logger: Logger): Promise<void> {
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDirectory: config.dataDirectory,
+    poolMax: 1,
+    acquireTimeoutMs: config.databaseAcquireTimeoutMs,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    queryTimeoutMs: config.databaseQueryTimeoutMs,
+    logger,
+    applicationName: 'corebank-serve-primary',
+    holder: 'corebank serve',
+  });
+  try {
+    await prepareDatabase(database, config, logger);
+  } finally {
+    await database.close();
+  }
+}
+
+function pendingMigrationsError(pending: readonly string[]): StartupError {
+  return new StartupError(
+    `${pending.length} database migrations are pending (${pending.join(', ')}); run \`corebank db migrate\` or set MIGRATE_ON_START=true`,
+  );
+}
+
+async function refusePendingMigrations(database: DatabaseHandle): Promise<void> {
+  const { pending } = await readMigrationStatus(database.db);
+  if (pending.length > 0) throw pendingMigrationsError(pending);
+}
+
 async function prepareDatabase(database: DatabaseHandle, config: Config, logger: Logger): Promise<void> {
   const { pending } = await readMigrationStatus(database.db);
   if (pending.length > 0) {
-    if (!config.migrateOnStart) {
-      throw new StartupError(
-        `${pending.length} database migrations are pending (${pending.join(', ')}); run \`corebank db migrate\` or set MIGRATE_ON_START=true`,
-      );
-    }
+    if (!config.migrateOnStart) throw pendingMigrationsError(pending);
     const applied = await migrateWithoutStatementTimeout(database, config);
     logger.info({ applied }, 'applied pending migrations');
   }

@@ -21,6 +21,8 @@ export interface Config {
   environment: Environment;
   host: string;
   port: number;
+  /** Processes `corebank serve` runs, sharing the port (WEB_CONCURRENCY; `serve --workers` overrides it). */
+  workerCount: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** auto: pretty in development on a terminal, JSON everywhere else. */
   logFormat: 'auto' | 'json' | 'pretty';
@@ -242,6 +244,10 @@ const logFormats = ['auto', 'json', 'pretty'] as const;
  */
 export const databaseQueryTimeoutGraceMs = 1000;
 
+/** Bounds of WEB_CONCURRENCY and `serve --workers`: beyond 64 processes, run more machines instead. */
+export const workerCountMin = 1;
+export const workerCountMax = 64;
+
 const trustProxyEntriesMax = 100;
 const trustProxyKeywords = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
@@ -289,6 +295,7 @@ function readConfig(source: Source): Config {
     environment,
     host: readString(source, 'HOST', isProduction ? '0.0.0.0' : '127.0.0.1'),
     port: readInteger(source, 'PORT', 3000, 0, 65535),
+    workerCount: readInteger(source, 'WEB_CONCURRENCY', 1, workerCountMin, workerCountMax),
     logLevel: readChoice(source, 'LOG_LEVEL', defaultLogLevel, logLevels),
     logFormat: readChoice(source, 'LOG_FORMAT', 'auto', logFormats),
     trustProxy: readTrustProxy(source),

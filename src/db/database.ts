@@ -14,8 +14,24 @@ export interface DatabaseHandle {
   engine: Engine;
   /** Present on the embedded engine only: the in-process PostgreSQL instance. */
   pglite: PGlite | undefined;
+  /** PostgreSQL engine only: several statements in one round trip (see SimpleQuery). */
+  simpleQuery?: SimpleQuery | undefined;
   close(): Promise<void>;
 }
+
+/** The rows of one statement of a simple-protocol string. */
+export interface StatementResult {
+  rows: Record<string, unknown>[];
+}
+
+/**
+ * Sends `text`, several statements without parameters, as one simple-protocol message on one pooled
+ * connection: one round trip however many statements it holds; the result of each, in order. When a
+ * statement fails the server skips the rest, and a transaction the text opened stays open in the
+ * failed state, so it is rolled back (a second round trip, on the error path only) before the
+ * connection returns to the pool.
+ */
+export type SimpleQuery = (text: string) => Promise<StatementResult[]>;
 
 export interface DatabaseOptions {
   databaseUrl?: string | undefined;
@@ -138,10 +154,30 @@ async function openPostgres(databaseUrl: string, options: DatabaseOptions): Prom
   // The same error reaches the pool for an idle client; the client's listener above has logged it, and
   // pg-pool has already removed the client: the next checkout opens a new connection.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: discardingBrokenConnections(pool) }),
-  });
-  return { db, engine: 'postgres', pglite: undefined, close: () => db.destroy() };
+  const guardedPool = discardingBrokenConnections(pool);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: guardedPool }) });
+  const simpleQuery: SimpleQuery = (text) => runSimpleQuery(guardedPool, text);
+  return { db, engine: 'postgres', pglite: undefined, simpleQuery, close: () => db.destroy() };
+}
+
+async function runSimpleQuery(pool: PostgresPool, text: string): Promise<StatementResult[]> {
+  const client = await pool.connect();
+  let destroy = false;
+  try {
+    // No parameters: pg sends the text with the simple protocol, which allows several statements,
+    // and answers an array of results (one result, not an array, for a single statement).
+    const result = (await client.query(text, [])) as unknown as StatementResult | StatementResult[];
+    return Array.isArray(result) ? result : [result];
+  } catch (error) {
+    if (!databaseUnavailable(error)) {
+      await client.query('rollback', []).catch(() => {
+        destroy = true;
+      });
+    }
+    throw error;
+  } finally {
+    client.release(destroy);
+  }
 }
 
 /**

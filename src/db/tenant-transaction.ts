@@ -1,5 +1,8 @@
-import { type Kysely, sql, type Transaction } from 'kysely';
+import assert from 'node:assert/strict';
+import { type CompiledQuery, type Kysely, sql, type Transaction } from 'kysely';
+import type { DatabaseHandle } from './database.ts';
 import type { Database } from './schema.ts';
+import { inlineParameters } from './sql-literals.ts';
 
 /** Who a database transaction acts for; row-level security reads these settings. */
 export interface Scope {
@@ -33,4 +36,47 @@ export async function applyScope(transaction: ScopedTransaction, scope: Scope, r
   await sql`select set_config('app.tenant_id', ${scope.tenantId}, true),
                    set_config('app.user_id', ${scope.userId ?? ''}, true),
                    set_config('role', ${role}, true)`.execute(transaction);
+}
+
+const canonicalUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * One read statement in the scope, in ONE database round trip on a PostgreSQL server (issue 8 item 5;
+ * withScope costs four: begin, the settings, the query, commit). The four travel as one
+ * simple-protocol string:
+ *
+ *   begin read only;
+ *   select set_config('app.tenant_id', '<uuid>', true), set_config('app.user_id', '<uuid or empty>', true),
+ *          set_config('role', 'corebank_app', true);
+ *   <the query, its parameters written as literals (sql-literals.ts)>;
+ *   commit
+ *
+ * Row-level security is exactly as strict as under withScope: the same three transaction-local
+ * settings, set before the query runs, as the same non-owner role; `read only` adds that nothing can
+ * be written. The tenant and user ids are checked to be canonical uuids before they are written into
+ * the text. On the embedded engine (one connection, shared through Kysely's transaction queue, and a
+ * transaction costs no network) the read runs under withScope.
+ */
+export async function readInScope<Row>(
+  database: DatabaseHandle,
+  scope: Scope,
+  query: CompiledQuery<Row>,
+): Promise<Row[]> {
+  if (!database.simpleQuery) {
+    return withScope(database.db, scope, async (transaction) => (await transaction.executeQuery(query)).rows);
+  }
+  assert.ok(canonicalUuid.test(scope.tenantId), 'the scope names its tenant by a canonical uuid');
+  assert.ok(
+    scope.userId === undefined || canonicalUuid.test(scope.userId),
+    'the scope user is a canonical uuid',
+  );
+  const text = [
+    'begin read only',
+    `select set_config('app.tenant_id', '${scope.tenantId}', true), set_config('app.user_id', '${scope.userId ?? ''}', true), set_config('role', '${applicationRole}', true)`,
+    inlineParameters(query.sql, query.parameters),
+    'commit',
+  ].join(';\n');
+  const results = await database.simpleQuery(text);
+  assert.equal(results.length, 4, 'a scoped read answers four results');
+  return (results[2]?.rows ?? []) as Row[];
 }

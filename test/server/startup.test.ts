@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,70 +6,16 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { openTestDatabase, type TestDatabase, testEngine } from '../helpers/database.ts';
 import { productionSecrets } from '../helpers/production-environment.ts';
-
-interface Started {
-  child: ChildProcess;
-  address: Promise<string>;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function startServer(environment: Record<string, string | undefined>): Started {
-  const child = spawn(process.execPath, ['bin/corebank.js', 'serve'], {
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...environment },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const address = new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /"address":"(http:\/\/[^"]+)"/.exec(output);
-      if (match?.[1]) resolve(match[1]);
-    });
-    child.on('exit', () => reject(new Error(`server exited before listening:\n${output}`)));
-  });
-  address.catch(() => {});
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, address, output: () => output, exited };
-}
-
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs one `corebank` command to its end, as a user would from a shell. */
-function runCommand(args: string[], environment: Record<string, string | undefined>): Promise<Finished> {
-  const child = spawn(process.execPath, ['bin/corebank.js', ...args], {
-    env: { PATH: process.env.PATH, ...environment },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
-
-async function waitFor(condition: () => boolean, limitMs: number): Promise<void> {
-  for (let waited = 0; !condition() && waited < limitMs; waited += 100) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+import { runCommand, startServer, waitFor } from '../helpers/server-process.ts';
 
 function engineEnvironment(
   database: TestDatabase | undefined,
   dataDirectory: string,
 ): Record<string, string> {
-  return database?.url ? { DATABASE_URL: database.url } : { DATA_DIR: dataDirectory };
+  // DATA_DIR on the server pass too: a development server keeps its signing key there, never in ./data.
+  return database?.url
+    ? { DATABASE_URL: database.url, DATA_DIR: dataDirectory }
+    : { DATA_DIR: dataDirectory };
 }
 
 describe(`server start-up (${testEngine})`, () => {
@@ -111,7 +56,9 @@ describe(`server start-up (${testEngine})`, () => {
       assert.ok(lines.length > 0, 'request log lines carry the request id');
       for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), 'log lines are JSON');
       // The development seed runs once the server answers; wait for it (bounded) before shutting down.
-      await waitFor(() => server.output().includes('API documentation:'), 60_000);
+      // Its log line (stdout) and the credentials (stderr) travel on two pipes, in either order.
+      const seeded = () => /seeded development data/.test(server.output());
+      await waitFor(() => server.output().includes('API documentation:') && seeded(), 60_000);
       assert.match(server.output(), /seeded development data/);
       // Regression (issue 7.16): the newcomer sees the demo logins and where the docs are, at once.
       assert.match(server.output(), /superadmin@corebank\.dev\s+Corebank-Super-Admin-2026/);
@@ -206,6 +153,7 @@ describe(`server start-up (${testEngine})`, () => {
   test('an unreachable DATABASE_URL fails fast with one line', async () => {
     const server = startServer({
       NODE_ENV: 'development',
+      DATA_DIR: scratch(),
       DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
     });
     assert.equal(await server.exited, 1);

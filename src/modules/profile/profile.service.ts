@@ -4,6 +4,7 @@ import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { scopeOf } from '../sessions/sessions.service.ts';
+import { findUserProfile } from './profile.repository.ts';
 
 /**
  * The caller's own profile (seed 001). Only name, avatar, tags and metadata can change: balance,
@@ -37,41 +38,16 @@ export interface ProfileUpdate {
 }
 
 export async function readProfile(database: DatabaseHandle, principal: Principal): Promise<Profile> {
-  return withScope(database.db, scopeOf(principal), async (transaction) => {
-    const user = await transaction
-      .selectFrom('users as u')
-      .leftJoin('user_profiles as p', (join) =>
-        join.onRef('p.tenant_id', '=', 'u.tenant_id').onRef('p.user_id', '=', 'u.id'),
-      )
-      .select([
-        'u.id',
-        'u.tenant_id',
-        'u.role',
-        'u.name',
-        'u.email',
-        'u.phone',
-        'u.avatar',
-        'u.status',
-        'u.kyc_tier',
-        'u.is_verified',
-        'u.mfa_enabled',
-        'u.last_login_at',
-        'u.created_at',
-        'p.tags',
-        'p.metadata',
-      ])
-      .where('u.id', '=', principal.userId)
-      .executeTakeFirst();
-    if (!user) throw new AppError('NOT_FOUND');
-    return {
-      ...user,
-      permissions: [...principal.permissions].sort(),
-      tags: user.tags ?? [],
-      metadata: user.metadata ?? {},
-      last_login_at: user.last_login_at?.toISOString() ?? null,
-      created_at: user.created_at.toISOString(),
-    };
-  });
+  const user = await findUserProfile(database, scopeOf(principal), principal.userId);
+  if (!user) throw new AppError('NOT_FOUND');
+  return {
+    ...user,
+    permissions: [...principal.permissions].sort(),
+    tags: user.tags ?? [],
+    metadata: user.metadata ?? {},
+    last_login_at: user.last_login_at?.toISOString() ?? null,
+    created_at: user.created_at.toISOString(),
+  };
 }
 
 export async function updateProfile(

@@ -16,6 +16,7 @@ import {
   logSessionEvent,
   refreshTokenHash,
 } from './session-tokens.ts';
+import { listActiveSessions } from './sessions.repository.ts';
 
 export interface SessionServices {
   config: Config;
@@ -332,30 +333,7 @@ export interface SessionView {
 
 /** GET /v1/me/sessions: the caller's active sessions, newest first. */
 export async function listSessions(services: SessionServices, principal: Principal): Promise<SessionView[]> {
-  const rows = await withScope(services.database.db, scopeOf(principal), (transaction) =>
-    transaction
-      .selectFrom('device_sessions')
-      .select([
-        'id',
-        'device_type',
-        'device_id',
-        'device_name',
-        'provider',
-        'ip_address',
-        'user_agent',
-        'mfa_verified',
-        'created_at',
-        'last_activity_at',
-        'expires_at',
-        'absolute_expires_at',
-      ])
-      .where('user_id', '=', principal.userId)
-      .where('is_active', '=', true)
-      .where('expires_at', '>', sql<Date>`now()`)
-      .orderBy('id', 'desc')
-      .limit(100)
-      .execute(),
-  );
+  const rows = await listActiveSessions(services.database, scopeOf(principal), principal.userId);
   return rows.map((row) => ({
     ...row,
     created_at: row.created_at.toISOString(),

@@ -1,5 +1,7 @@
-import { sql } from 'kysely';
-import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
+import { type CompiledQuery, type Kysely, sql } from 'kysely';
+import type { DatabaseHandle } from '../../db/database.ts';
+import type { Database } from '../../db/schema.ts';
+import { readInScope, type ScopedTransaction } from '../../db/tenant-transaction.ts';
 import { decodeCursor, encodeCursor } from '../../platform/pagination.ts';
 import type { StatementQuery } from './transactions.schemas.ts';
 
@@ -35,11 +37,34 @@ export async function readStatement(
   userId: string,
   query: StatementQuery,
 ): Promise<StatementPage> {
+  const result = await transaction.executeQuery(statementQuery(transaction, tenantId, userId, query));
+  return statementPage(result.rows, query.limit);
+}
+
+/** The caller's own statement in one round trip (readInScope), scoped to the caller as user. */
+export async function readOwnStatement(
+  database: DatabaseHandle,
+  tenantId: string,
+  userId: string,
+  query: StatementQuery,
+): Promise<StatementPage> {
+  const compiled = statementQuery(database.db, tenantId, userId, query);
+  return statementPage(await readInScope(database, { tenantId, userId }, compiled), query.limit);
+}
+
+type StatementRow = StatementEntry & { cursor_time: string };
+
+function statementQuery(
+  db: Kysely<Database>,
+  tenantId: string,
+  userId: string,
+  query: StatementQuery,
+): CompiledQuery<StatementRow> {
   const [cursorTime, cursorId] = query.cursor ? decodeCursor(query.cursor, ['time', 'id']) : [];
   // Every column is qualified with `t.`: the select list names a text column `created_at`, and an
   // unqualified ORDER BY name resolves to an output column before a table column (regression, issue
   // 7.7: rows were ordered by the millisecond text while the cursor compared microseconds).
-  const rows = await sql<StatementEntry & { cursor_time: string }>`
+  return sql<StatementRow>`
     select t.id, t.movement_id as transaction_id, t.user_id, t.type, t.status, t.asset_code as asset, t.amount,
            t.balance_before, t.balance_after, t.entry_sequence, t.description, t.operation_id,
            to_char(t.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at,
@@ -52,10 +77,14 @@ export async function readStatement(
       ${query.to ? sql`and t.created_at < ${query.to}::timestamptz` : sql``}
       ${cursorTime && cursorId ? sql`and (t.created_at, t.id) < (${cursorTime}::timestamptz, ${cursorId}::uuid)` : sql``}
     order by t.created_at desc, t.id desc
-    limit ${query.limit + 1}`.execute(transaction);
-  const page = rows.rows.slice(0, query.limit);
+    limit ${query.limit + 1}`.compile(db);
+}
+
+/** The page of `limit` entries out of the limit + 1 read: one more means there is a next page. */
+function statementPage(rows: readonly StatementRow[], limit: number): StatementPage {
+  const page = rows.slice(0, limit);
   const last = page.at(-1);
-  const hasMore = rows.rows.length > query.limit;
+  const hasMore = rows.length > limit;
   return {
     transactions: page.map(({ cursor_time: _cursorTime, ...entry }) => entry),
     next_cursor: hasMore && last ? encodeCursor([last.cursor_time, last.id]) : null,

@@ -7,7 +7,7 @@ import { sendMoneyResponse } from '../idempotency/idempotency.service.ts';
 import { idempotencyKeyFrom, type MoneyServices } from '../operations/money-rules.ts';
 import { requireTenantUser } from '../staff/staff-users.repository.ts';
 import { topup } from './topups.service.ts';
-import { readStatement } from './transactions.repository.ts';
+import { readOwnStatement, readStatement } from './transactions.repository.ts';
 import {
   IdempotencyHeadersSchema,
   MoneyMovementSchema,
@@ -90,11 +90,7 @@ export const transactionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const principal = requirePrincipal(request);
-      return withScope(
-        app.database.db,
-        { tenantId: principal.tenantId, userId: principal.userId },
-        (transaction) => readStatement(transaction, principal.tenantId, principal.userId, request.query),
-      );
+      return readOwnStatement(app.database, principal.tenantId, principal.userId, request.query);
     },
   );
 

@@ -1,7 +1,8 @@
 import { randomInt } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
+import type { DatabaseHandle } from '../../db/database.ts';
 import type { Database, SystemWalletPurpose } from '../../db/schema.ts';
-import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
+import { readInScope, type ScopedTransaction } from '../../db/tenant-transaction.ts';
 
 export interface AssetRow {
   code: string;
@@ -169,19 +170,21 @@ export interface WalletBalance {
   available: number;
 }
 
+/** The customer's wallets, in one round trip (readInScope) scoped to the customer as user. */
 export async function listBalances(
-  transaction: ScopedTransaction,
+  database: DatabaseHandle,
   tenantId: string,
   userId: string,
 ): Promise<WalletBalance[]> {
-  const rows = await transaction
+  const query = database.db
     .selectFrom('wallets')
     .select(['asset_code', 'account_number', 'balance', 'locked'])
     .where('tenant_id', '=', tenantId)
     .where('user_id', '=', userId)
     .where('kind', '=', 'customer')
     .orderBy('asset_code')
-    .execute();
+    .compile();
+  const rows = await readInScope(database, { tenantId, userId }, query);
   return rows.map((row) => ({
     asset: row.asset_code,
     account_number: row.account_number,

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { withScope } from '../../db/tenant-transaction.ts';
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
 import { listBalances } from './wallets.repository.ts';
@@ -53,12 +52,7 @@ export const walletsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const principal = requirePrincipal(request);
-      const balances = await withScope(
-        app.database.db,
-        { tenantId: principal.tenantId, userId: principal.userId },
-        (transaction) => listBalances(transaction, principal.tenantId, principal.userId),
-      );
-      return { balances };
+      return { balances: await listBalances(app.database, principal.tenantId, principal.userId) };
     },
   );
 };

@@ -29,6 +29,11 @@ export interface EncryptionKey {
 
 export interface AuthenticationConfig {
   signingKey: SigningKey;
+  /**
+   * `generated`: no JWT_PRIVATE_KEY was given (development and test), so the key above is a fresh pair;
+   * a development server replaces it with the pair persisted under DATA_DIR (development-signing-key.ts).
+   */
+  signingKeySource: 'configured' | 'generated';
   /** The signing key's public half first, then retired keys that still verify (rotation without logout). */
   verificationKeys: VerificationKey[];
   issuer: string;
@@ -75,8 +80,9 @@ function algorithmOf(key: KeyObject, variable: string): AccessTokenAlgorithm {
 
 /**
  * JWT_PRIVATE_KEY is a PKCS#8 PEM (a literal `\n` stands for a newline, for one-line environments).
- * Development and test generate a fresh Ed25519 pair per process: tokens die with the process, which
- * is what a developer expects; production refuses to start without a configured key.
+ * Without one, development and test generate a fresh Ed25519 pair here; a development server then
+ * swaps it for the pair persisted under DATA_DIR (so a restart or a second process accepts the tokens
+ * the first issued), while test keeps it per process. Production refuses to start without a key.
  */
 function readSigningKey(source: Source, environment: Environment): SigningKey {
   const raw = source.JWT_PRIVATE_KEY;
@@ -202,9 +208,11 @@ function readSendLimits(source: Source, environment: Environment): SendLimits {
 
 export function readAuthenticationConfig(source: Source, environment: Environment): AuthenticationConfig {
   const signingKey = readSigningKey(source, environment);
+  const signingKeyConfigured = source.JWT_PRIVATE_KEY !== undefined && source.JWT_PRIVATE_KEY !== '';
   const absolute = readInteger(source, 'SESSION_ABSOLUTE_LIFETIME_SECONDS', 7 * 86_400, 60, 90 * 86_400);
   const config: AuthenticationConfig = {
     signingKey,
+    signingKeySource: signingKeyConfigured ? 'configured' : 'generated',
     verificationKeys: [signingKey, ...reportThrown(() => readPreviousKeys(source), [])],
     issuer: readString(source, 'JWT_ISSUER', 'corebank'),
     accessTokenTtlSeconds: readInteger(source, 'ACCESS_TOKEN_TTL_SECONDS', 900, 30, 3600),

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { loadConfig } from '../../src/config/config.ts';
+import { bearer, type LoggedInCustomer, loginCustomer } from '../helpers/auth.ts';
+import { testEngine } from '../helpers/database.ts';
+import { startTestApp, type TestApp } from '../helpers/test-app.ts';
+
+/**
+ * Issue 8 item 5: the reads behind every screen cost one database round trip after the authentication
+ * guard (whose one round trip is `corebank_authenticate_session`). Counted, not read from the code:
+ * every `query` call of a pg client is one round trip (pg sends an extended-protocol query's Parse,
+ * Bind, Execute and Sync in one write, and a simple-protocol string as one message).
+ */
+
+const sent: string[] = [];
+const originalQuery = pg.Client.prototype.query;
+
+function countQueries(): void {
+  pg.Client.prototype.query = function counted(this: pg.Client, ...args: unknown[]) {
+    const [first] = args;
+    const text = typeof first === 'string' ? first : String((first as { text?: unknown })?.text ?? '');
+    sent.push(text);
+    return (originalQuery as (...parameters: unknown[]) => unknown).apply(this, args);
+  } as typeof pg.Client.prototype.query;
+}
+
+describe(`round trips of the screens' reads (${testEngine})`, {
+  skip: testEngine === 'postgres' ? false : 'counts pg driver round trips (runs in the PostgreSQL pass)',
+}, () => {
+  let testApp: TestApp;
+  let customer: LoggedInCustomer;
+
+  before(async () => {
+    countQueries();
+    testApp = await startTestApp(loadConfig({ NODE_ENV: 'test' }));
+    customer = await loginCustomer(testApp.app);
+  });
+  after(async () => {
+    pg.Client.prototype.query = originalQuery;
+    await testApp?.close();
+  });
+
+  for (const url of ['/v1/me/balances', '/v1/transactions?limit=20', '/v1/me/sessions', '/v1/me']) {
+    test(`GET ${url}: the guard's one round trip, then one for the read`, async () => {
+      // The first request warms what is cached per process (the tenant, pooled connections).
+      const warm = await testApp.app.inject({ method: 'GET', url, headers: bearer(customer) });
+      assert.equal(warm.statusCode, 200, warm.body);
+      sent.length = 0;
+      const response = await testApp.app.inject({ method: 'GET', url, headers: bearer(customer) });
+      assert.equal(response.statusCode, 200, response.body);
+      const guard = sent.filter((text) => text.includes('corebank_authenticate_session'));
+      assert.equal(guard.length, 1, `the guard: ${JSON.stringify(sent)}`);
+      const rest = sent.filter((text) => !text.includes('corebank_authenticate_session'));
+      assert.equal(rest.length, 1, `after the guard: ${JSON.stringify(rest)}`);
+    });
+  }
+});
