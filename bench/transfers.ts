@@ -220,6 +220,18 @@ function initPgbench(): void {
   });
 }
 
+/** pgbench opens one connection per client; the server allows max_connections (less a margin). */
+async function pgbenchClientsFor(clients: number): Promise<number> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const result = await client.query<{ max_connections: string }>('show max_connections');
+    return Math.min(clients, Number(result.rows[0]?.max_connections ?? 100) - 10);
+  } finally {
+    await client.end();
+  }
+}
+
 function runPgbench(clients: number): number {
   const url = urlFor(pgbenchDatabase);
   const output = execFileSync(
@@ -448,7 +460,11 @@ async function main(): Promise<void> {
     await stopServer(server);
     process.stderr.write(`pgbench tpcb-like, scale ${scale}…\n`);
     initPgbench();
-    const tps = new Map(clientCounts.map((clients) => [clients, runPgbench(clients)]));
+    const tps = new Map<number, { clients: number; tps: number }>();
+    for (const clients of clientCounts) {
+      const pgbenchClients = await pgbenchClientsFor(clients);
+      tps.set(clients, { clients: pgbenchClients, tps: runPgbench(pgbenchClients) });
+    }
     const embedded = process.env.BENCH_PGLITE === '0' ? undefined : await measurePglite();
     report.push(
       `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()
@@ -457,11 +473,12 @@ async function main(): Promise<void> {
       `N=${customers} customers, T=${seconds} s`,
     );
     for (const run of runs) {
-      const reference = tps.get(run.clients) ?? Number.NaN;
+      const measured = tps.get(run.clients);
+      const reference = measured?.tps ?? Number.NaN;
       report.push(
         `C=${run.clients} ${line('uniform   ', run.uniform)}`,
         `C=${run.clients} ${line('hot wallet', run.hot)}`,
-        `C=${run.clients} pgbench tpcb-like: ${reference.toFixed(0)} TPS; uniform ÷ pgbench ${(run.uniform.transfersPerSecond / reference).toFixed(2)}; hot ÷ uniform ${(run.hot.transfersPerSecond / run.uniform.transfersPerSecond).toFixed(2)}`,
+        `C=${run.clients} pgbench tpcb-like (${measured?.clients} clients): ${reference.toFixed(0)} TPS; uniform ÷ pgbench ${(run.uniform.transfersPerSecond / reference).toFixed(2)}; hot ÷ uniform ${(run.hot.transfersPerSecond / run.uniform.transfersPerSecond).toFixed(2)}`,
       );
     }
     report.push(
