@@ -12,7 +12,8 @@
  * Environment: BENCH_ADMIN_URL (a PostgreSQL URL allowed to create databases, default
  * postgres://root@127.0.0.1:5432/postgres), BENCH_CUSTOMERS (N, 200), BENCH_CLIENTS (C, a list,
  * "32,256"), BENCH_SECONDS (T, 15), PGBENCH (path to pgbench), BENCH_SCALE (pgbench scale, 10),
- * BENCH_BATCH_SIZE (transfers per batch request, 100), BENCH_PGLITE (0 skips the embedded engine).
+ * BENCH_BATCH_SIZE (transfers per batch request, 100), BENCH_PGLITE (0 skips the embedded engine),
+ * BENCH_ANALYZE (1 runs ANALYZE after funding, before the load).
  * It creates two scratch databases (corebank_bench, corebank_bench_pgbench) and drops them at the end.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -437,6 +438,14 @@ async function main(): Promise<void> {
     await waitReady(base);
     process.stderr.write(`logging in and funding ${customers} customers…\n`);
     const people = await fundCustomers(base, customers, 0);
+    // BENCH_ANALYZE=1: fresh statistics before the load (a just-filled database may still have the
+    // planner's estimates of its empty tables until autovacuum analyzes them).
+    if (process.env.BENCH_ANALYZE === '1') {
+      const client = new pg.Client({ connectionString: urlFor(appDatabase) });
+      await client.connect();
+      await client.query('analyze');
+      await client.end();
+    }
     const randomPair = (): [number, number] => {
       const from = Math.floor(Math.random() * people.length);
       const to = (from + 1 + Math.floor(Math.random() * (people.length - 1))) % people.length;
