@@ -163,6 +163,26 @@ describe('POST /v1/transactions/batch', () => {
     assert.deepEqual([await balanceOf(payer), await balanceOf(bob)], [4_300, 700]);
   });
 
+  test('40 identical batch requests at once under one key post the batch once and all answer alike', async () => {
+    const payer = await funded(5_000);
+    const bob = await loginCustomer(app);
+    const batch = {
+      atomic: true,
+      transfers: [
+        { to_account_number: bob.accountNumber, amount: 100 },
+        { to_account_number: bob.accountNumber, amount: 200 },
+      ],
+    };
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, () => post(payer, '/v1/transactions/batch', batch, 'batch-burst')),
+    );
+    for (const answer of answers) assert.equal(answer.statusCode, 201, answer.body);
+    const ids = new Set(answers.map((answer) => JSON.stringify((answer.json() as BatchBody).items)));
+    assert.equal(ids.size, 1, 'one stored response replayed');
+    assert.deepEqual([await balanceOf(payer), await balanceOf(bob)], [4_700, 300]);
+    await assertLedgerClean();
+  });
+
   test('over 1,000 items, a duplicate reference, a fractional or negative amount, an unknown field: 400 naming the item, nothing moves', async () => {
     const payer = await funded(5_000);
     const bob = await loginCustomer(app);

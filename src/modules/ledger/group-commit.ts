@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { databaseUnavailable } from '../../db/database-errors.ts';
 import { AppError } from '../../platform/errors.ts';
 import { isRetryableConflict } from './money-transaction.ts';
 
@@ -97,6 +98,11 @@ export class GroupCommitter<R, T> {
     if (queue.length === 0) this.queues.delete(key);
     this.queued -= 1;
     this.settle(pending, () => pending.reject(new AppError('TRANSACTION_CONFLICT')));
+    this.notifyIfIdle();
+  }
+
+  private notifyIfIdle(): void {
+    if (this.queued === 0 && this.inFlight === 0) for (const waiter of this.idleWaiters.splice(0)) waiter();
   }
 
   private schedule(): void {
@@ -123,7 +129,7 @@ export class GroupCommitter<R, T> {
       void this.run(key, group).finally(() => {
         this.inFlight -= 1;
         if (this.queued > 0) this.flush();
-        else if (this.inFlight === 0) for (const waiter of this.idleWaiters.splice(0)) waiter();
+        else this.notifyIfIdle();
       });
     }
   }
@@ -141,7 +147,9 @@ export class GroupCommitter<R, T> {
         this.settle(pending, () => pending.resolve(results[index] as T));
       });
     } catch (error) {
-      if (group.length === 1 || error instanceof AppError) {
+      // Split only for a failure one request may have caused: a refused or silent database fails
+      // every request alike, and posting each alone would only multiply the wait.
+      if (group.length === 1 || error instanceof AppError || databaseUnavailable(error)) {
         for (const pending of group) this.settle(pending, () => pending.reject(error));
         return;
       }

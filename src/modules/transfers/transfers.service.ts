@@ -136,9 +136,17 @@ async function submit(
   return responseOf(await transferEngine(services).submit(caller.tenantId, request));
 }
 
+const enginesByServices = new WeakMap<MoneyServices, TransferEngine>();
+
 /** The group committer that posts this application's transfers (its statistics show the grouping). */
 export function transferEngine(services: MoneyServices): TransferEngine {
-  return transferEngineFor(services, statementSettings(services));
+  // Looked up once per services object: this runs on every transfer.
+  let engine = enginesByServices.get(services);
+  if (!engine) {
+    engine = transferEngineFor(services, statementSettings(services));
+    enginesByServices.set(services, engine);
+  }
+  return engine;
 }
 
 function statementSettings(services: MoneyServices): StatementSettings {
