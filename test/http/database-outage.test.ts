@@ -84,7 +84,16 @@ describe('database outages (issue 7.9)', { skip }, () => {
     if (method === 'POST') {
       headers['content-type'] = 'application/json';
       headers['idempotency-key'] = randomUUID();
-      body = JSON.stringify({ amount: 5 });
+      // A transfer's session is checked in its own statement: with the database gone it must be a
+      // 503 like every other request, never a 401. The account number names nobody (a 404 once up).
+      const transfer = { to_account_number: '10000000000001', amount: 5 };
+      body = JSON.stringify(
+        path.endsWith('/transfer')
+          ? transfer
+          : path.endsWith('/batch')
+            ? { atomic: true, transfers: [transfer] }
+            : { amount: 5 },
+      );
     }
     const response = await fetch(`${server.address}${path}`, {
       method,
@@ -108,6 +117,8 @@ describe('database outages (issue 7.9)', { skip }, () => {
     ['GET', '/v1/me/balances'],
     ['GET', '/v1/transactions?limit=5'],
     ['POST', '/v1/transactions/topup'],
+    ['POST', '/v1/transactions/transfer'],
+    ['POST', '/v1/transactions/batch'],
   ] as const;
 
   function assertUnavailable(answer: Answer, label: string, withinMs: number): void {
