@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { type AppInstance, buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { checkLedger } from '../../src/modules/ledger/ledger-check.ts';
-import { bearer, type LoggedInCustomer, loginCustomer } from '../helpers/auth.ts';
+import { bearer, type LoggedInCustomer, loginCustomer, loginStaff } from '../helpers/auth.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
 const config = loadConfig({ NODE_ENV: 'test' });
@@ -214,6 +214,36 @@ describe('POST /v1/transactions/batch', () => {
       );
     }
     assert.deepEqual([await balanceOf(payer), await balanceOf(bob)], [5_000, 0]);
+  });
+
+  test('the session checked in the statement answers as the guard: logged out 401, staff 403, and nothing moves', async () => {
+    const payer = await funded(5_000);
+    const bob = await loginCustomer(app);
+    const transfer = { to_account_number: bob.accountNumber, amount: 100 };
+    const batch = { atomic: true, transfers: [transfer] };
+    const staff = await loginStaff(app, 'admin');
+    for (const [url, payload] of [
+      ['/v1/transactions/transfer', transfer],
+      ['/v1/transactions/batch', batch],
+    ] as const) {
+      const forbidden = await post(staff, url, payload);
+      assert.equal(forbidden.statusCode, 403, `${url}: ${forbidden.body}`);
+      assert.equal((forbidden.json() as ErrorBody).error.code, 'FORBIDDEN');
+    }
+    const logout = await app.inject({ method: 'POST', url: '/v1/auth/logout', headers: bearer(payer) });
+    assert.equal(logout.statusCode, 200, logout.body);
+    for (const [url, payload] of [
+      ['/v1/transactions/transfer', transfer],
+      ['/v1/transactions/batch', batch],
+      ['/v1/transactions/batch', { atomic: 'no' }],
+    ] as const) {
+      const refused = await post(payer, url, payload, `after-logout-${url}`);
+      assert.equal(refused.statusCode, 401, `${url}: ${refused.body}`);
+      assert.equal((refused.json() as ErrorBody).error.code, 'UNAUTHENTICATED');
+    }
+    // Every attempt went to bob: nothing reached him, and the ledger still proves itself.
+    assert.equal(await balanceOf(bob), 0);
+    await assertLedgerClean();
   });
 
   test('without a valid session a batch is 401 before any validation, and moves nothing', async () => {
