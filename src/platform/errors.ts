@@ -85,6 +85,12 @@ export const errorCatalog = {
       "Staff may not credit their own account or another staff member's, nor approve their own request.",
   },
   TOPUP_APPROVAL_DECIDED: { status: 409, message: 'The top-up request was already approved or rejected.' },
+  // Disbursements (issue 8 item 4): new money past the maker's threshold has no checker in a batch.
+  APPROVAL_REQUIRED: {
+    status: 403,
+    message:
+      'This would take your direct credits of the day above the approval threshold; a second staff member must approve it.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

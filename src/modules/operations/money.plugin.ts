@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { bankAccountsRoutes } from '../bank-accounts/bank-accounts.routes.ts';
+import { disbursementsRoutes } from '../disbursements/disbursements.routes.ts';
 import { holdsRoutes } from '../holds/holds.routes.ts';
 import { kycRoutes } from '../kyc/kyc.routes.ts';
 import { topupApprovalsRoutes } from '../transactions/topup-approvals.routes.ts';
@@ -15,6 +16,7 @@ export async function registerMoney(app: FastifyInstance): Promise<void> {
   await app.register(transactionsRoutes);
   await app.register(topupApprovalsRoutes);
   await app.register(transfersRoutes);
+  await app.register(disbursementsRoutes);
   await app.register(withdrawalsRoutes);
   await app.register(holdsRoutes);
   await app.register(bankAccountsRoutes);

@@ -37,6 +37,8 @@ const adminPermissions = [
   ...managerPermissions,
   'users:manage',
   'users:topup',
+  // Batches from a system wallet (cash_in within the top-up threshold, fees); never a customer's.
+  'disbursements:submit',
   'content:manage',
   'config:manage',
   'security:manage',
