@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyBaseLogger,
@@ -29,6 +28,7 @@ import { registerOpenApi } from './platform/openapi.ts';
 import { generateRequestId, requestIdHeader } from './platform/request-id.ts';
 import { tagRequestLog } from './platform/request-log.ts';
 import { registerPermissionCheck } from './platform/route-permission.ts';
+import { registerSecurityHeaders } from './platform/security-headers.ts';
 import { registerInputBoundary, requestValidatorBuilder } from './platform/validation.ts';
 
 declare module 'fastify' {
@@ -134,8 +134,7 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   registerExposureGuard(app, config.exposure);
   registerMetrics(app, metrics, config.exposure.metrics);
 
-  await app.register(helmet, {
-    global: true,
+  registerSecurityHeaders(app, {
     contentSecurityPolicy: {
       // An HTTPS upgrade would break pages served by a plain-HTTP development server.
       directives: { upgradeInsecureRequests: config.environment === 'production' ? [] : null },

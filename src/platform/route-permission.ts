@@ -12,8 +12,13 @@ declare module 'fastify' {
      * 'in-statement': the guard verifies the access token only and leaves the session check to the
      * route's own database statement (a transfer checks it in the statement that moves the money, so
      * the request costs one round trip). Such a route reads `request.claims`, never `request.principal`.
+     *
+     * 'with-read': the guard verifies the token and defers the session check to the route's first
+     * scoped read, which sends it in the same round trip (readInScope with `callerScope(request)`).
+     * The guard wraps the handler: a body or query failing its schema, an error, or a handler that
+     * read nothing all get the full session check before anything is answered.
      */
-    sessionCheck?: 'guard' | 'in-statement';
+    sessionCheck?: 'guard' | 'in-statement' | 'with-read';
   }
 }
 

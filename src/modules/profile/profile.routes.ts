@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
-import { requirePrincipal } from '../../platform/auth/principal.ts';
+import { callerOf, requirePrincipal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { errorResponses } from '../../platform/openapi.ts';
 import { JsonScalarSchema } from '../../platform/schema-types.ts';
@@ -85,7 +85,7 @@ export const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/me',
     {
-      config: { permission: 'profile:read' },
+      config: { permission: 'profile:read', sessionCheck: 'with-read' },
       schema: {
         tags: ['profile'],
         summary: 'The caller: identity, status, permissions and profile',
@@ -93,7 +93,7 @@ export const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ProfileSchema, ...errorResponses('NOT_FOUND') },
       },
     },
-    async (request) => readProfile(app.database, requirePrincipal(request)),
+    async (request) => readProfile(app.database, callerOf(request)),
   );
 
   app.patch(

@@ -1,7 +1,7 @@
 import type { DatabaseHandle } from '../../db/database.ts';
 import { withScope } from '../../db/tenant-transaction.ts';
 import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
-import type { Principal } from '../../platform/auth/principal.ts';
+import { type Caller, callerOf, type Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { scopeOf } from '../sessions/sessions.service.ts';
 import { findUserProfile } from './profile.repository.ts';
@@ -37,12 +37,12 @@ export interface ProfileUpdate {
   metadata?: Record<string, unknown> | undefined;
 }
 
-export async function readProfile(database: DatabaseHandle, principal: Principal): Promise<Profile> {
-  const user = await findUserProfile(database, scopeOf(principal), principal.userId);
+export async function readProfile(database: DatabaseHandle, caller: Caller): Promise<Profile> {
+  const user = await findUserProfile(database, caller.scope, caller.scope.userId);
   if (!user) throw new AppError('NOT_FOUND');
   return {
     ...user,
-    permissions: [...principal.permissions].sort(),
+    permissions: [...caller.principal().permissions].sort(),
     tags: user.tags ?? [],
     metadata: user.metadata ?? {},
     last_login_at: user.last_login_at?.toISOString() ?? null,
@@ -96,5 +96,5 @@ export async function updateProfile(
       newValues: { ...update },
     });
   });
-  return readProfile(database, principal);
+  return readProfile(database, callerOf({ principal }));
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
-import { requirePrincipal } from '../../platform/auth/principal.ts';
+import { callerOf, requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
 import { IdParamsSchema } from '../../platform/schema-types.ts';
 import { resolveTenantId } from '../../platform/tenant-resolver.ts';
@@ -167,7 +167,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/me/sessions',
     {
-      config: { permission: 'sessions:manage_own' },
+      config: { permission: 'sessions:manage_own', sessionCheck: 'with-read' },
       schema: {
         tags: ['sessions'],
         summary: "The caller's active sessions (devices)",
@@ -175,7 +175,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: SessionListSchema, ...errorResponses('UNAUTHENTICATED') },
       },
     },
-    async (request) => ({ sessions: await listSessions(app, requirePrincipal(request)) }),
+    async (request) => ({ sessions: await listSessions(app, callerOf(request)) }),
   );
 
   app.delete(

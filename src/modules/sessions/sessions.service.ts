@@ -6,7 +6,7 @@ import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.t
 import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
 import { signAccessToken } from '../../platform/auth/access-token.ts';
 import { staffRoles } from '../../platform/auth/permissions.ts';
-import type { Principal } from '../../platform/auth/principal.ts';
+import type { Caller, Principal } from '../../platform/auth/principal.ts';
 import { AppError, type ErrorCode } from '../../platform/errors.ts';
 import { assertTenantActive, recordLogout } from '../identity/login-attempts.ts';
 import { deleteEndedCounters } from '../identity/security-counters.repository.ts';
@@ -332,15 +332,15 @@ export interface SessionView {
 }
 
 /** GET /v1/me/sessions: the caller's active sessions, newest first. */
-export async function listSessions(services: SessionServices, principal: Principal): Promise<SessionView[]> {
-  const rows = await listActiveSessions(services.database, scopeOf(principal), principal.userId);
+export async function listSessions(services: SessionServices, caller: Caller): Promise<SessionView[]> {
+  const rows = await listActiveSessions(services.database, caller.scope, caller.scope.userId);
   return rows.map((row) => ({
     ...row,
     created_at: row.created_at.toISOString(),
     last_activity_at: row.last_activity_at.toISOString(),
     expires_at: row.expires_at.toISOString(),
     absolute_expires_at: row.absolute_expires_at.toISOString(),
-    current: row.id === principal.sessionId,
+    current: row.id === caller.sessionId,
   }));
 }
 

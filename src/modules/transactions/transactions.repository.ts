@@ -1,7 +1,8 @@
+import assert from 'node:assert/strict';
 import { type CompiledQuery, type Kysely, sql } from 'kysely';
 import type { DatabaseHandle } from '../../db/database.ts';
 import type { Database } from '../../db/schema.ts';
-import { readInScope, type ScopedTransaction } from '../../db/tenant-transaction.ts';
+import { readInScope, type Scope, type ScopedTransaction } from '../../db/tenant-transaction.ts';
 import { decodeCursor, encodeCursor } from '../../platform/pagination.ts';
 import type { StatementQuery } from './transactions.schemas.ts';
 
@@ -44,12 +45,13 @@ export async function readStatement(
 /** The caller's own statement in one round trip (readInScope), scoped to the caller as user. */
 export async function readOwnStatement(
   database: DatabaseHandle,
-  tenantId: string,
-  userId: string,
+  scope: Scope,
   query: StatementQuery,
 ): Promise<StatementPage> {
+  const { tenantId, userId } = scope;
+  assert.ok(userId !== undefined, 'an own statement is read as its owner');
   const compiled = statementQuery(database.db, tenantId, userId, query);
-  return statementPage(await readInScope(database, { tenantId, userId }, compiled), query.limit);
+  return statementPage(await readInScope(database, scope, compiled), query.limit);
 }
 
 type StatementRow = StatementEntry & { cursor_time: string };

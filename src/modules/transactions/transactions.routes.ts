@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { withScope } from '../../db/tenant-transaction.ts';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
-import { requirePrincipal } from '../../platform/auth/principal.ts';
+import { callerOf, requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
 import { sendMoneyResponse } from '../idempotency/idempotency.service.ts';
 import { idempotencyKeyFrom, type MoneyServices } from '../operations/money-rules.ts';
@@ -79,7 +79,7 @@ export const transactionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/transactions',
     {
-      config: { permission: 'transactions:read_own' },
+      config: { permission: 'transactions:read_own', sessionCheck: 'with-read' },
       schema: {
         tags: ['money'],
         summary: 'Your statement: ledger entries newest first with balance_before/after, keyset-paginated',
@@ -88,10 +88,7 @@ export const transactionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: StatementSchema, ...errorResponses('VALIDATION_FAILED') },
       },
     },
-    async (request) => {
-      const principal = requirePrincipal(request);
-      return readOwnStatement(app.database, principal.tenantId, principal.userId, request.query);
-    },
+    async (request) => readOwnStatement(app.database, callerOf(request).scope, request.query),
   );
 
   app.get(

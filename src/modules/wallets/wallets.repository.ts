@@ -1,8 +1,9 @@
+import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { DatabaseHandle } from '../../db/database.ts';
 import type { Database, SystemWalletPurpose } from '../../db/schema.ts';
-import { readInScope, type ScopedTransaction } from '../../db/tenant-transaction.ts';
+import { readInScope, type Scope, type ScopedTransaction } from '../../db/tenant-transaction.ts';
 
 export interface AssetRow {
   code: string;
@@ -171,11 +172,9 @@ export interface WalletBalance {
 }
 
 /** The customer's wallets, in one round trip (readInScope) scoped to the customer as user. */
-export async function listBalances(
-  database: DatabaseHandle,
-  tenantId: string,
-  userId: string,
-): Promise<WalletBalance[]> {
+export async function listBalances(database: DatabaseHandle, scope: Scope): Promise<WalletBalance[]> {
+  const { tenantId, userId } = scope;
+  assert.ok(userId !== undefined, 'balances are read as their owner');
   const query = database.db
     .selectFrom('wallets')
     .select(['asset_code', 'account_number', 'balance', 'locked'])
@@ -184,7 +183,7 @@ export async function listBalances(
     .where('kind', '=', 'customer')
     .orderBy('asset_code')
     .compile();
-  const rows = await readInScope(database, { tenantId, userId }, query);
+  const rows = await readInScope(database, scope, query);
   return rows.map((row) => ({
     asset: row.asset_code,
     account_number: row.account_number,

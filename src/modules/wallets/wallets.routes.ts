@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { requirePrincipal } from '../../platform/auth/principal.ts';
+import { callerOf } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
 import { listBalances } from './wallets.repository.ts';
 
@@ -42,7 +42,7 @@ export const walletsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/me/balances',
     {
-      config: { permission: 'wallets:read_own' },
+      config: { permission: 'wallets:read_own', sessionCheck: 'with-read' },
       schema: {
         tags: ['money'],
         summary: 'Every wallet of the caller: asset, balance, locked and available (minor units)',
@@ -50,9 +50,6 @@ export const walletsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: BalancesSchema, ...errorResponses('UNAUTHENTICATED') },
       },
     },
-    async (request) => {
-      const principal = requirePrincipal(request);
-      return { balances: await listBalances(app.database, principal.tenantId, principal.userId) };
-    },
+    async (request) => ({ balances: await listBalances(app.database, callerOf(request).scope) }),
   );
 };

@@ -1,7 +1,9 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import assert from 'node:assert/strict';
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Database } from '../../db/schema.ts';
+import type { PendingSessionCheck } from '../../db/tenant-transaction.ts';
 import { AppError } from '../errors.ts';
 import { publicPermission } from '../route-permission.ts';
 import { tenantHeader } from '../tenant-resolver.ts';
@@ -88,7 +90,27 @@ export async function loadPrincipal(
   const touchSeconds = Math.round(sessionTouchIntervalMs / 1000);
   const result = await sql<SessionRow>`select * from corebank_authenticate_session(
     ${claims.tenantId}, ${claims.sessionId}, ${idleTimeoutSeconds}, ${touchSeconds})`.execute(db);
-  const row = result.rows[0];
+  return principalFromSessionRow(result.rows[0], claims);
+}
+
+const canonicalUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** loadPrincipal's statement as literal text, for a read that carries the check (readInScope). */
+export function sessionCheckStatement(claims: AccessTokenClaims, idleTimeoutSeconds: number): string {
+  assert.ok(canonicalUuid.test(claims.tenantId) && canonicalUuid.test(claims.sessionId), 'claims are uuids');
+  assert.ok(
+    Number.isSafeInteger(idleTimeoutSeconds) && idleTimeoutSeconds > 0,
+    'idle timeout is whole seconds',
+  );
+  const touchSeconds = Math.round(sessionTouchIntervalMs / 1000);
+  return `select * from corebank_authenticate_session('${claims.tenantId}'::uuid, '${claims.sessionId}'::uuid, ${idleTimeoutSeconds}, ${touchSeconds})`;
+}
+
+/** The guard's decision on a session row: a principal, undefined (401), or a 403 thrown. */
+export function principalFromSessionRow(
+  row: SessionRow | undefined,
+  claims: AccessTokenClaims,
+): Principal | undefined {
   const nowMs = Date.now();
   if (!row || row.r_user_id !== claims.userId || !row.r_is_active) return undefined;
   if (row.r_expires_at.getTime() <= nowMs || row.r_absolute_expires_at.getTime() <= nowMs) return undefined;
@@ -113,6 +135,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The verified access token of a route whose session is checked in its own statement. */
     claims?: AccessTokenClaims;
+    /** A 'with-read' route's deferred session check (see callerScope in principal.ts). */
+    pendingSessionCheck?: PendingSessionCheck & { checked: boolean };
   }
   interface FastifyInstance {
     /** The guard's full session check, for an in-statement route that answers before its statement runs. */
@@ -136,22 +160,41 @@ export function registerAuthGuard(app: FastifyInstance, options: AuthGuardOption
   const idleTimeoutSeconds = app.config.authentication.sessionIdleTimeoutSeconds;
   const routePermissions = new Map<string, string>();
   app.decorate('routePermissions', routePermissions);
-  app.addHook('onRoute', (route) => {
-    const methods = Array.isArray(route.method) ? route.method : [route.method];
-    for (const method of methods)
-      routePermissions.set(`${method} ${route.url}`, route.config?.permission ?? publicPermission);
-  });
-  const checkSession = async (request: FastifyRequest, claims: AccessTokenClaims, permission: string) => {
-    const principal = await loadPrincipal(app.database.db, claims, idleTimeoutSeconds);
+  const decide = (request: FastifyRequest, principal: Principal | undefined, permission: string) => {
     if (!principal) throw new AppError('UNAUTHENTICATED');
     request.principal = principal;
     if (!principal.permissions.has(permission)) throw new AppError('FORBIDDEN');
   };
-  app.decorate('checkSession', async (request: FastifyRequest) => {
+  const checkSession = async (request: FastifyRequest, claims: AccessTokenClaims, permission: string) => {
+    decide(request, await loadPrincipal(app.database.db, claims, idleTimeoutSeconds), permission);
+  };
+  const checkSessionOnce = async (request: FastifyRequest) => {
     const permission = request.routeOptions.config?.permission;
     if (!request.claims || permission === undefined) throw new AppError('UNAUTHENTICATED');
+    const pending = request.pendingSessionCheck;
+    if (pending?.checked) return;
+    if (pending) pending.checked = true;
     await checkSession(request, request.claims, permission);
+  };
+  app.decorate('checkSession', checkSessionOnce);
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods)
+      routePermissions.set(`${method} ${route.url}`, route.config?.permission ?? publicPermission);
+    if (route.config?.sessionCheck === 'with-read') wrapWithReadHandler(route, checkSessionOnce);
   });
+  const deferredCheck = (request: FastifyRequest, claims: AccessTokenClaims, permission: string) => {
+    const pending: PendingSessionCheck & { checked: boolean } = {
+      checked: false,
+      statement: sessionCheckStatement(claims, idleTimeoutSeconds),
+      complete: (row) => {
+        pending.checked = true;
+        decide(request, principalFromSessionRow(row as SessionRow | undefined, claims), permission);
+      },
+      runAlone: () => checkSessionOnce(request),
+    };
+    return pending;
+  };
   app.addHook('onRequest', async (request) => {
     const permission = request.routeOptions.config?.permission;
     // No permission means no route matched: the not-found handler answers.
@@ -165,10 +208,33 @@ export function registerAuthGuard(app: FastifyInstance, options: AuthGuardOption
     if (typeof headerTenant === 'string' && headerTenant.toLowerCase() !== claims.tenantId) {
       throw new AppError('UNAUTHENTICATED');
     }
-    if (request.routeOptions.config?.sessionCheck === 'in-statement') {
+    const mode = request.routeOptions.config?.sessionCheck;
+    if (mode === 'in-statement' || mode === 'with-read') {
       request.claims = claims;
+      if (mode === 'with-read') request.pendingSessionCheck = deferredCheck(request, claims, permission);
       return;
     }
     await checkSession(request, claims, permission);
   });
+}
+
+/**
+ * A 'with-read' handler answers only after the session check: a request failing its schema, a
+ * handler that throws before its read, and one that read nothing are all checked on their own first,
+ * so such a route answers 401 / 403 exactly where a guarded route would.
+ */
+function wrapWithReadHandler(route: RouteOptions, checkSession: (request: FastifyRequest) => Promise<void>) {
+  const handler = route.handler;
+  route.attachValidation = true;
+  route.handler = async function withReadHandler(this: FastifyInstance, request, reply) {
+    try {
+      if (request.validationError) throw request.validationError;
+      const result = await handler.call(this, request, reply);
+      await checkSession(request);
+      return result;
+    } catch (error) {
+      await checkSession(request);
+      throw error;
+    }
+  };
 }
