@@ -5,9 +5,10 @@ import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { decodeIdCursor, nextIdCursor } from '../../platform/pagination.ts';
 import { type EntryType, postMovement } from '../ledger/ledger-posting.ts';
+import type { MoneyServices } from '../ledger/money-services.ts';
 import { withMoneyTransaction } from '../ledger/money-transaction.ts';
-import { assertAmount, type MoneyServices, requireAsset } from '../operations/money-rules.ts';
 import { requireCustomer, requireTenantUser } from '../staff/staff-users.repository.ts';
+import { assertAmount, requireAsset } from '../wallets/assets.service.ts';
 import { ensureSystemWallet, findCustomerWalletId } from '../wallets/wallets.repository.ts';
 import {
   changeLocked,

@@ -5,8 +5,8 @@ import type { Database } from '../../db/schema.ts';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError, type ErrorCode, type ErrorDetail, errorCatalog } from '../../platform/errors.ts';
+import type { MoneyServices } from '../ledger/money-services.ts';
 import { withMoneyTransaction } from '../ledger/money-transaction.ts';
-import type { MoneyServices } from '../operations/money-rules.ts';
 
 /** The response a money endpoint gives, as stored for replay. */
 export interface MoneyResponse {
@@ -204,4 +204,15 @@ export function sendMoneyResponse(
   response: MoneyResponse,
 ): void {
   reply.code(response.status).send(response.body);
+}
+
+/** An Idempotency-Key header value: 1-255 visible ASCII characters, or absent. */
+export function idempotencyKeyFrom(header: unknown): string | undefined {
+  if (header === undefined) return undefined;
+  if (typeof header !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(header)) {
+    throw new AppError('VALIDATION_FAILED', undefined, [
+      { field: 'headers.idempotency-key', reason: 'must be 1-255 visible ASCII characters' },
+    ]);
+  }
+  return header;
 }

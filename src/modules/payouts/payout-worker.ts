@@ -1,12 +1,12 @@
 import { type Kysely, sql } from 'kysely';
+import type { MoneyConfig } from '../../config/money-config.ts';
 import type { Database } from '../../db/schema.ts';
 import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
 import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
 import { findHold, lockWallet } from '../holds/holds.repository.ts';
 import { captureHold, releaseHold } from '../holds/holds.service.ts';
 import { withMoneyTransaction } from '../ledger/money-transaction.ts';
-import type { MoneyConfig } from '../operations/money-config.ts';
-import { addDailyOutgoing } from '../operations/money-rules.ts';
+import { addDailyOutgoing } from '../limits/limits.repository.ts';
 import type { PayoutProvider, PayoutResult } from './payout-provider.ts';
 
 interface ClaimedWithdrawal {

@@ -5,7 +5,7 @@ import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { decodeIdCursor, encodeIdCursor } from '../../platform/pagination.ts';
 import { runMoneyOperation } from '../idempotency/idempotency.service.ts';
-import type { MoneyServices } from '../operations/money-rules.ts';
+import type { MoneyServices } from '../ledger/money-services.ts';
 import { type ApprovalView, approvalView } from './topup-approval-view.ts';
 import {
   type ApprovalRow,

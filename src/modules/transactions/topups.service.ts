@@ -6,15 +6,11 @@ import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { type MoneyResponse, runMoneyOperation } from '../idempotency/idempotency.service.ts';
 import { customerBalances, postMovement } from '../ledger/ledger-posting.ts';
-import {
-  assertAmount,
-  assertBalanceWithinLimit,
-  claimStaffCredit,
-  limitsFor,
-  loadMover,
-  type MoneyServices,
-  requireAsset,
-} from '../operations/money-rules.ts';
+import type { MoneyServices } from '../ledger/money-services.ts';
+import { loadMover } from '../ledger/mover.ts';
+import { claimStaffCredit } from '../limits/limits.repository.ts';
+import { assertBalanceWithinLimit, limitsFor } from '../limits/limits.rules.ts';
+import { assertAmount, requireAsset } from '../wallets/assets.service.ts';
 import { ensureCustomerWallet, ensureSystemWallet } from '../wallets/wallets.repository.ts';
 import { type ApprovalView, approvalView } from './topup-approval-view.ts';
 import { findBeneficiary, insertApproval } from './topup-approvals.repository.ts';

@@ -5,16 +5,12 @@ import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { placeHold } from '../holds/holds.service.ts';
 import { type MoneyResponse, runMoneyOperation } from '../idempotency/idempotency.service.ts';
-import {
-  addDailyOutgoing,
-  assertAmount,
-  assertDailyOutgoing,
-  assertSingleAmount,
-  limitsFor,
-  loadMover,
-  type MoneyServices,
-  requireAsset,
-} from '../operations/money-rules.ts';
+import type { MoneyServices } from '../ledger/money-services.ts';
+import { loadMover } from '../ledger/mover.ts';
+import { addDailyOutgoing } from '../limits/limits.repository.ts';
+import { assertSingleAmount, limitsFor } from '../limits/limits.rules.ts';
+import { assertDailyOutgoing } from '../limits/limits.service.ts';
+import { assertAmount, requireAsset } from '../wallets/assets.service.ts';
 
 export interface WithdrawInput {
   amount: number;
