@@ -3,7 +3,7 @@ import { withScope } from '../../db/tenant-transaction.ts';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
-import { idempotencyKeyFrom, sendMoneyResponse } from '../idempotency/idempotency.service.ts';
+import { idempotencyKeyFrom, sendMoneyResponse } from '../ledger/idempotency.ts';
 import type { MoneyServices } from '../ledger/money-services.ts';
 import { requireTenantUser } from '../staff/staff-users.repository.ts';
 import { topup } from './topups.service.ts';

@@ -4,7 +4,7 @@ import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { AppError } from '../../platform/errors.ts';
 import { errorResponses } from '../../platform/openapi.ts';
-import { idempotencyKeyFrom, sendMoneyResponse } from '../idempotency/idempotency.service.ts';
+import { idempotencyKeyFrom, sendMoneyResponse } from '../ledger/idempotency.ts';
 import type { MoneyServices } from '../ledger/money-services.ts';
 import {
   IdempotencyHeadersSchema,

@@ -2,7 +2,7 @@ import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { sessionTouchIntervalMs } from '../../platform/auth/auth-guard.ts';
 import { rolePermissions } from '../../platform/auth/permissions.ts';
 import { AppError, type ErrorCode, type ErrorDetail } from '../../platform/errors.ts';
-import { type MoneyResponse, requestHash } from '../idempotency/idempotency.service.ts';
+import { type MoneyResponse, requestHash } from '../ledger/idempotency.ts';
 import type { MoneyServices } from '../ledger/money-services.ts';
 import type {
   StatementSettings,

@@ -218,3 +218,17 @@ export async function findMover(
     from users u where u.tenant_id = ${tenantId} and u.id = ${userId}`.execute(transaction);
   return result.rows[0];
 }
+
+export async function findWalletAssetCode(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  walletId: string,
+): Promise<string> {
+  const row = await transaction
+    .selectFrom('wallets')
+    .select('asset_code')
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', walletId)
+    .executeTakeFirstOrThrow();
+  return row.asset_code;
+}

@@ -6,7 +6,7 @@ import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { errorResponses } from '../../platform/openapi.ts';
 import { IdParamsSchema, UuidSchema } from '../../platform/schema-types.ts';
-import { idempotencyKeyFrom, sendMoneyResponse } from '../idempotency/idempotency.service.ts';
+import { idempotencyKeyFrom, sendMoneyResponse } from '../ledger/idempotency.ts';
 import type { MoneyServices } from '../ledger/money-services.ts';
 import {
   AmountSchema,
