@@ -12,7 +12,7 @@ import type { Config } from './config/config.ts';
 import type { DatabaseHandle } from './db/database.ts';
 import { healthRoutes } from './modules/health/health.routes.ts';
 import { registerIdentity } from './modules/identity/identity.plugin.ts';
-import { registerMoney } from './modules/operations/money.plugin.ts';
+import { registerMoney } from './modules/money.plugin.ts';
 import {
   answerServerErrors,
   handleClientError,

@@ -5,7 +5,7 @@ import type { Config } from './config/config.ts';
 import { type DatabaseHandle, openDatabase } from './db/database.ts';
 import { migrateToLatest, readMigrationStatus } from './db/migrator.ts';
 import { demoDataLines, ensureTenant, seedDatabase } from './db/seed/seed.ts';
-import { moneyJobs } from './modules/operations/money-jobs.ts';
+import { moneyJobs } from './jobs/money-jobs.ts';
 import { identityJobs } from './modules/sessions/sessions.jobs.ts';
 import { sealPendingAudits } from './platform/audit/audit-sealer.ts';
 import { withPersistedDevelopmentSigningKey } from './platform/auth/development-signing-key.ts';

@@ -1,18 +1,32 @@
 import assert from 'node:assert/strict';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { type MoneyConfig, readMoneyConfig } from '../modules/operations/money-config.ts';
 import {
   type AuthenticationConfig,
   readAuthenticationConfig,
 } from '../platform/auth/authentication-config.ts';
 import { type ExposureConfig, readExposureConfig } from '../platform/exposure.ts';
+import {
+  ConfigurationError,
+  ConfigurationErrors,
+  collectProblems,
+  type Environment,
+  readBoolean,
+  readChoice,
+  readInteger,
+  readString,
+  reportInvalid,
+  type Source,
+} from './config-readers.ts';
+import { type MoneyConfig, readMoneyConfig } from './money-config.ts';
+
+// Callers have always found these here.
+export { ConfigurationError, ConfigurationErrors, type Environment } from './config-readers.ts';
 
 /**
  * One typed configuration object, parsed once from the environment.
  * A bad value stops the start with a message that names the variable (ConfigurationError).
  */
-export type Environment = 'development' | 'test' | 'production';
 
 /** Fastify's trustProxy: off, every hop, or the trusted proxies' addresses and ranges. */
 export type TrustProxy = boolean | string[];
@@ -62,111 +76,6 @@ export interface Config {
   money: MoneyConfig;
   /** Who may read /docs, /openapi.json and /metrics, and the admin listener (see exposure.ts). */
   exposure: ExposureConfig;
-}
-
-export class ConfigurationError extends Error {
-  constructor(
-    readonly variable: string,
-    readonly reason: string,
-  ) {
-    super(`Invalid configuration: ${variable} ${reason}`);
-    this.name = 'ConfigurationError';
-  }
-}
-
-/**
- * Every problem loadConfig found, in one message, so an operator fixes them all after one start
- * instead of one per start. `variable` names the first, as on a single ConfigurationError.
- */
-export class ConfigurationErrors extends ConfigurationError {
-  constructor(readonly problems: readonly ConfigurationError[]) {
-    const [first] = problems;
-    assert.ok(first !== undefined && problems.length > 1, 'ConfigurationErrors holds two problems or more');
-    super(first.variable, first.reason);
-    this.name = 'ConfigurationErrors';
-    this.message = `Invalid configuration (${problems.length} problems): ${problems
-      .map((problem) => `${problem.variable} ${problem.reason}`)
-      .join('; ')}`;
-  }
-
-  get variables(): string[] {
-    return this.problems.map((problem) => problem.variable);
-  }
-}
-
-type Source = Record<string, string | undefined>;
-
-/** The problems of the loadConfig call under way; undefined outside one, where problems throw at once. */
-let collectedProblems: ConfigurationError[] | undefined;
-
-/**
- * Reports a missing or invalid variable. While loadConfig runs, the problem is recorded and `fallback`
- * stands in for the value so the remaining variables are still read (the collected problems are thrown
- * together at the end); anywhere else it throws at once. Readers of new variables use this instead of
- * `throw`, so their problems join the one message too.
- */
-export function reportInvalid<T>(error: ConfigurationError, fallback: T): T {
-  if (!collectedProblems) throw error;
-  if (!collectedProblems.some((problem) => problem.variable === error.variable))
-    collectedProblems.push(error);
-  return fallback;
-}
-
-/** Runs a reader that throws ConfigurationError (one that parses a structured value) as reportInvalid would. */
-export function reportThrown<T>(read: () => T, fallback: T): T {
-  try {
-    return read();
-  } catch (error) {
-    if (error instanceof ConfigurationError) return reportInvalid(error, fallback);
-    throw error;
-  }
-}
-
-export function readString(source: Source, name: string, fallback: string): string {
-  const value = source[name];
-  return value === undefined || value === '' ? fallback : value;
-}
-
-export function readInteger(
-  source: Source,
-  name: string,
-  fallback: number,
-  minimum: number,
-  maximum: number,
-): number {
-  const raw = source[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^-?\d+$/.test(raw)) {
-    return reportInvalid(new ConfigurationError(name, `must be a whole number, got "${raw}"`), fallback);
-  }
-  const value = Number(raw);
-  if (value < minimum || value > maximum) {
-    const reason = `must be between ${minimum} and ${maximum}, got ${value}`;
-    return reportInvalid(new ConfigurationError(name, reason), fallback);
-  }
-  return value;
-}
-
-export function readBoolean(source: Source, name: string, fallback: boolean): boolean {
-  const raw = source[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  return reportInvalid(new ConfigurationError(name, `must be true or false, got "${raw}"`), fallback);
-}
-
-export function readChoice<T extends string>(
-  source: Source,
-  name: string,
-  fallback: T,
-  choices: readonly T[],
-): T {
-  const raw = readString(source, name, fallback);
-  if (!(choices as readonly string[]).includes(raw)) {
-    const reason = `must be one of ${choices.join(', ')}, got "${raw}"`;
-    return reportInvalid(new ConfigurationError(name, reason), fallback);
-  }
-  return raw as T;
 }
 
 function readDatabaseUrl(source: Source): string | undefined {
@@ -389,18 +298,7 @@ function checkDatabaseTimeouts(config: Config): void {
  * reading there, its problem joining those found before it.
  */
 export function loadConfig(source: Source = process.env): Config {
-  const problems: ConfigurationError[] = [];
-  const outer = collectedProblems;
-  collectedProblems = problems;
-  let config: Config | undefined;
-  try {
-    config = readConfig(source);
-  } catch (error) {
-    if (!(error instanceof ConfigurationError)) throw error;
-    problems.push(error);
-  } finally {
-    collectedProblems = outer;
-  }
+  const { value: config, problems } = collectProblems(() => readConfig(source));
   const [first] = problems;
   if (first !== undefined) throw problems.length === 1 ? first : new ConfigurationErrors(problems);
   assert.ok(config !== undefined);

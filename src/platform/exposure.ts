@@ -9,7 +9,7 @@ import {
   readInteger,
   readString,
   reportInvalid,
-} from '../config/config.ts';
+} from '../config/config-readers.ts';
 import { answerServerErrors } from './error-handler.ts';
 import { AppError } from './errors.ts';
 import { connectionsCheckingIntervalMs, socketTimeoutMs } from './http-timeouts.ts';

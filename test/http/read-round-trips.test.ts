@@ -55,7 +55,7 @@ describe(`round trips of the screens' reads (${testEngine})`, {
       assert.ok(only?.includes('corebank_authenticate_session'), `the session check rides along: ${only}`);
       // The check comes first and the read's own scope is set after it, before the read runs.
       const check = only.indexOf('corebank_authenticate_session');
-      const scope = only.indexOf("set_config('app.user_id', '" + customer.userId);
+      const scope = only.indexOf(`set_config('app.user_id', '${customer.userId}`);
       assert.ok(check >= 0 && scope > check, `the read's scope follows the check: ${only}`);
     });
   }

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { withScope } from '../../src/db/tenant-transaction.ts';
 import { checkLedger } from '../../src/modules/ledger/ledger-check.ts';
-import type { MoneyServices } from '../../src/modules/operations/money-rules.ts';
+import type { MoneyServices } from '../../src/modules/ledger/money-services.ts';
 import { topup } from '../../src/modules/transactions/topups.service.ts';
 import { transferBatch } from '../../src/modules/transfers/transfers.service.ts';
 import { AppError } from '../../src/platform/errors.ts';

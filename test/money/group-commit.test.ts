@@ -5,7 +5,7 @@ import { type AppInstance, buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { withScope } from '../../src/db/tenant-transaction.ts';
 import { checkLedger } from '../../src/modules/ledger/ledger-check.ts';
-import type { MoneyServices } from '../../src/modules/operations/money-rules.ts';
+import type { MoneyServices } from '../../src/modules/ledger/money-services.ts';
 import { topup } from '../../src/modules/transactions/topups.service.ts';
 import { transfer, transferEngine } from '../../src/modules/transfers/transfers.service.ts';
 import { AppError } from '../../src/platform/errors.ts';

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { withScope } from '../../src/db/tenant-transaction.ts';
 import { endStaffHold, placeStaffHold } from '../../src/modules/holds/holds.service.ts';
 import { checkLedger } from '../../src/modules/ledger/ledger-check.ts';
-import type { MoneyServices } from '../../src/modules/operations/money-rules.ts';
+import type { MoneyServices } from '../../src/modules/ledger/money-services.ts';
 import type { PayoutProvider } from '../../src/modules/payouts/payout-provider.ts';
 import { runPayoutWorker } from '../../src/modules/payouts/payout-worker.ts';
 import { topup } from '../../src/modules/transactions/topups.service.ts';

@@ -1,6 +1,6 @@
 import { v7 as uuidV7 } from 'uuid';
 import { type EntryRequest, postMovement } from '../../modules/ledger/ledger-posting.ts';
-import { addDailyOutgoing } from '../../modules/operations/money-rules.ts';
+import { addDailyOutgoing } from '../../modules/limits/limits.repository.ts';
 import { recordAudit } from '../../platform/audit/audit-trail.ts';
 import { hoursAgo, hoursFromNow, type SeedContext, type SeededPeople } from './seed-context.ts';
 

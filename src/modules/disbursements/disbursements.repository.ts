@@ -110,23 +110,6 @@ export async function lockWallets(
 }
 
 /**
- * Gives back part of what the staff member claimed today (claimStaffCredit) for items that did not
- * post. The row is already locked by this transaction's claim; the total never goes below zero.
- */
-export async function giveBackStaffCredit(
-  transaction: ScopedTransaction,
-  tenantId: string,
-  staffId: string,
-  assetCode: string,
-  amount: number,
-): Promise<void> {
-  await sql`
-    update daily_totals set amount = greatest(amount - ${amount}::bigint, 0)
-    where tenant_id = ${tenantId} and kind = 'staff_credit' and subject = ${staffId}
-      and asset_code = ${assetCode} and day = (now() at time zone 'UTC')::date`.execute(transaction);
-}
-
-/**
  * Runs `work` in a savepoint: when it throws, everything it wrote is undone and the transaction goes
  * on (a non-atomic batch item that fails leaves the others). The name is reused: savepoints nest, and
  * each is released or rolled back before the next is set.

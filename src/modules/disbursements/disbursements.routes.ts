@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
-import { sendMoneyResponse } from '../idempotency/idempotency.service.ts';
-import { idempotencyKeyFrom, type MoneyServices } from '../operations/money-rules.ts';
+import { idempotencyKeyFrom, sendMoneyResponse } from '../ledger/idempotency.ts';
+import type { MoneyServices } from '../ledger/money-services.ts';
 import { moneyMovementErrorCodes } from '../transactions/transactions.schemas.ts';
 import {
   DisbursementBodySchema,

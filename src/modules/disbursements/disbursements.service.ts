@@ -4,23 +4,19 @@ import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError, type ErrorDetail } from '../../platform/errors.ts';
-import { type MoneyResponse, runMoneyOperation } from '../idempotency/idempotency.service.ts';
+import type { MoneyResponse } from '../ledger/idempotency.ts';
+import { postKeyed } from '../ledger/ledger.engine.ts';
 import { type EntryType, postMovement } from '../ledger/ledger-posting.ts';
-import {
-  assertAmount,
-  assertBalanceWithinLimit,
-  claimStaffCredit,
-  limitsFor,
-  type MoneyServices,
-  requireAsset,
-} from '../operations/money-rules.ts';
+import type { MoneyServices } from '../ledger/money-services.ts';
+import { claimStaffCredit, giveBackStaffCredit } from '../limits/limits.repository.ts';
+import { assertBalanceWithinLimit, limitsFor } from '../limits/limits.rules.ts';
+import { assertAmount, requireAsset } from '../wallets/assets.service.ts';
 import type { AssetRow } from '../wallets/wallets.repository.ts';
 import { ensureCustomerWallet, ensureSystemWallet } from '../wallets/wallets.repository.ts';
 import {
   type DisbursementRecipient,
   findRecipients,
   findWallet,
-  giveBackStaffCredit,
   inSavepoint,
   isTenantInMaintenance,
   lockWallets,
@@ -92,7 +88,13 @@ export async function disburse(
       { field: 'body.transfers', reason: `the amounts add up to more than ${Number.MAX_SAFE_INTEGER}` },
     ]);
   }
-  return runMoneyOperation(services, principal, idempotencyKey, disbursementEndpoint, input, (transaction) =>
+  const request = {
+    callerId: principal.userId,
+    key: idempotencyKey,
+    endpoint: disbursementEndpoint,
+    body: input,
+  };
+  return postKeyed(services, { tenantId: principal.tenantId }, request, (transaction) =>
     postDisbursement(services, transaction, principal, audit, { input, asset, total }),
   );
 }

@@ -1,40 +1,6 @@
 import { sql } from 'kysely';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 
-export interface LockedWalletRow {
-  id: string;
-  user_id: string | null;
-  asset_code: string;
-  balance: number;
-  locked: number;
-}
-
-/** Locks one wallet row until commit; every writer of `locked` goes through this lock. */
-export async function lockWallet(
-  transaction: ScopedTransaction,
-  tenantId: string,
-  walletId: string,
-): Promise<LockedWalletRow | undefined> {
-  const result = await sql<LockedWalletRow>`
-    select id, user_id, asset_code, balance, locked from wallets
-    where tenant_id = ${tenantId} and id = ${walletId} and kind = 'customer' for update`.execute(transaction);
-  return result.rows[0];
-}
-
-export async function changeLocked(
-  transaction: ScopedTransaction,
-  tenantId: string,
-  walletId: string,
-  delta: number,
-): Promise<void> {
-  await transaction
-    .updateTable('wallets')
-    .set((eb) => ({ locked: eb('locked', '+', delta) }))
-    .where('tenant_id', '=', tenantId)
-    .where('id', '=', walletId)
-    .execute();
-}
-
 export interface HoldRow {
   id: string;
   wallet_id: string;

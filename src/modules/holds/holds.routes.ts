@@ -5,7 +5,7 @@ import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
 import { CursorQuerySchema, NextCursorSchema } from '../../platform/pagination.ts';
 import { IdParamsSchema, PageLimitSchema, UuidSchema } from '../../platform/schema-types.ts';
-import type { MoneyServices } from '../operations/money-rules.ts';
+import type { MoneyServices } from '../ledger/money-services.ts';
 import { AmountSchema, AssetSchema } from '../transactions/transactions.schemas.ts';
 import { endStaffHold, listUserHolds, placeStaffHold } from './holds.service.ts';
 

@@ -1,23 +1,21 @@
 import { v7 as uuidV7 } from 'uuid';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
-import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
+import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { decodeIdCursor, nextIdCursor } from '../../platform/pagination.ts';
-import { type EntryType, postMovement } from '../ledger/ledger-posting.ts';
+import { type BalanceChange, postWithoutKey } from '../ledger/ledger.engine.ts';
+import type { EntryType } from '../ledger/ledger-posting.ts';
+import type { MoneyServices } from '../ledger/money-services.ts';
 import { withMoneyTransaction } from '../ledger/money-transaction.ts';
-import { assertAmount, type MoneyServices, requireAsset } from '../operations/money-rules.ts';
 import { requireCustomer, requireTenantUser } from '../staff/staff-users.repository.ts';
-import { ensureSystemWallet, findCustomerWalletId } from '../wallets/wallets.repository.ts';
+import { assertAmount, requireAsset } from '../wallets/assets.service.ts';
 import {
-  changeLocked,
-  endHold,
-  findHold,
-  type HoldRow,
-  insertHold,
-  listHolds,
-  lockWallet,
-} from './holds.repository.ts';
+  ensureSystemWallet,
+  findCustomerWalletId,
+  findWalletAssetCode,
+} from '../wallets/wallets.repository.ts';
+import { endHold, findHold, type HoldRow, insertHold, listHolds } from './holds.repository.ts';
 
 export interface PlaceHoldInput {
   user_id: string;
@@ -30,89 +28,50 @@ export interface PlaceHoldInput {
 const staffHoldReason = 'staff';
 
 /**
- * Reserves part of a wallet's available balance: `locked` grows by the amount under the wallet lock,
- * so a hold can never exceed what is available (seed 002 balance locking).
+ * A hold's end as the engine posts it: the balance change, and `end`, which ends the hold row under
+ * the wallet lock (the `status = 'active'` condition makes it happen once) and returns it, or
+ * undefined when the hold was no longer active. Release gives the amount back to `available`;
+ * capture debits it to the asset's cash-out account in one movement, balance and locked falling together.
  */
-export async function placeHold(
-  transaction: ScopedTransaction,
-  tenantId: string,
-  walletId: string,
-  amount: number,
-  reason: string,
-  createdBy: string,
-  operationId?: string,
-): Promise<HoldRow> {
-  const wallet = await lockWallet(transaction, tenantId, walletId);
-  if (!wallet || wallet.balance - wallet.locked < amount) {
-    throw new AppError('INSUFFICIENT_FUNDS', undefined, [
-      { field: 'body.amount', reason: 'exceeds the available balance' },
-    ]);
-  }
-  const hold = await insertHold(transaction, tenantId, {
-    id: uuidV7(),
-    walletId,
-    amount,
-    reason,
-    createdBy,
-    ...(operationId ? { operationId } : {}),
-  });
-  await changeLocked(transaction, tenantId, walletId, amount);
-  return hold;
+export interface HoldEnding {
+  change: BalanceChange;
+  end: () => Promise<HoldRow | undefined>;
 }
 
-/** Ends an active hold and gives its amount back to `available`; false when it was not active. */
-export async function releaseHold(
+export function holdRelease(transaction: ScopedTransaction, tenantId: string, hold: HoldRow): HoldEnding {
+  return {
+    change: { kind: 'unlock', walletId: hold.wallet_id, amount: hold.amount },
+    end: () => endHold(transaction, tenantId, hold.id, 'released'),
+  };
+}
+
+export async function holdCapture(
   transaction: ScopedTransaction,
   tenantId: string,
   hold: HoldRow,
-): Promise<boolean> {
-  await lockWallet(transaction, tenantId, hold.wallet_id);
-  const ended = await endHold(transaction, tenantId, hold.id, 'released');
-  if (!ended) return false;
-  await changeLocked(transaction, tenantId, hold.wallet_id, -hold.amount);
-  return true;
-}
-
-/**
- * Ends an active hold by debiting its amount to the asset's cash-out account in one movement: the
- * balance and the locked amount fall together. Returns the movement id, or undefined when the hold
- * was not active (already released or captured).
- */
-export async function captureHold(
-  transaction: ScopedTransaction,
-  tenantId: string,
-  hold: HoldRow,
-  entryType: EntryType,
-  operationId?: string,
-): Promise<string | undefined> {
-  const ended = await endHold(transaction, tenantId, hold.id, 'captured');
-  if (!ended) return undefined;
-  const asset = await transaction
-    .selectFrom('wallets')
-    .select('asset_code')
-    .where('tenant_id', '=', tenantId)
-    .where('id', '=', hold.wallet_id)
-    .executeTakeFirstOrThrow();
-  const cashOutId = await ensureSystemWallet(transaction, tenantId, asset.asset_code, 'cash_out');
-  const movementId = uuidV7();
-  await postMovement(transaction, tenantId, movementId, [
-    {
-      walletId: hold.wallet_id,
-      delta: -hold.amount,
-      lockedDelta: -hold.amount,
-      type: entryType,
-      counterpartyWalletId: cashOutId,
-      operationId,
+  capture: { entryType: EntryType; movementId: string; operationId?: string | undefined },
+): Promise<HoldEnding> {
+  const assetCode = await findWalletAssetCode(transaction, tenantId, hold.wallet_id);
+  const cashOutId = await ensureSystemWallet(transaction, tenantId, assetCode, 'cash_out');
+  const { entryType: type, operationId } = capture;
+  return {
+    change: {
+      kind: 'movement',
+      movementId: capture.movementId,
+      entries: [
+        {
+          walletId: hold.wallet_id,
+          delta: -hold.amount,
+          lockedDelta: -hold.amount,
+          type,
+          counterpartyWalletId: cashOutId,
+          operationId,
+        },
+        { walletId: cashOutId, delta: hold.amount, type, counterpartyWalletId: hold.wallet_id, operationId },
+      ],
     },
-    {
-      walletId: cashOutId,
-      delta: hold.amount,
-      type: entryType,
-      counterpartyWalletId: hold.wallet_id,
-      operationId,
-    },
-  ]);
-  return movementId;
+    end: () => endHold(transaction, tenantId, hold.id, 'captured'),
+  };
 }
 
 export interface HoldView {
@@ -141,40 +100,48 @@ export function holdView(hold: HoldRow): HoldView {
   };
 }
 
-/** Staff: POST /v1/admin/holds. */
+/**
+ * Staff: POST /v1/admin/holds. Reserves part of a wallet's available balance: `locked` grows by the
+ * amount under the wallet lock, so a hold can never exceed what is available (seed 002 balance locking).
+ */
 export async function placeStaffHold(
   services: MoneyServices,
   principal: Principal,
   audit: AuditContext,
   input: PlaceHoldInput,
 ): Promise<HoldView> {
-  return withMoneyTransaction(
-    services.db,
-    { tenantId: principal.tenantId },
-    services.money.transactionAttemptsMax,
-    async (transaction) => {
-      await requireCustomer(transaction, principal.tenantId, input.user_id);
-      const asset = await requireAsset(transaction, input.asset ?? 'IDR');
-      assertAmount(input.amount, asset);
-      const walletId = await findCustomerWalletId(transaction, principal.tenantId, input.user_id, asset.code);
-      if (!walletId) throw new AppError('INSUFFICIENT_FUNDS');
-      const hold = await placeHold(
-        transaction,
-        principal.tenantId,
-        walletId,
-        input.amount,
-        `${staffHoldReason}: ${input.reason}`,
-        principal.userId,
-      );
-      await recordAudit(transaction, audit, {
-        entityType: 'balance_hold',
-        entityId: hold.id,
-        action: 'HOLD_PLACE',
-        newValues: { wallet: walletId, amount: input.amount, reason: input.reason },
-      });
-      return holdView(hold);
-    },
-  );
+  const tenantId = principal.tenantId;
+  return postWithoutKey(services, { tenantId }, async (transaction) => {
+    await requireCustomer(transaction, tenantId, input.user_id);
+    const asset = await requireAsset(transaction, input.asset ?? 'IDR');
+    assertAmount(input.amount, asset);
+    const walletId = await findCustomerWalletId(transaction, tenantId, input.user_id, asset.code);
+    if (!walletId) throw new AppError('INSUFFICIENT_FUNDS');
+    const holdId = uuidV7();
+    let hold: HoldRow | undefined;
+    return {
+      change: { kind: 'lock', walletId, amount: input.amount },
+      audit: {
+        context: audit,
+        entry: {
+          entityType: 'balance_hold',
+          entityId: holdId,
+          action: 'HOLD_PLACE',
+          newValues: { wallet: walletId, amount: input.amount, reason: input.reason },
+        },
+      },
+      afterWrite: async () => {
+        hold = await insertHold(transaction, tenantId, {
+          id: holdId,
+          walletId,
+          amount: input.amount,
+          reason: `${staffHoldReason}: ${input.reason}`,
+          createdBy: principal.userId,
+        });
+      },
+      respond: () => holdView(requireRow(hold)),
+    };
+  });
 }
 
 /** Staff: POST /v1/admin/holds/{id}/release and /capture; each succeeds once, then HOLD_NOT_ACTIVE. */
@@ -186,36 +153,43 @@ export async function endStaffHold(
   outcome: 'released' | 'captured',
 ): Promise<HoldView> {
   const tenantId = principal.tenantId;
-  return withMoneyTransaction(
-    services.db,
-    { tenantId },
-    services.money.transactionAttemptsMax,
-    async (transaction) => {
-      if (services.money.maintenanceMode && outcome === 'captured') throw new AppError('MAINTENANCE_MODE');
-      const hold = await findHold(transaction, tenantId, holdId);
-      if (!hold) throw new AppError('NOT_FOUND', 'The hold does not exist.');
-      if (hold.operation_id !== null) {
-        throw new AppError('CONFLICT', 'This hold belongs to a withdrawal; the payout worker ends it.');
-      }
-      // Lock the wallet before ending the hold so capture and release serialize with every movement.
-      await lockWallet(transaction, tenantId, hold.wallet_id);
-      const ended =
-        outcome === 'released'
-          ? await releaseHold(transaction, tenantId, hold)
-          : (await captureHold(transaction, tenantId, hold, 'hold_capture')) !== undefined;
-      if (!ended) throw new AppError('HOLD_NOT_ACTIVE');
-      await recordAudit(transaction, audit, {
-        entityType: 'balance_hold',
-        entityId: hold.id,
-        action: outcome === 'released' ? 'HOLD_RELEASE' : 'HOLD_CAPTURE',
-        oldValues: { status: 'active' },
-        newValues: { status: outcome, amount: hold.amount },
-      });
-      const after = await findHold(transaction, tenantId, holdId);
-      if (!after) throw new Error('hold vanished within its transaction');
-      return holdView(after);
-    },
-  );
+  return postWithoutKey(services, { tenantId }, async (transaction) => {
+    if (services.money.maintenanceMode && outcome === 'captured') throw new AppError('MAINTENANCE_MODE');
+    const hold = await findHold(transaction, tenantId, holdId);
+    if (!hold) throw new AppError('NOT_FOUND', 'The hold does not exist.');
+    if (hold.operation_id !== null) {
+      throw new AppError('CONFLICT', 'This hold belongs to a withdrawal; the payout worker ends it.');
+    }
+    const ending =
+      outcome === 'released'
+        ? holdRelease(transaction, tenantId, hold)
+        : await holdCapture(transaction, tenantId, hold, { entryType: 'hold_capture', movementId: uuidV7() });
+    let ended: HoldRow | undefined;
+    return {
+      change: ending.change,
+      // Ended under the wallet lock, so capture and release serialize with every movement of the wallet.
+      afterLock: async () => {
+        ended = await ending.end();
+        if (!ended) throw new AppError('HOLD_NOT_ACTIVE');
+      },
+      audit: {
+        context: audit,
+        entry: {
+          entityType: 'balance_hold',
+          entityId: hold.id,
+          action: outcome === 'released' ? 'HOLD_RELEASE' : 'HOLD_CAPTURE',
+          oldValues: { status: 'active' },
+          newValues: { status: outcome, amount: hold.amount },
+        },
+      },
+      respond: () => holdView(requireRow(ended)),
+    };
+  });
+}
+
+function requireRow(hold: HoldRow | undefined): HoldRow {
+  if (!hold) throw new Error('the hold row was written in this transaction');
+  return hold;
 }
 
 export async function listUserHolds(

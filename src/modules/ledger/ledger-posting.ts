@@ -69,6 +69,11 @@ interface WalletState {
 
 export interface PostingOptions {
   /**
+   * Runs once the wallets are locked, before their new balances are computed: a condition that must
+   * hold under the lock for the movement to apply at all (a hold still active, ended here exactly once).
+   */
+  afterLock?: (() => Promise<void>) | undefined;
+  /**
    * Runs after the wallets are locked and before anything is written, with the customer wallets'
    * balances as they will be once the movement applies. Rules that depend on a balance (tier limits)
    * belong here, because only under the lock is the balance they read the one the movement changes.
@@ -109,6 +114,7 @@ export async function postMovement(
   for (const entry of entries) assert.ok(Number.isSafeInteger(entry.delta) && entry.delta !== 0);
 
   const wallets = await lockWallets(transaction, tenantId, entries);
+  if (options.afterLock) await options.afterLock();
   const assets = new Set([...wallets.values()].map((wallet) => wallet.asset_code));
   assert.equal(assets.size, 1, 'a movement stays within one asset');
   const posted = applyEntries(entries, wallets);
@@ -253,4 +259,45 @@ async function writeMovement(
     where (select count(*) from updated) = ${balances.length}
     returning id`.execute(transaction);
   assert.equal(inserted.rows.length, posted.length, 'every wallet of the movement was updated');
+}
+
+/**
+ * Changes one customer wallet's locked amount (a hold placed: positive; released: negative) under the
+ * wallet's row lock, the lock every movement of the wallet takes too. Locking more than is available
+ * is INSUFFICIENT_FUNDS; unlocking more than is locked is a broken invariant.
+ */
+export async function changeLockedFunds(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  walletId: string,
+  lockedDelta: number,
+  options: PostingOptions = {},
+): Promise<void> {
+  assert.ok(Number.isSafeInteger(lockedDelta) && lockedDelta !== 0);
+  const result = await sql<{
+    id: string;
+    user_id: string | null;
+    asset_code: string;
+    balance: string;
+    locked: string;
+  }>`
+    select id, user_id, asset_code, balance::text as balance, locked::text as locked from wallets
+    where tenant_id = ${tenantId} and id = ${walletId} and kind = 'customer' for update`.execute(transaction);
+  const row = result.rows[0];
+  const insufficient = () =>
+    new AppError('INSUFFICIENT_FUNDS', undefined, [
+      { field: 'body.amount', reason: 'exceeds the available balance' },
+    ]);
+  if (!row && lockedDelta > 0) throw insufficient();
+  assert.ok(row, `wallet ${walletId} to unlock is a customer wallet of the tenant`);
+  if (options.afterLock) await options.afterLock();
+  const balance = BigInt(row.balance);
+  const locked = BigInt(row.locked) + BigInt(lockedDelta);
+  assert.ok(locked >= 0n, 'a wallet cannot unlock more than it holds');
+  if (lockedDelta > 0 && balance < locked) throw insufficient();
+  const view = { id: row.id, user_id: row.user_id, asset_code: row.asset_code };
+  const after = { ...view, balance: toSafeNumber(balance), locked: toSafeNumber(locked) };
+  if (options.beforeWrite) await options.beforeWrite(new Map([[walletId, after]]));
+  await sql`update wallets set locked = ${locked.toString()}::bigint
+    where tenant_id = ${tenantId} and id = ${walletId}`.execute(transaction);
 }

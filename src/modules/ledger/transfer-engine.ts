@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
+import type { MoneyConfig } from '../../config/money-config.ts';
 import type { Database } from '../../db/schema.ts';
-import type { MoneyConfig } from '../operations/money-config.ts';
 import { GroupCommitter } from './group-commit.ts';
 import {
   postTransferGroup,

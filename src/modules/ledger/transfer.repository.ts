@@ -1,8 +1,8 @@
 import { type Kysely, sql } from 'kysely';
+import type { MoneyConfig } from '../../config/money-config.ts';
 import type { Database } from '../../db/schema.ts';
 import { staffRoles } from '../../platform/auth/permissions.ts';
 import { type ErrorCode, errorCatalog } from '../../platform/errors.ts';
-import type { MoneyConfig } from '../operations/money-config.ts';
 
 /** One transfer of a request: what the client asked for, validated and with its asset resolved. */
 export interface TransferItem {

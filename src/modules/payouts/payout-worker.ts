@@ -1,28 +1,31 @@
-import { type Kysely, sql } from 'kysely';
+import assert from 'node:assert/strict';
+import type { Kysely } from 'kysely';
+import { v7 as uuidV7 } from 'uuid';
+import type { MoneyConfig } from '../../config/money-config.ts';
 import type { Database } from '../../db/schema.ts';
 import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
-import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
-import { findHold, lockWallet } from '../holds/holds.repository.ts';
-import { captureHold, releaseHold } from '../holds/holds.service.ts';
-import { withMoneyTransaction } from '../ledger/money-transaction.ts';
-import type { MoneyConfig } from '../operations/money-config.ts';
-import { addDailyOutgoing } from '../operations/money-rules.ts';
+import type { AuditContext } from '../../platform/audit/audit-trail.ts';
+import { findHold, type HoldRow } from '../holds/holds.repository.ts';
+import { holdCapture, holdRelease } from '../holds/holds.service.ts';
+import { type Posting, postWithoutKey } from '../ledger/ledger.engine.ts';
+import { addDailyOutgoing } from '../limits/limits.repository.ts';
 import type { PayoutProvider, PayoutResult } from './payout-provider.ts';
-
-interface ClaimedWithdrawal {
-  id: string;
-  user_id: string;
-  wallet_id: string;
-  asset_code: string;
-  amount: number;
-  bank_account_id: string | null;
-  hold_id: string | null;
-}
+import {
+  type ClaimedWithdrawal,
+  claimWithdrawals,
+  completeWithdrawal,
+  failWithdrawal,
+  findPayoutAccount,
+  listActiveTenantIds,
+  lockOperationStatus,
+} from './payouts.repository.ts';
 
 export interface PayoutRunSummary {
   completed: number;
   failed: number;
 }
+
+type Settlement = 'completed' | 'failed' | 'skipped';
 
 /**
  * One run of the payout worker over every active tenant: claims pending withdrawals (and ones stuck
@@ -37,8 +40,7 @@ export async function runPayoutWorker(
   provider: PayoutProvider,
 ): Promise<PayoutRunSummary> {
   const summary: PayoutRunSummary = { completed: 0, failed: 0 };
-  const tenants = await db.selectFrom('tenants').select('id').where('status', '=', 'active').execute();
-  for (const { id: tenantId } of tenants) {
+  for (const tenantId of await listActiveTenantIds(db)) {
     const claimed = await withScope(db, { tenantId }, (transaction) =>
       claimWithdrawals(transaction, tenantId, config),
     );
@@ -54,42 +56,16 @@ export async function runPayoutWorker(
   return summary;
 }
 
-async function claimWithdrawals(
-  transaction: ScopedTransaction,
-  tenantId: string,
-  config: MoneyConfig,
-): Promise<ClaimedWithdrawal[]> {
-  const result = await sql<ClaimedWithdrawal>`
-    with picked as (
-      select id from operations
-      where tenant_id = ${tenantId} and operation_type = 'withdrawal'
-        and (status = 'pending'
-          or (status = 'processing' and updated_at < now() - make_interval(secs => ${config.payoutStuckAfterMs / 1000})))
-      order by created_at limit ${config.payoutBatchSize}
-      for update skip locked
-    )
-    update operations o set status = 'processing', attempt_count = o.attempt_count + 1
-    from picked where o.tenant_id = ${tenantId} and o.id = picked.id
-    returning o.id, o.user_id, o.wallet_id, o.asset_code, o.amount, o.bank_account_id, o.hold_id`.execute(
-    transaction,
-  );
-  return result.rows;
-}
-
 async function payOut(
   db: Kysely<Database>,
   tenantId: string,
   provider: PayoutProvider,
   withdrawal: ClaimedWithdrawal,
 ): Promise<PayoutResult> {
-  const account = withdrawal.bank_account_id
+  const bankAccountId = withdrawal.bank_account_id;
+  const account = bankAccountId
     ? await withScope(db, { tenantId }, (transaction) =>
-        transaction
-          .selectFrom('bank_accounts')
-          .select(['account_number', 'account_name', 'bank_code'])
-          .where('tenant_id', '=', tenantId)
-          .where('id', '=', withdrawal.bank_account_id as string)
-          .executeTakeFirst(),
+        findPayoutAccount(transaction, tenantId, bankAccountId),
       )
     : undefined;
   if (!account) return { outcome: 'failed', errorMessage: 'The destination bank account no longer exists' };
@@ -114,33 +90,43 @@ async function settleWithdrawal(
   tenantId: string,
   withdrawal: ClaimedWithdrawal,
   result: PayoutResult,
-): Promise<'completed' | 'failed' | 'skipped'> {
+): Promise<Settlement> {
   if (result.outcome === 'unanswered') return 'skipped';
-  return withMoneyTransaction(db, { tenantId }, config.transactionAttemptsMax, async (transaction) => {
-    const operation = await sql<{ status: string }>`
-      select status from operations where tenant_id = ${tenantId} and id = ${withdrawal.id} for update`.execute(
-      transaction,
-    );
-    if (operation.rows[0]?.status !== 'processing' || !withdrawal.hold_id) return 'skipped';
+  return postWithoutKey({ db, money: config }, { tenantId }, async (transaction) => {
+    const status = await lockOperationStatus(transaction, tenantId, withdrawal.id);
+    if (status !== 'processing' || !withdrawal.hold_id) return { respond: () => 'skipped' };
     const hold = await findHold(transaction, tenantId, withdrawal.hold_id);
     if (!hold) throw new Error(`withdrawal ${withdrawal.id} has no hold`);
-    await lockWallet(transaction, tenantId, withdrawal.wallet_id);
-    const audit: AuditContext = { tenantId, userId: withdrawal.user_id, endpoint: 'job:payout-worker' };
-    if (result.outcome === 'paid') {
-      const movementId = await captureHold(transaction, tenantId, hold, 'withdraw', withdrawal.id);
-      if (!movementId) throw new Error(`withdrawal ${withdrawal.id} hold was not active`);
-      await transaction
-        .updateTable('operations')
-        .set({
-          status: 'completed',
-          external_reference: result.externalReference,
-          bitcoin_tx_hash: result.transactionHash ?? null,
-          completed_at: sql<Date>`now()`,
-        })
-        .where('tenant_id', '=', tenantId)
-        .where('id', '=', withdrawal.id)
-        .execute();
-      await recordAudit(transaction, audit, {
+    return result.outcome === 'paid'
+      ? describePayoutCompletion(transaction, tenantId, withdrawal, hold, result)
+      : describePayoutFailure(transaction, tenantId, withdrawal, hold, result.errorMessage);
+  });
+}
+
+function workerAudit(tenantId: string, withdrawal: ClaimedWithdrawal): AuditContext {
+  return { tenantId, userId: withdrawal.user_id, endpoint: 'job:payout-worker' };
+}
+
+/** Paid: the held amount leaves the wallet for the cash-out account, and the operation completes. */
+async function describePayoutCompletion(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  withdrawal: ClaimedWithdrawal,
+  hold: HoldRow,
+  result: { externalReference: string; transactionHash?: string | undefined },
+): Promise<Posting<Settlement>> {
+  const movementId = uuidV7();
+  const capture = { entryType: 'withdraw' as const, movementId, operationId: withdrawal.id };
+  const ending = await holdCapture(transaction, tenantId, hold, capture);
+  return {
+    change: ending.change,
+    afterLock: async () => {
+      // Only the worker ends a withdrawal's hold, and only after it locked the processing operation.
+      assert.ok(await ending.end(), `withdrawal ${withdrawal.id} hold was not active`);
+    },
+    audit: {
+      context: workerAudit(tenantId, withdrawal),
+      entry: {
         entityType: 'operation',
         entityId: withdrawal.id,
         action: 'WITHDRAW_COMPLETE',
@@ -150,27 +136,44 @@ async function settleWithdrawal(
           movement_id: movementId,
           external_reference: result.externalReference,
         },
-      });
-      return 'completed';
-    }
-    await releaseHold(transaction, tenantId, hold);
-    // The money never left: the day it was requested on gets its outgoing amount back.
-    const wallet = { id: hold.wallet_id, assetCode: withdrawal.asset_code };
-    await addDailyOutgoing(transaction, tenantId, wallet, -hold.amount, hold.created_at);
-    await transaction
-      .updateTable('operations')
-      .set({ status: 'failed', error_message: result.errorMessage, completed_at: sql<Date>`now()` })
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', withdrawal.id)
-      .execute();
-    await recordAudit(transaction, audit, {
-      entityType: 'operation',
-      entityId: withdrawal.id,
-      action: 'WITHDRAW_FAIL',
-      eventStatus: 'FAILED',
-      oldValues: { status: 'processing' },
-      newValues: { status: 'failed', error_message: result.errorMessage },
-    });
-    return 'failed';
-  });
+      },
+    },
+    afterWrite: () => completeWithdrawal(transaction, tenantId, withdrawal.id, result),
+    respond: () => 'completed',
+  };
+}
+
+/** Failed: the hold is released and the day it was requested on gets its outgoing amount back. */
+function describePayoutFailure(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  withdrawal: ClaimedWithdrawal,
+  hold: HoldRow,
+  errorMessage: string,
+): Posting<Settlement> {
+  const ending = holdRelease(transaction, tenantId, hold);
+  return {
+    change: ending.change,
+    afterLock: async () => {
+      assert.ok(await ending.end(), `withdrawal ${withdrawal.id} hold was not active`);
+    },
+    audit: {
+      context: workerAudit(tenantId, withdrawal),
+      entry: {
+        entityType: 'operation',
+        entityId: withdrawal.id,
+        action: 'WITHDRAW_FAIL',
+        eventStatus: 'FAILED',
+        oldValues: { status: 'processing' },
+        newValues: { status: 'failed', error_message: errorMessage },
+      },
+    },
+    afterWrite: async () => {
+      // The money never left: the day it was requested on gets its outgoing amount back.
+      const wallet = { id: hold.wallet_id, assetCode: withdrawal.asset_code };
+      await addDailyOutgoing(transaction, tenantId, wallet, -hold.amount, hold.created_at);
+      await failWithdrawal(transaction, tenantId, withdrawal.id, errorMessage);
+    },
+    respond: () => 'failed',
+  };
 }

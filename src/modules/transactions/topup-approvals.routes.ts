@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
-import type { MoneyServices } from '../operations/money-rules.ts';
+import type { MoneyServices } from '../ledger/money-services.ts';
 import {
   approveTopup,
   listTopupApprovals,

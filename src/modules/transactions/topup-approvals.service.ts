@@ -4,8 +4,9 @@ import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { decodeIdCursor, encodeIdCursor } from '../../platform/pagination.ts';
-import { runMoneyOperation } from '../idempotency/idempotency.service.ts';
-import type { MoneyServices } from '../operations/money-rules.ts';
+import type { MoneyResponse } from '../ledger/idempotency.ts';
+import { type Posting, post } from '../ledger/ledger.engine.ts';
+import type { MoneyServices } from '../ledger/money-services.ts';
 import { type ApprovalView, approvalView } from './topup-approval-view.ts';
 import {
   type ApprovalRow,
@@ -13,7 +14,7 @@ import {
   findApproval,
   listApprovals,
 } from './topup-approvals.repository.ts';
-import { assertStaffMayCredit, postApprovedTopup } from './topups.service.ts';
+import { assertStaffMayCredit, describeTopup } from './topups.service.ts';
 
 /**
  * Maker–checker for large staff top-ups (issue 7.6). The maker's request is stored pending (202); a
@@ -46,22 +47,55 @@ export async function approveTopup(
   approvalId: string,
 ): Promise<ApprovalView> {
   const endpoint = `POST /v1/admin/topup-approvals/${approvalId}/approve`;
-  const response = await runMoneyOperation(
+  const response = await post(
     services,
-    checker,
-    undefined,
-    endpoint,
-    {},
-    async (transaction) => {
-      const approval = await lockPendingForChecker(transaction, checker, approvalId);
-      if (approval.status === 'approved') return { status: 200, body: approvalView(approval) };
-      if (approval.status === 'rejected') throw new AppError('TOPUP_APPROVAL_DECIDED');
-      // The beneficiary may have become staff, or the checker, since the request was made.
-      await assertStaffMayCredit(transaction, checker, approval.beneficiary_id);
-      const subject = { ...audit, userId: approval.beneficiary_id };
-      const posted = await postApprovedTopup(services, transaction, checker.tenantId, subject, approval);
-      const movementId = String(posted.body.transaction_id);
-      const decided = await decideApproval(transaction, checker.tenantId, approval.id, checker.userId, {
+    { tenantId: checker.tenantId },
+    {
+      callerId: checker.userId,
+      key: undefined,
+      endpoint,
+      body: {},
+      describe: (transaction) => describeApproval(services, transaction, checker, audit, approvalId),
+    },
+  );
+  return response.body as unknown as ApprovalView;
+}
+
+/**
+ * The approved request's top-up, posted by the engine in the checker's transaction, with the decision
+ * and its TOPUP_APPROVE audit row written after the balances, exactly once.
+ */
+async function describeApproval(
+  services: MoneyServices,
+  transaction: ScopedTransaction,
+  checker: Principal,
+  audit: AuditContext,
+  approvalId: string,
+): Promise<Posting<MoneyResponse>> {
+  const approval = await lockPendingForChecker(transaction, checker, approvalId);
+  if (approval.status === 'approved') return { respond: () => approvalResponse(approval) };
+  if (approval.status === 'rejected') throw new AppError('TOPUP_APPROVAL_DECIDED');
+  // The beneficiary may have become staff, or the checker, since the request was made.
+  await assertStaffMayCredit(transaction, checker, approval.beneficiary_id);
+  const subject = { ...audit, userId: approval.beneficiary_id };
+  const topup = await describeTopup(
+    services,
+    transaction,
+    checker.tenantId,
+    subject,
+    approval.beneficiary_id,
+    {
+      amount: approval.amount,
+      asset: approval.asset_code,
+      description: approval.description ?? undefined,
+    },
+  );
+  const movementId = topup.change.movementId;
+  let decided: ApprovalRow | undefined;
+  return {
+    ...topup,
+    afterWrite: async () => {
+      decided = await decideApproval(transaction, checker.tenantId, approval.id, checker.userId, {
         status: 'approved',
         transactionId: movementId,
       });
@@ -72,10 +106,16 @@ export async function approveTopup(
         oldValues: { status: 'pending' },
         newValues: { status: 'approved', maker_id: approval.maker_id, transaction_id: movementId },
       });
-      return { status: 200, body: approvalView(decided) };
     },
-  );
-  return response.body as ApprovalView;
+    respond: () => {
+      if (!decided) throw new Error('the decision is written before the response');
+      return approvalResponse(decided);
+    },
+  };
+}
+
+function approvalResponse(approval: ApprovalRow): MoneyResponse {
+  return { status: 200, body: approvalView(approval) as unknown as Record<string, unknown> };
 }
 
 /** POST /v1/admin/topup-approvals/:id/reject: no money moves; the reason is kept and audited. */

@@ -1,22 +1,19 @@
 import { v7 as uuidV7 } from 'uuid';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
-import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
+import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { staffRoles } from '../../platform/auth/permissions.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
-import { type MoneyResponse, runMoneyOperation } from '../idempotency/idempotency.service.ts';
-import { customerBalances, postMovement } from '../ledger/ledger-posting.ts';
-import {
-  assertAmount,
-  assertBalanceWithinLimit,
-  claimStaffCredit,
-  limitsFor,
-  loadMover,
-  type MoneyServices,
-  requireAsset,
-} from '../operations/money-rules.ts';
+import type { MoneyResponse } from '../ledger/idempotency.ts';
+import { type Posting, post } from '../ledger/ledger.engine.ts';
+import { customerBalances, type PostedEntry } from '../ledger/ledger-posting.ts';
+import type { MoneyServices } from '../ledger/money-services.ts';
+import { loadMover } from '../ledger/mover.ts';
+import { claimStaffCredit } from '../limits/limits.repository.ts';
+import { assertBalanceWithinLimit, limitsFor } from '../limits/limits.rules.ts';
+import { assertAmount, requireAsset } from '../wallets/assets.service.ts';
 import { ensureCustomerWallet, ensureSystemWallet } from '../wallets/wallets.repository.ts';
-import { type ApprovalView, approvalView } from './topup-approval-view.ts';
+import { approvalView } from './topup-approval-view.ts';
 import { findBeneficiary, insertApproval } from './topup-approvals.repository.ts';
 
 export interface TopupInput {
@@ -47,8 +44,17 @@ export async function topup(
   if (!services.money.selfTopupAllowed) {
     throw new AppError('FORBIDDEN', 'Top-up is only possible from an allowed funding source or by staff.');
   }
-  return runMoneyOperation(services, principal, idempotencyKey, selfTopupEndpoint, input, (transaction) =>
-    postTopup(services, transaction, principal.tenantId, audit, beneficiaryId, input),
+  return post(
+    services,
+    { tenantId: principal.tenantId },
+    {
+      callerId: principal.userId,
+      key: idempotencyKey,
+      endpoint: selfTopupEndpoint,
+      body: input,
+      describe: (transaction) =>
+        describeTopup(services, transaction, principal.tenantId, audit, beneficiaryId, input),
+    },
   );
 }
 
@@ -66,25 +72,29 @@ async function staffTopup(
   input: TopupInput,
 ): Promise<MoneyResponse> {
   const endpoint = `${staffTopupEndpoint} ${beneficiaryId}`;
-  return runMoneyOperation(services, principal, idempotencyKey, endpoint, input, async (transaction) => {
+  const tenantId = principal.tenantId;
+  const describe = async (transaction: ScopedTransaction): Promise<Posting<MoneyResponse>> => {
     await assertStaffMayCredit(transaction, principal, beneficiaryId);
     const asset = await requireAsset(transaction, input.asset ?? 'IDR');
     assertAmount(input.amount, asset);
     const threshold = services.money.staffTopupApprovalThresholds.get(asset.code) ?? 0;
     // The threshold bounds the staff member's direct credits of the day, not each one: a large top-up
     // split into small ones still waits for a checker once the day's total passes it.
-    const tenantId = principal.tenantId;
     if (
       await claimStaffCredit(transaction, tenantId, principal.userId, asset.code, input.amount, threshold)
     ) {
-      return postTopup(services, transaction, tenantId, audit, beneficiaryId, input);
+      return describeTopup(services, transaction, tenantId, audit, beneficiaryId, input);
     }
-    const approval = await requestTopupApproval(transaction, principal, audit, beneficiaryId, {
+    return describeTopupApproval(transaction, principal, audit, beneficiaryId, {
       ...input,
       asset: asset.code,
     });
-    return { status: 202, body: approval };
-  });
+  };
+  return post(
+    services,
+    { tenantId },
+    { callerId: principal.userId, key: idempotencyKey, endpoint, body: input, describe },
+  );
 }
 
 /** Throws unless the beneficiary is a customer other than the acting staff member. */
@@ -104,31 +114,18 @@ export async function assertStaffMayCredit(
 }
 
 /**
- * The top-up of an approved request, posted in the checker's transaction through the same path as
- * every top-up, so the balances, the ledger entries and the TOPUP audit row commit with the approval.
+ * A top-up as the engine posts it: cash-in → the customer's wallet, the tier's balance limit checked
+ * under the wallet lock, the TOPUP audit row. An approved request posts through here too, in the
+ * checker's transaction, so its balances, entries and audit row commit with the approval.
  */
-export async function postApprovedTopup(
-  services: MoneyServices,
-  transaction: ScopedTransaction,
-  tenantId: string,
-  audit: AuditContext,
-  approval: { beneficiary_id: string; amount: number; asset_code: string; description: string | null },
-): Promise<MoneyResponse> {
-  return postTopup(services, transaction, tenantId, audit, approval.beneficiary_id, {
-    amount: approval.amount,
-    asset: approval.asset_code,
-    description: approval.description ?? undefined,
-  });
-}
-
-async function postTopup(
+export async function describeTopup(
   services: MoneyServices,
   transaction: ScopedTransaction,
   tenantId: string,
   audit: AuditContext,
   beneficiaryId: string,
   input: TopupInput,
-): Promise<MoneyResponse> {
+): Promise<Posting<MoneyResponse> & { change: { kind: 'movement'; movementId: string } }> {
   const asset = await requireAsset(transaction, input.asset ?? 'IDR');
   assertAmount(input.amount, asset);
   const mover = await loadMover(transaction, tenantId, beneficiaryId, services.money, asset.code);
@@ -137,31 +134,43 @@ async function postTopup(
     mover.walletId ?? (await ensureCustomerWallet(transaction, tenantId, beneficiaryId, asset.code));
   const cashInId = await ensureSystemWallet(transaction, tenantId, asset.code, 'cash_in');
   const movementId = uuidV7();
-  await recordAudit(transaction, audit, {
-    entityType: 'transaction',
-    entityId: movementId,
-    action: 'TOPUP',
-    newValues: { asset: asset.code, amount: input.amount, wallet: walletId },
-  });
-  const posted = await postMovement(
-    transaction,
-    tenantId,
-    movementId,
-    [
-      { walletId: cashInId, delta: -input.amount, type: 'topup', counterpartyWalletId: walletId },
-      {
-        walletId,
-        delta: input.amount,
-        type: 'topup',
-        counterpartyWalletId: cashInId,
-        description: input.description,
-      },
-    ],
-    {
-      beforeWrite: async (wallets) =>
-        assertBalanceWithinLimit(limits, wallets.get(walletId)?.balance ?? 0, 'your'),
+  return {
+    change: {
+      kind: 'movement',
+      movementId,
+      entries: [
+        { walletId: cashInId, delta: -input.amount, type: 'topup', counterpartyWalletId: walletId },
+        {
+          walletId,
+          delta: input.amount,
+          type: 'topup',
+          counterpartyWalletId: cashInId,
+          description: input.description,
+        },
+      ],
     },
-  );
+    beforeWrite: async (wallets) =>
+      assertBalanceWithinLimit(limits, wallets.get(walletId)?.balance ?? 0, 'your'),
+    audit: {
+      context: audit,
+      entry: {
+        entityType: 'transaction',
+        entityId: movementId,
+        action: 'TOPUP',
+        newValues: { asset: asset.code, amount: input.amount, wallet: walletId },
+      },
+    },
+    respond: (posted) => topupResponse(movementId, beneficiaryId, asset.code, input, posted),
+  };
+}
+
+function topupResponse(
+  movementId: string,
+  beneficiaryId: string,
+  assetCode: string,
+  input: TopupInput,
+  posted: readonly PostedEntry[],
+): MoneyResponse {
   const credited = posted[1];
   if (!credited) throw new Error('a top-up posts the customer entry second');
   return {
@@ -172,7 +181,7 @@ async function postTopup(
       user_id: beneficiaryId,
       type: 'topup',
       status: 'completed',
-      asset: asset.code,
+      asset: assetCode,
       amount: input.amount,
       description: input.description ?? null,
       balance_before: customerBalances(credited).balanceBefore,
@@ -182,14 +191,14 @@ async function postTopup(
   };
 }
 
-/** The maker's side of maker–checker: the pending request and its audit row, in the money transaction. */
-async function requestTopupApproval(
+/** The maker's side of maker–checker: the pending request and its audit row; no money moves (202). */
+async function describeTopupApproval(
   transaction: ScopedTransaction,
   maker: Principal,
   audit: AuditContext,
   beneficiaryId: string,
   input: { amount: number; asset: string; description?: string | undefined },
-): Promise<ApprovalView> {
+): Promise<Posting<MoneyResponse>> {
   const row = await insertApproval(transaction, {
     tenantId: maker.tenantId,
     beneficiaryId,
@@ -198,11 +207,16 @@ async function requestTopupApproval(
     description: input.description,
     makerId: maker.userId,
   });
-  await recordAudit(transaction, audit, {
-    entityType: 'topup_approval',
-    entityId: row.id,
-    action: 'TOPUP_REQUEST',
-    newValues: { status: 'pending', user_id: beneficiaryId, asset: input.asset, amount: input.amount },
-  });
-  return approvalView(row);
+  return {
+    audit: {
+      context: audit,
+      entry: {
+        entityType: 'topup_approval',
+        entityId: row.id,
+        action: 'TOPUP_REQUEST',
+        newValues: { status: 'pending', user_id: beneficiaryId, asset: input.asset, amount: input.amount },
+      },
+    },
+    respond: () => ({ status: 202, body: approvalView(row) as unknown as Record<string, unknown> }),
+  };
 }

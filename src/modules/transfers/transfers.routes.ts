@@ -4,8 +4,8 @@ import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { AppError } from '../../platform/errors.ts';
 import { errorResponses } from '../../platform/openapi.ts';
-import { sendMoneyResponse } from '../idempotency/idempotency.service.ts';
-import { idempotencyKeyFrom, type MoneyServices } from '../operations/money-rules.ts';
+import { idempotencyKeyFrom, sendMoneyResponse } from '../ledger/idempotency.ts';
+import type { MoneyServices } from '../ledger/money-services.ts';
 import {
   IdempotencyHeadersSchema,
   MoneyMovementSchema,

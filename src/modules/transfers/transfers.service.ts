@@ -2,7 +2,8 @@ import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { sessionTouchIntervalMs } from '../../platform/auth/auth-guard.ts';
 import { rolePermissions } from '../../platform/auth/permissions.ts';
 import { AppError, type ErrorCode, type ErrorDetail } from '../../platform/errors.ts';
-import { type MoneyResponse, requestHash } from '../idempotency/idempotency.service.ts';
+import { type MoneyResponse, requestHash } from '../ledger/idempotency.ts';
+import type { MoneyServices } from '../ledger/money-services.ts';
 import type {
   StatementSettings,
   TransferAudit,
@@ -11,7 +12,7 @@ import type {
   TransferResult,
 } from '../ledger/transfer.repository.ts';
 import { type TransferEngine, transferEngineFor } from '../ledger/transfer-engine.ts';
-import { assertAmount, type MoneyServices, requireAsset } from '../operations/money-rules.ts';
+import { assertAmount, requireAsset } from '../wallets/assets.service.ts';
 
 export interface TransferInput {
   to_account_number: string;

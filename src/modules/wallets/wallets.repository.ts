@@ -192,3 +192,42 @@ export async function listBalances(database: DatabaseHandle, scope: Scope): Prom
     available: row.balance - row.locked,
   }));
 }
+
+export interface MoverRow {
+  status: number;
+  kyc_tier: number;
+  deleted: boolean;
+  /** The tenant's configs.maintenance_mode, if set. */
+  maintenance: string | null;
+  wallet_id: string | null;
+}
+
+/** A user, their customer wallet of the asset and the tenant's maintenance setting, in one query. */
+export async function findMover(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  userId: string,
+  assetCode: string,
+): Promise<MoverRow | undefined> {
+  const result = await sql<MoverRow>`
+    select u.status, u.kyc_tier, u.deleted_at is not null as deleted,
+           (select value from configs where tenant_id = ${tenantId} and key = 'maintenance_mode') as maintenance,
+           (select id from wallets where tenant_id = ${tenantId} and user_id = ${userId} and asset_code = ${assetCode}
+              and kind = 'customer') as wallet_id
+    from users u where u.tenant_id = ${tenantId} and u.id = ${userId}`.execute(transaction);
+  return result.rows[0];
+}
+
+export async function findWalletAssetCode(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  walletId: string,
+): Promise<string> {
+  const row = await transaction
+    .selectFrom('wallets')
+    .select('asset_code')
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', walletId)
+    .executeTakeFirstOrThrow();
+  return row.asset_code;
+}

@@ -6,8 +6,8 @@ import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { errorResponses } from '../../platform/openapi.ts';
 import { IdParamsSchema, UuidSchema } from '../../platform/schema-types.ts';
-import { sendMoneyResponse } from '../idempotency/idempotency.service.ts';
-import { idempotencyKeyFrom, type MoneyServices } from '../operations/money-rules.ts';
+import { idempotencyKeyFrom, sendMoneyResponse } from '../ledger/idempotency.ts';
+import type { MoneyServices } from '../ledger/money-services.ts';
 import {
   AmountSchema,
   AssetSchema,

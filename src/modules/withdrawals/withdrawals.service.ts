@@ -1,20 +1,19 @@
+import assert from 'node:assert/strict';
 import { v7 as uuidV7 } from 'uuid';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
-import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
+import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
-import { placeHold } from '../holds/holds.service.ts';
-import { type MoneyResponse, runMoneyOperation } from '../idempotency/idempotency.service.ts';
-import {
-  addDailyOutgoing,
-  assertAmount,
-  assertDailyOutgoing,
-  assertSingleAmount,
-  limitsFor,
-  loadMover,
-  type MoneyServices,
-  requireAsset,
-} from '../operations/money-rules.ts';
+import { insertHold } from '../holds/holds.repository.ts';
+import type { MoneyResponse } from '../ledger/idempotency.ts';
+import { type Posting, post } from '../ledger/ledger.engine.ts';
+import type { MoneyServices } from '../ledger/money-services.ts';
+import { loadMover } from '../ledger/mover.ts';
+import { addDailyOutgoing } from '../limits/limits.repository.ts';
+import { assertSingleAmount, limitsFor } from '../limits/limits.rules.ts';
+import { assertDailyOutgoing } from '../limits/limits.service.ts';
+import { assertAmount, requireAsset } from '../wallets/assets.service.ts';
+import { findBankAccount, insertWithdrawal, type WithdrawalValues } from './withdrawals.repository.ts';
 
 export interface WithdrawInput {
   amount: number;
@@ -35,31 +34,26 @@ export async function requestWithdrawal(
   idempotencyKey: string | undefined,
   input: WithdrawInput,
 ): Promise<MoneyResponse> {
-  return runMoneyOperation(services, principal, idempotencyKey, withdrawEndpoint, input, (transaction) =>
-    createWithdrawal(services, transaction, principal, audit, input),
+  return post(
+    services,
+    { tenantId: principal.tenantId },
+    {
+      callerId: principal.userId,
+      key: idempotencyKey,
+      endpoint: withdrawEndpoint,
+      body: input,
+      describe: (transaction) => describeWithdrawal(services, transaction, principal, audit, input),
+    },
   );
 }
 
-async function createWithdrawal(
-  services: MoneyServices,
+async function requireActiveBankAccount(
   transaction: ScopedTransaction,
-  principal: Principal,
-  audit: AuditContext,
-  input: WithdrawInput,
-): Promise<MoneyResponse> {
-  const tenantId = principal.tenantId;
-  const asset = await requireAsset(transaction, input.asset ?? 'IDR');
-  assertAmount(input.amount, asset);
-  const mover = await loadMover(transaction, tenantId, principal.userId, services.money, asset.code);
-  const limits = limitsFor(services.money, mover.kycTier, asset.code);
-  assertSingleAmount(limits, input.amount);
-  const bankAccount = await transaction
-    .selectFrom('bank_accounts')
-    .select(['id', 'is_active'])
-    .where('tenant_id', '=', tenantId)
-    .where('user_id', '=', mover.userId)
-    .where('id', '=', input.bank_account_id)
-    .executeTakeFirst();
+  tenantId: string,
+  userId: string,
+  bankAccountId: string,
+): Promise<{ id: string }> {
+  const bankAccount = await findBankAccount(transaction, tenantId, userId, bankAccountId);
   if (!bankAccount) {
     throw new AppError('NOT_FOUND', 'The bank account does not exist.', [
       { field: 'body.bank_account_id', reason: 'is not one of your bank accounts' },
@@ -70,56 +64,97 @@ async function createWithdrawal(
       { field: 'body.bank_account_id', reason: 'is deleted' },
     ]);
   }
-  const walletId = mover.walletId;
-  if (!walletId) throw new AppError('INSUFFICIENT_FUNDS');
-  const operationId = uuidV7();
-  // placeHold locks the wallet first, so the daily total read below cannot race another withdrawal.
-  const hold = await placeHold(
+  return bankAccount;
+}
+
+async function describeWithdrawal(
+  services: MoneyServices,
+  transaction: ScopedTransaction,
+  principal: Principal,
+  audit: AuditContext,
+  input: WithdrawInput,
+): Promise<Posting<MoneyResponse>> {
+  const tenantId = principal.tenantId;
+  const asset = await requireAsset(transaction, input.asset ?? 'IDR');
+  assertAmount(input.amount, asset);
+  const mover = await loadMover(transaction, tenantId, principal.userId, services.money, asset.code);
+  const limits = limitsFor(services.money, mover.kycTier, asset.code);
+  assertSingleAmount(limits, input.amount);
+  const bankAccount = await requireActiveBankAccount(
     transaction,
     tenantId,
-    walletId,
-    input.amount,
-    'withdrawal',
     mover.userId,
-    operationId,
+    input.bank_account_id,
   );
+  const walletId = mover.walletId;
+  if (!walletId) throw new AppError('INSUFFICIENT_FUNDS');
+  const withdrawal: WithdrawalValues = {
+    tenantId,
+    id: uuidV7(),
+    userId: mover.userId,
+    walletId,
+    assetCode: asset.code,
+    amount: input.amount,
+    bankAccountId: bankAccount.id,
+    holdId: uuidV7(),
+    requestedBy: principal.userId,
+  };
   const wallet = { id: walletId, assetCode: asset.code };
-  await assertDailyOutgoing(transaction, tenantId, wallet, limits, input.amount);
-  await addDailyOutgoing(transaction, tenantId, wallet, input.amount);
-  const operation = await transaction
-    .insertInto('operations')
-    .values({
-      tenant_id: tenantId,
-      id: operationId,
-      user_id: mover.userId,
-      wallet_id: walletId,
-      asset_code: asset.code,
-      operation_type: 'withdrawal',
-      status: 'pending',
-      amount: input.amount,
-      bank_account_id: bankAccount.id,
-      hold_id: hold.id,
-      metadata: JSON.stringify({ requested_by: principal.userId }),
-    })
-    .returning(['id', 'created_at'])
-    .executeTakeFirstOrThrow();
-  await recordAudit(transaction, audit, {
-    entityType: 'operation',
-    entityId: operationId,
-    action: 'WITHDRAW_REQUEST',
-    newValues: { asset: asset.code, amount: input.amount, bank_account_id: bankAccount.id, hold_id: hold.id },
+  let createdAt: Date | undefined;
+  return {
+    change: { kind: 'lock', walletId, amount: input.amount },
+    // Under the wallet lock, so the daily total read cannot race another withdrawal of the wallet.
+    beforeWrite: () => assertDailyOutgoing(transaction, tenantId, wallet, limits, input.amount),
+    audit: {
+      context: audit,
+      entry: {
+        entityType: 'operation',
+        entityId: withdrawal.id,
+        action: 'WITHDRAW_REQUEST',
+        newValues: {
+          asset: asset.code,
+          amount: input.amount,
+          bank_account_id: bankAccount.id,
+          hold_id: withdrawal.holdId,
+        },
+      },
+    },
+    afterWrite: async () => {
+      createdAt = await writeWithdrawal(transaction, withdrawal);
+    },
+    respond: () => withdrawalResponse(withdrawal, createdAt),
+  };
+}
+
+/** The hold, the day's outgoing total and the pending operation, after the wallet's locked amount grew. */
+async function writeWithdrawal(transaction: ScopedTransaction, withdrawal: WithdrawalValues): Promise<Date> {
+  await insertHold(transaction, withdrawal.tenantId, {
+    id: withdrawal.holdId,
+    walletId: withdrawal.walletId,
+    amount: withdrawal.amount,
+    reason: 'withdrawal',
+    operationId: withdrawal.id,
+    createdBy: withdrawal.userId,
   });
+  const wallet = { id: withdrawal.walletId, assetCode: withdrawal.assetCode };
+  await addDailyOutgoing(transaction, withdrawal.tenantId, wallet, withdrawal.amount);
+  const operation = await insertWithdrawal(transaction, withdrawal);
+  return operation.created_at;
+}
+
+function withdrawalResponse(withdrawal: WithdrawalValues, createdAt: Date | undefined): MoneyResponse {
+  assert.ok(createdAt, 'the operation row is written before the response');
   return {
     status: 202,
     body: {
-      operation_id: operation.id,
+      operation_id: withdrawal.id,
       type: 'withdrawal',
       status: 'pending',
-      asset: asset.code,
-      amount: input.amount,
-      bank_account_id: bankAccount.id,
-      hold_id: hold.id,
-      created_at: operation.created_at.toISOString(),
+      asset: withdrawal.assetCode,
+      amount: withdrawal.amount,
+      bank_account_id: withdrawal.bankAccountId,
+      hold_id: withdrawal.holdId,
+      created_at: createdAt.toISOString(),
     },
   };
 }

@@ -6,7 +6,7 @@ import {
   readString,
   reportInvalid,
   reportThrown,
-} from '../../config/config.ts';
+} from '../../config/config-readers.ts';
 
 /** One key that verifies access tokens, named by the `kid` header of the tokens it signed. */
 export interface VerificationKey {

@@ -1,11 +1,11 @@
-import type { Config } from '../../config/config.ts';
-import type { DatabaseHandle } from '../../db/database.ts';
-import { withScope } from '../../db/tenant-transaction.ts';
-import type { ScheduledJob } from '../../platform/scheduler.ts';
-import { deleteExpiredIdempotencyKeys } from '../idempotency/idempotency.service.ts';
-import { expireKycRecords } from '../kyc/kyc.service.ts';
-import { createSimulatedBank, type PayoutProvider } from '../payouts/payout-provider.ts';
-import { runPayoutWorker } from '../payouts/payout-worker.ts';
+import type { Config } from '../config/config.ts';
+import type { DatabaseHandle } from '../db/database.ts';
+import { withScope } from '../db/tenant-transaction.ts';
+import { expireKycRecords } from '../modules/kyc/kyc.service.ts';
+import { deleteExpiredIdempotencyKeys } from '../modules/ledger/idempotency.repository.ts';
+import { createSimulatedBank, type PayoutProvider } from '../modules/payouts/payout-provider.ts';
+import { runPayoutWorker } from '../modules/payouts/payout-worker.ts';
+import type { ScheduledJob } from '../platform/scheduler.ts';
 
 const idempotencyCleanupIntervalMs = 3_600_000;
 

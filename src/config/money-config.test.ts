@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigurationError } from '../../config/config.ts';
+import { ConfigurationError } from './config-readers.ts';
 import { readMoneyConfig } from './money-config.ts';
 
 test('STAFF_TOPUP_APPROVAL_THRESHOLDS: per-asset amounts, defaults for the seeded assets, bad lists named', () => {

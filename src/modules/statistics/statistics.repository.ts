@@ -15,7 +15,7 @@ export interface StatisticsRow {
  * ledger entries of customers (top-ups, transfers, withdrawals) and operations with their lifecycle.
  * Totals are decimal strings: a sum of many amounts may pass 2^53.
  */
-export async function readStatistics(
+export async function selectStatistics(
   transaction: ScopedTransaction,
   tenantId: string,
   days: number,
@@ -53,7 +53,7 @@ export interface SupplyRow {
  * seed 002 get_total_supply per asset: what customers hold (issued through cash-in, minus paid out
  * through cash-out), and the system balances that mirror it. all_wallets_sum is zero on a sound ledger.
  */
-export async function readTotalSupply(
+export async function selectTotalSupply(
   transaction: ScopedTransaction,
   tenantId: string,
 ): Promise<SupplyRow[]> {

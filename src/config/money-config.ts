@@ -6,7 +6,7 @@ import {
   readString,
   reportInvalid,
   reportThrown,
-} from '../../config/config.ts';
+} from './config-readers.ts';
 
 /** The limits of one KYC tier, in minor units of the limited asset (IDR by default). */
 export interface KycTierLimits {
