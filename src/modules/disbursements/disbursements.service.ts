@@ -4,6 +4,7 @@ import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError, type ErrorDetail } from '../../platform/errors.ts';
+import { assertUniqueReferences } from '../ledger/batch-references.ts';
 import type { MoneyResponse } from '../ledger/idempotency.ts';
 import { postKeyed } from '../ledger/ledger.engine.ts';
 import { type EntryType, postMovement } from '../ledger/ledger-posting.ts';
@@ -97,24 +98,6 @@ export async function disburse(
   return postKeyed(services, { tenantId: principal.tenantId }, request, (transaction) =>
     postDisbursement(services, transaction, principal, audit, { input, asset, total }),
   );
-}
-
-/** Two items with the same reference are a client error: each outcome must be findable by it. */
-function assertUniqueReferences(transfers: readonly DisbursementItem[]): void {
-  const seen = new Map<string, number>();
-  for (const [index, item] of transfers.entries()) {
-    if (item.reference === undefined) continue;
-    const first = seen.get(item.reference);
-    if (first !== undefined) {
-      throw new AppError('VALIDATION_FAILED', undefined, [
-        {
-          field: `body.transfers.${index}.reference`,
-          reason: `repeats the reference of body.transfers.${first}`,
-        },
-      ]);
-    }
-    seen.set(item.reference, index);
-  }
 }
 
 async function postDisbursement(

@@ -4,6 +4,7 @@ import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { AppError } from '../../platform/errors.ts';
 import { errorResponses } from '../../platform/openapi.ts';
+import { assertUniqueReferences } from '../ledger/batch-references.ts';
 import { idempotencyKeyFrom, sendMoneyResponse } from '../ledger/idempotency.ts';
 import type { MoneyServices } from '../ledger/money-services.ts';
 import {
@@ -55,24 +56,6 @@ function callerAudit(request: FastifyRequest, caller: TransferCaller): AuditCont
     userId: caller.userId,
     sessionId: caller.uncheckedSessionId,
   };
-}
-
-/** Two items of a batch with the same reference are a client error: each outcome must be findable. */
-function assertUniqueReferences(transfers: readonly { reference?: string | undefined }[]): void {
-  const seen = new Map<string, number>();
-  for (const [index, item] of transfers.entries()) {
-    if (item.reference === undefined) continue;
-    const first = seen.get(item.reference);
-    if (first !== undefined) {
-      throw new AppError('VALIDATION_FAILED', undefined, [
-        {
-          field: `body.transfers.${index}.reference`,
-          reason: `repeats the reference of body.transfers.${first}`,
-        },
-      ]);
-    }
-    seen.set(item.reference, index);
-  }
 }
 
 export const transfersRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
+import { databaseUnavailable } from '../../db/database-errors.ts';
 import type { Database } from '../../db/schema.ts';
 import type { PendingSessionCheck } from '../../db/tenant-transaction.ts';
 import { AppError } from '../errors.ts';
@@ -233,7 +234,9 @@ function wrapWithReadHandler(route: RouteOptions, checkSession: (request: Fastif
       await checkSession(request);
       return result;
     } catch (error) {
-      await checkSession(request);
+      // An unavailable database answers 503 whoever asks: checking again would only wait out the
+      // acquire timeout a second time. Every other error is answered after the check.
+      if (!databaseUnavailable(error)) await checkSession(request);
       throw error;
     }
   };
