@@ -64,8 +64,13 @@ async function recreateDatabases(): Promise<void> {
   }
 }
 
-function startServer(databaseUrl: string | undefined): ChildProcess {
-  const key = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+/** Security operations off: the access log and rate limits (the "off" side of the overhead pair). */
+const securityOff = { ACCESS_LOG_ENABLED: 'false', RATE_LIMIT_ENABLED: 'false' };
+
+// One signing key for every server of the run, so the customers' tokens stay valid across restarts.
+const signingKey = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+
+function startServer(databaseUrl: string | undefined, extra: Record<string, string> = {}): ChildProcess {
   const environment = {
     PATH: process.env.PATH ?? '',
     NODE_ENV: 'development',
@@ -76,14 +81,21 @@ function startServer(databaseUrl: string | undefined): ChildProcess {
     PORT: String(port),
     LOG_LEVEL: 'warn',
     SEED_ON_START: 'false',
-    JWT_PRIVATE_KEY: key,
+    JWT_PRIVATE_KEY: signingKey,
     // Benchmark traffic must not trip the tier-0 limits (they are business rules, not the subject here).
     KYC_TIER0_DAILY_OUTGOING: '9000000000000',
     KYC_TIER0_SINGLE_TRANSFER_MAX: '9000000000000',
     KYC_TIER0_MAX_BALANCE: '9000000000000',
     // Every bench customer registers from 127.0.0.1: the per-address send limit would stop the set-up.
     MESSAGE_SENDS_PER_CLIENT_ADDRESS_MAX: '1000000',
+    // Rate limits are checked on every request (their cost is measured) but set above the load, which
+    // comes from one address; BENCH_REDIS_URL keeps their counters in Redis as several processes would.
+    RATE_LIMIT_IP_REQUESTS_MAX: '10000000',
+    RATE_LIMIT_AUTH_REQUESTS_MAX: '10000000',
+    RATE_LIMIT_USER_REQUESTS_MAX: '10000000',
+    ...(process.env.BENCH_REDIS_URL ? { REDIS_URL: process.env.BENCH_REDIS_URL } : {}),
     // The payout worker and audit sealer keep running, as in production.
+    ...extra,
   };
   return spawn(process.execPath, ['bin/corebank.js', 'serve'], {
     env: environment,
@@ -401,6 +413,18 @@ async function countRoundTrips(): Promise<Record<string, number>> {
   }
 }
 
+/** Uniform transfers at 32 clients on a server with the access log and rate limits turned off. */
+async function measureWithSecurityOff(people: Customer[], pair: () => [number, number]): Promise<LoadResult> {
+  const server = startServer(urlFor(appDatabase), securityOff);
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitReady(base);
+    return await driveTransfers(base, people, pair, 32);
+  } finally {
+    await stopServer(server);
+  }
+}
+
 /** The HTTP stack on the embedded engine (32 clients, 40 customers) and the bare statement loop. */
 async function measurePglite(): Promise<{ http: number; bare: number }> {
   process.stderr.write('PGlite: HTTP transfers, then the bare statement loop…\n');
@@ -467,6 +491,8 @@ async function main(): Promise<void> {
     const balances = await driveGets(base, '/v1/me/balances', people[0]?.token, 32);
     const health = await driveGets(base, '/health', undefined, 32);
     await stopServer(server);
+    process.stderr.write('security operations off (access log, rate limits): uniform, 32 clients…\n');
+    const off = await measureWithSecurityOff(people, randomPair);
     process.stderr.write(`pgbench tpcb-like, scale ${scale}…\n`);
     initPgbench();
     const tps = new Map<number, { clients: number; tps: number }>();
@@ -488,6 +514,12 @@ async function main(): Promise<void> {
         `C=${run.clients} ${line('uniform   ', run.uniform)}`,
         `C=${run.clients} ${line('hot wallet', run.hot)}`,
         `C=${run.clients} pgbench tpcb-like (${measured?.clients} clients): ${reference.toFixed(0)} TPS; uniform ÷ pgbench ${(run.uniform.transfersPerSecond / reference).toFixed(2)}; hot ÷ uniform ${(run.hot.transfersPerSecond / run.uniform.transfersPerSecond).toFixed(2)}`,
+      );
+    }
+    const on = runs.find((run) => run.clients === 32)?.uniform;
+    if (on) {
+      report.push(
+        `security operations on vs off (C=32 uniform): ${line('off', off)}; on ÷ off ${(on.transfersPerSecond / off.transfersPerSecond).toFixed(2)} (p99 ${on.p99Ms.toFixed(1)} vs ${off.p99Ms.toFixed(1)} ms)`,
       );
     }
     report.push(

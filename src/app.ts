@@ -10,9 +10,13 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { Config } from './config/config.ts';
 import type { DatabaseHandle } from './db/database.ts';
+import { registerAccessLog } from './modules/access-log/access-log.plugin.ts';
 import { healthRoutes } from './modules/health/health.routes.ts';
 import { registerIdentity } from './modules/identity/identity.plugin.ts';
+import { investigationRoutes } from './modules/investigation/investigation.routes.ts';
 import { registerMoney } from './modules/money.plugin.ts';
+import { registerRateLimiting } from './modules/rate-limits/rate-limits.plugin.ts';
+import { registerThreatIntel } from './modules/threat-intel/indicators.routes.ts';
 import {
   answerServerErrors,
   handleClientError,
@@ -133,6 +137,9 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   });
   registerExposureGuard(app, config.exposure);
   registerMetrics(app, metrics, config.exposure.metrics);
+  registerAccessLog(app);
+  const rateLimiting = await registerRateLimiting(app);
+  rateLimiting.beforeAuthentication(app);
 
   registerSecurityHeaders(app, {
     contentSecurityPolicy: {
@@ -144,6 +151,9 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   await app.register(healthRoutes);
   // Identity first among the modules: it installs the authentication guard every later route relies on.
   await registerIdentity(app);
+  rateLimiting.afterAuthentication(app);
+  await registerThreatIntel(app);
   await registerMoney(app);
+  await app.register(investigationRoutes);
   return app;
 }

@@ -19,6 +19,7 @@ import {
   type Source,
 } from './config-readers.ts';
 import { type MoneyConfig, readMoneyConfig } from './money-config.ts';
+import { readSecurityConfig, type SecurityConfig } from './security-config.ts';
 
 // Callers have always found these here.
 export { ConfigurationError, ConfigurationErrors, type Environment } from './config-readers.ts';
@@ -76,6 +77,8 @@ export interface Config {
   money: MoneyConfig;
   /** Who may read /docs, /openapi.json and /metrics, and the admin listener (see exposure.ts). */
   exposure: ExposureConfig;
+  /** The access log and the other security-operations settings (security-config.ts). */
+  security: SecurityConfig;
 }
 
 function readDatabaseUrl(source: Source): string | undefined {
@@ -251,6 +254,7 @@ function readConfig(source: Source): Config {
     authentication: readAuthenticationConfig(source, environment),
     money: readMoneyConfig(source, environment),
     exposure: readExposureConfig(source, environment),
+    security: readSecurityConfig(source, environment),
   };
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(config.defaultTenantSlug)) {
     const reason = 'must be 1-63 lowercase letters, digits or dashes';

@@ -155,6 +155,8 @@ export interface RolePermissionsTable {
 
 export interface ThreatIntelligenceTable {
   id: Generated<string>;
+  /** 0012: the owning tenant; null for a shared feed every tenant reads. */
+  tenant_id: string | null;
   indicator_type: IndicatorType;
   indicator_value: string;
   threat_type: string;

@@ -91,6 +91,8 @@ export const errorCatalog = {
     message:
       'This would take your direct credits of the day above the approval threshold; a second staff member must approve it.',
   },
+  // Security operations (issue 10): a threat-intelligence indicator of high or critical severity.
+  REQUEST_BLOCKED: { status: 403, message: 'The request was refused by a security rule.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

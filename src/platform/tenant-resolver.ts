@@ -37,16 +37,27 @@ export interface TenantResolverContext {
  */
 export async function resolveTenantId(
   app: TenantResolverContext,
-  request: { headers: IncomingHttpHeaders },
+  request: { headers: IncomingHttpHeaders; resolvedTenantId?: string | undefined },
 ): Promise<string> {
   const header = request.headers[tenantHeader];
-  if (header === undefined) return findActiveTenant(app.database, 'slug', app.config.defaultTenantSlug);
+  if (header === undefined) {
+    request.resolvedTenantId = await findActiveTenant(app.database, 'slug', app.config.defaultTenantSlug);
+    return request.resolvedTenantId;
+  }
   if (typeof header !== 'string' || !uuidPattern.test(header)) {
     throw new AppError('TENANT_NOT_FOUND', undefined, [
       { field: `headers.${tenantHeader}`, reason: 'must be the uuid of an active tenant' },
     ]);
   }
-  return findActiveTenant(app.database, 'id', header.toLowerCase());
+  request.resolvedTenantId = await findActiveTenant(app.database, 'id', header.toLowerCase());
+  return request.resolvedTenantId;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The tenant an unauthenticated request (a login, a registration) was resolved to, once it was. */
+    resolvedTenantId?: string | undefined;
+  }
 }
 
 /** Drops every cached lookup, e.g. right after a tenant is suspended. */

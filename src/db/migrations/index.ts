@@ -8,6 +8,8 @@ import { migration as moneyOperations } from './0007_money.ts';
 import { migration as securityControls } from './0008_security_controls.ts';
 import { migration as moneyRanges } from './0009_money_ranges.ts';
 import { migration as transferEngine } from './0010_transfer_engine.ts';
+import { migration as activityIsolation } from './0011_activity_isolation.ts';
+import { migration as tenantIndicators } from './0012_tenant_indicators.ts';
 
 /** Every migration in order. Names are permanent once released: they are recorded in schema_migrations. */
 export const migrations = {
@@ -21,4 +23,6 @@ export const migrations = {
   '0008_security_controls': securityControls,
   '0009_money_ranges': moneyRanges,
   '0010_transfer_engine': transferEngine,
+  '0011_activity_isolation': activityIsolation,
+  '0012_tenant_indicators': tenantIndicators,
 };

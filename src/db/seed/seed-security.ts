@@ -134,6 +134,7 @@ async function seedThreats(context: SeedContext, people: SeededPeople, eventId: 
   await context.transaction
     .insertInto('threat_intelligence')
     .values({
+      tenant_id: context.tenantId,
       indicator_type: 'ip',
       indicator_value: '203.0.113.66',
       threat_type: 'brute_force',

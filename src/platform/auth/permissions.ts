@@ -13,6 +13,8 @@ export const customerPermissions = [
   'transactions:create',
   'bank_accounts:manage_own',
   'kyc:submit',
+  // Their own login history and the audit entries about them (issue 10).
+  'activity:read_own',
 ] as const;
 
 const officerPermissions = [
@@ -20,6 +22,7 @@ const officerPermissions = [
   'profile:update',
   'sessions:manage_own',
   'mfa:manage_own',
+  'activity:read_own',
   'users:read',
   'kyc:review',
   'transactions:read_any',

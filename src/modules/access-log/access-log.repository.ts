@@ -1,0 +1,37 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/schema.ts';
+import { withScope } from '../../db/tenant-transaction.ts';
+
+/** One api_access_log row as the writer hands it over (seed 004). */
+export interface AccessLogRow {
+  tenant_id: string;
+  created_at: Date;
+  user_id: string | null;
+  request_id: string;
+  method: string;
+  endpoint: string;
+  /** JSON text of the whitelisted headers. */
+  request_headers: string;
+  request_body_hash: string | null;
+  response_status: number;
+  response_time_ms: number;
+  bytes_sent: number;
+  bytes_received: number;
+  ip_address: string | null;
+  user_agent: string | null;
+  rate_limit_remaining: number | null;
+}
+
+/** Writes one tenant's rows in one INSERT, in the tenant's scope (RLS checks every row's tenant). */
+export async function insertAccessLogRows(
+  db: Kysely<Database>,
+  tenantId: string,
+  rows: readonly AccessLogRow[],
+): Promise<void> {
+  await withScope(db, { tenantId }, (transaction) =>
+    transaction
+      .insertInto('api_access_log')
+      .values(rows.map((row) => ({ ...row })))
+      .execute(),
+  );
+}

@@ -1,0 +1,179 @@
+import { isIP } from 'node:net';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Redis } from 'ioredis';
+import { Counter } from 'prom-client';
+import { BatchQueue } from '../../platform/batch-queue.ts';
+import { AppError } from '../../platform/errors.ts';
+import { type TenantEntry, writePerTenant } from '../../platform/tenant-batches.ts';
+import { insertViolations, type ViolationRow } from './rate-limits.repository.ts';
+
+/**
+ * Request rate limits (issue 10 item 6) on @fastify/rate-limit's counters: in memory by default, in
+ * Redis when REDIS_URL is set, so every server process counts against the same limit (one atomic
+ * INCR script per request). Three limits, each a fixed window of RATE_LIMIT_WINDOW_MS:
+ *   ip   — every request from one client address (checked before authentication),
+ *   auth — requests from one address to the login, registration and token routes,
+ *   user — every request by one signed-in user (checked once the token is verified).
+ * A request over a limit is answered 429 RATE_LIMITED with Retry-After; every answer carries the
+ * IETF draft RateLimit-Limit / -Remaining / -Reset headers of the tightest limit it was counted
+ * against. The first rejection of a key in a window lands in rate_limit_violations (batched).
+ * When Redis does not answer, requests are let through (counted in corebank_rate_limit_errors_total
+ * and logged): the lockouts and send limits that guard credentials live in the database.
+ */
+
+type Kind = 'ip' | 'auth' | 'user';
+type Checker = ReturnType<FastifyInstance['createRateLimit']>;
+type Outcome = Awaited<ReturnType<Checker>>;
+
+const authRoutePattern = /^\/v1\/(admin\/)?auth\//;
+const recordedKeysMax = 10_000;
+
+export interface RateLimiting {
+  /** Registered before the authentication guard: the per-address limits. */
+  beforeAuthentication(app: FastifyInstance): void;
+  /** Registered after it: the per-user limit (the token's user, verified). */
+  afterAuthentication(app: FastifyInstance): void;
+}
+
+export async function registerRateLimiting(app: FastifyInstance): Promise<RateLimiting> {
+  const settings = app.config.security.rateLimit;
+  if (!settings.enabled) return { beforeAuthentication: () => {}, afterAuthentication: () => {} };
+  const redis = app.config.redisUrl ? connectRedis(app, app.config.redisUrl) : undefined;
+  await app.register(rateLimit, {
+    global: false,
+    skipOnError: true,
+    timeWindow: settings.windowMs,
+    ...(redis ? { redis, nameSpace: 'corebank-rate-limit:' } : {}),
+  });
+  const errors = new Counter({
+    name: 'corebank_rate_limit_errors_total',
+    help: 'Rate-limit checks that failed (the store did not answer) and let the request through.',
+    registers: [app.metrics.registry],
+  });
+  const rejected = new Counter({
+    name: 'corebank_rate_limit_rejections_total',
+    help: 'Requests answered 429 by a rate limit, by limit.',
+    labelNames: ['limit'],
+    registers: [app.metrics.registry],
+  });
+  const recorder = violationRecorder(app);
+  const checkers: Record<Kind, Checker> = {
+    ip: app.createRateLimit({ max: settings.ipRequestsMax, keyGenerator: (request) => `ip:${request.ip}` }),
+    auth: app.createRateLimit({
+      max: settings.authRequestsMax,
+      keyGenerator: (request) => `auth:${request.ip}`,
+    }),
+    user: app.createRateLimit({
+      max: settings.userRequestsMax,
+      keyGenerator: (request) => `user:${signedInUser(request) ?? request.ip}`,
+    }),
+  };
+  const apply = async (request: FastifyRequest, reply: FastifyReply, kinds: readonly Kind[]) => {
+    for (const kind of kinds) {
+      let outcome: Outcome;
+      try {
+        outcome = await checkers[kind](request);
+      } catch (error) {
+        errors.inc();
+        request.log.warn({ err: error }, 'rate limit not checked: the store did not answer');
+        continue;
+      }
+      if (outcome.isAllowed) continue;
+      setHeaders(reply, outcome);
+      if (outcome.isExceeded) {
+        rejected.inc({ limit: kind });
+        recorder.record(request, kind, outcome);
+        reply.header('retry-after', String(outcome.ttlInSeconds));
+        throw new AppError('RATE_LIMITED');
+      }
+    }
+  };
+  app.addHook('onClose', async () => {
+    await recorder.close();
+    redis?.disconnect();
+  });
+  return {
+    beforeAuthentication: (root) => {
+      root.addHook('onRequest', async (request, reply) => {
+        const url = request.routeOptions.url ?? '';
+        await apply(request, reply, authRoutePattern.test(url) ? ['ip', 'auth'] : ['ip']);
+      });
+    },
+    afterAuthentication: (root) => {
+      root.addHook('onRequest', async (request, reply) => {
+        if (signedInUser(request)) await apply(request, reply, ['user']);
+      });
+    },
+  };
+}
+
+function signedInUser(request: FastifyRequest): string | undefined {
+  const principal = request.principal;
+  if (principal) return `${principal.tenantId}:${principal.userId}`;
+  const claims = request.claims;
+  return claims ? `${claims.tenantId}:${claims.userId}` : undefined;
+}
+
+/** The tightest limit so far wins the headers: the one with the fewest requests remaining. */
+function setHeaders(reply: FastifyReply, outcome: Extract<Outcome, { isAllowed: false }>): void {
+  const current = Number(reply.getHeader('ratelimit-remaining') ?? Number.POSITIVE_INFINITY);
+  if (outcome.remaining > current) return;
+  reply.header('ratelimit-limit', String(outcome.max));
+  reply.header('ratelimit-remaining', String(outcome.remaining));
+  reply.header('ratelimit-reset', String(outcome.ttlInSeconds));
+}
+
+function connectRedis(app: FastifyInstance, url: string): Redis {
+  const redis = new Redis(url, {
+    // A check waits at most this long for Redis; then the request goes through (skipOnError).
+    connectTimeout: 1000,
+    commandTimeout: 500,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+  });
+  redis.on('error', (error) => app.log.warn({ err: error }, 'redis (rate limits) error'));
+  return redis;
+}
+
+type ViolationEntry = TenantEntry<Omit<ViolationRow, 'tenant_id'>>;
+
+/** Records the first rejection of each key per window, in batches (BatchQueue). */
+function violationRecorder(app: FastifyInstance) {
+  const settings = app.config.security.rateLimit;
+  const recorded = new Map<string, number>();
+  const queue = new BatchQueue<ViolationEntry>({
+    entriesMax: 10_000,
+    batchEntriesMax: 200,
+    flushIntervalMs: app.config.security.accessLog.flushIntervalMs,
+    closeWaitMs: app.config.security.accessLog.closeWaitMs,
+    write: (entries) =>
+      writePerTenant(app, entries, (tenantId, rows) => insertViolations(app.database.db, tenantId, rows)),
+    onWriteError: (error) => app.log.warn({ err: error }, 'rate-limit violations not written; retrying'),
+  });
+  return {
+    record(request: FastifyRequest, kind: Kind, outcome: Extract<Outcome, { isAllowed: false }>): void {
+      const now = Date.now();
+      if ((recorded.get(outcome.key) ?? 0) > now || !isIP(request.ip)) return;
+      if (recorded.size >= recordedKeysMax) recorded.clear();
+      recorded.set(outcome.key, now + outcome.ttl);
+      const userAgent = request.headers['user-agent'];
+      queue.push({
+        tenantId: request.principal?.tenantId ?? request.claims?.tenantId ?? request.resolvedTenantId,
+        row: {
+          created_at: new Date(now),
+          user_id: request.principal?.userId ?? request.claims?.userId ?? null,
+          ip_address: request.ip,
+          endpoint: (request.routeOptions.url ?? request.url.split('?')[0] ?? '/').slice(0, 255),
+          request_count: outcome.max + 1,
+          limit_threshold: outcome.max,
+          time_window_minutes: Math.max(1, Math.ceil(settings.windowMs / 60_000)),
+          violation_type: kind,
+          user_agent: typeof userAgent === 'string' ? userAgent.slice(0, 500) : null,
+          blocked_duration_minutes: Math.ceil(outcome.ttl / 60_000),
+        },
+      });
+    },
+    close: () => queue.close(),
+  };
+}

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+
+/** What a writer does with one batch; it throws when the batch could not be written. */
+export type BatchWriter<Entry> = (entries: Entry[]) => Promise<void>;
+
+export interface BatchQueueOptions<Entry> {
+  write: BatchWriter<Entry>;
+  entriesMax: number;
+  batchEntriesMax: number;
+  flushIntervalMs: number;
+  /** Called with the number of entries dropped (queue full, or a batch that failed and found no room). */
+  onDrop?: (count: number, reason: 'queue_full' | 'write_failed') => void;
+  onWritten?: (count: number) => void;
+  onWriteError?: (error: unknown) => void;
+  /** How long close() waits for the last writes; what is still unwritten then is dropped and counted. */
+  closeWaitMs?: number;
+}
+
+/**
+ * A bounded queue written in batches in the background (the API access log and rate-limit violations, issue 10): a
+ * request never waits on it and never fails because of it. At most one batch is in flight; when the
+ * database is slow the queue fills to `entriesMax` and further entries are dropped and counted, so
+ * memory stays bounded. A failed batch goes back to the front if there is room. `close()` writes
+ * everything still queued (graceful shutdown loses nothing that was accepted).
+ *
+ * Hand-written rather than a job queue library: the entries live only in this process and a batch
+ * INSERT is the whole job; a durable queue would cost a write per request, which is what batching avoids.
+ */
+export class BatchQueue<Entry> {
+  private entries: Entry[] = [];
+  private inFlight: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private lastFailed = false;
+
+  constructor(private readonly options: BatchQueueOptions<Entry>) {
+    assert.ok(options.batchEntriesMax >= 1 && options.entriesMax >= options.batchEntriesMax);
+  }
+
+  get depth(): number {
+    return this.entries.length;
+  }
+
+  /** Queues one entry; false when it was dropped because the queue is full. */
+  push(entry: Entry): boolean {
+    if (this.entries.length >= this.options.entriesMax) {
+      this.options.onDrop?.(1, 'queue_full');
+      return false;
+    }
+    this.entries.push(entry);
+    if (this.entries.length >= this.options.batchEntriesMax) this.kick();
+    else this.schedule();
+    return true;
+  }
+
+  /** Writes everything queued now, batch after batch, and resolves when done (or failed and dropped). */
+  async flush(): Promise<void> {
+    this.cancelTimer();
+    if (this.inFlight) await this.inFlight;
+    while (this.entries.length > 0) {
+      await this.writeOne();
+      // The database refused the batch: stop here; the timer retries (or close() drops and counts).
+      if (this.lastFailed) return;
+    }
+  }
+
+  /**
+   * Stops the timer and writes what is queued, waiting at most closeWaitMs (a database that hangs or
+   * is gone must not hold a shutdown); whatever is still unwritten then is dropped and counted.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.closeWaitMs ?? 5000);
+    });
+    await Promise.race([this.flush(), deadline]);
+    clearTimeout(timer);
+    if (this.entries.length > 0) {
+      this.options.onDrop?.(this.entries.length, 'write_failed');
+      this.entries = [];
+    }
+  }
+
+  private schedule(): void {
+    if (this.timer || this.inFlight) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.kick();
+    }, this.options.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  private cancelTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private kick(): void {
+    this.cancelTimer();
+    if (this.inFlight || this.entries.length === 0) return;
+    void this.writeOne();
+  }
+
+  private writeOne(): Promise<void> {
+    const batch = this.entries.splice(0, this.options.batchEntriesMax);
+    const run = this.options
+      .write(batch)
+      .then(
+        () => {
+          this.lastFailed = false;
+          this.options.onWritten?.(batch.length);
+        },
+        (error: unknown) => {
+          this.lastFailed = true;
+          this.options.onWriteError?.(error);
+          this.requeue(batch);
+        },
+      )
+      .finally(() => {
+        this.inFlight = undefined;
+        if (this.entries.length > 0 && !this.closed) this.schedule();
+      });
+    this.inFlight = run;
+    return run;
+  }
+
+  private requeue(batch: Entry[]): void {
+    const room = this.options.entriesMax - this.entries.length;
+    const kept = batch.slice(0, Math.max(0, room));
+    if (kept.length < batch.length) this.options.onDrop?.(batch.length - kept.length, 'write_failed');
+    this.entries = [...kept, ...this.entries];
+  }
+}
