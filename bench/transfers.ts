@@ -80,7 +80,7 @@ function startServer(databaseUrl: string | undefined): ChildProcess {
     // Benchmark traffic must not trip the tier-0 limits (they are business rules, not the subject here).
     KYC_TIER0_DAILY_OUTGOING: '9000000000000',
     KYC_TIER0_SINGLE_TRANSFER_MAX: '9000000000000',
-    KYC_TIER0_MAX_BALANCE: '9000000000000',
+    KYC_TIER0_BALANCE_MAX: '9000000000000',
     // Every bench customer registers from 127.0.0.1: the per-address send limit would stop the set-up.
     MESSAGE_SENDS_PER_CLIENT_ADDRESS_MAX: '1000000',
     // The payout worker and audit sealer keep running, as in production.
