@@ -19,11 +19,7 @@ import {
   type Source,
 } from './config-readers.ts';
 import { type MoneyConfig, readMoneyConfig } from './money-config.ts';
-import {
-  applyRenamedVariables,
-  nameAsWritten,
-  type RenamedVariableUse,
-} from './renamed-variables.ts';
+import { applyRenamedVariables, nameAsWritten, type RenamedVariableUse } from './renamed-variables.ts';
 
 // Callers have always found these here.
 export { ConfigurationError, ConfigurationErrors, type Environment } from './config-readers.ts';

@@ -102,9 +102,15 @@ describe('renamed environment variables (issue 9 item 4: units, then qualifiers,
     assert.equal(renamed?.level, 40, 'warn');
     assert.equal(renamed?.variable, 'LOCKOUT_MAX_MINUTES');
     assert.equal(renamed?.replacement, 'LOCKOUT_MINUTES_MAX');
-    assert.match(String(renamed?.msg), /LOCKOUT_MAX_MINUTES is deprecated .* rename it to LOCKOUT_MINUTES_MAX/);
+    assert.match(
+      String(renamed?.msg),
+      /LOCKOUT_MAX_MINUTES is deprecated .* rename it to LOCKOUT_MINUTES_MAX/,
+    );
     assert.equal(ignored?.level, 40);
-    assert.match(String(ignored?.msg), /STAFF_PASSWORD_MAX_AGE_DAYS is ignored because STAFF_PASSWORD_AGE_DAYS_MAX/);
+    assert.match(
+      String(ignored?.msg),
+      /STAFF_PASSWORD_MAX_AGE_DAYS is ignored because STAFF_PASSWORD_AGE_DAYS_MAX/,
+    );
   });
 
   test('no previous name in use: no warning', () => {

@@ -59,7 +59,10 @@ export function nameAsWritten(
  * One warning per previous name in use. The server calls it once per start, in the process that
  * prepares the database (a cluster's primary, not each worker).
  */
-export function warnRenamedVariables(used: readonly RenamedVariableUse[], logger: Pick<Logger, 'warn'>): void {
+export function warnRenamedVariables(
+  used: readonly RenamedVariableUse[],
+  logger: Pick<Logger, 'warn'>,
+): void {
   for (const { previous, current, ignored } of used) {
     const message = ignored
       ? `${previous} is ignored because ${current} is set; remove ${previous}`
