@@ -22,6 +22,10 @@ import { openTestDatabase, type TestDatabase } from '../helpers/database.ts';
  * (audit_logs_2026_01, audit_logs_default, …) repeats its parent's columns and the application only
  * addresses the parent. Not compared: Kysely's Migrator bookkeeping (schema_migrations,
  * schema_migrations_lock), which the Migrator owns and nothing queries through `Database`.
+ *
+ * So that it can fail: the SQL-to-TypeScript map is checked against what this engine's driver really
+ * returns, and a copy of schema.ts with deliberate mistakes (one of each kind) must be reported, each
+ * mistake exactly once.
  */
 
 const schemaPath = resolve(import.meta.dirname, '../../src/db/schema.ts');
@@ -79,7 +83,7 @@ function kindOfValue(value: unknown): string {
 }
 type Literal = string | number;
 
-export interface CatalogColumn {
+interface CatalogColumn {
   table: string;
   column: string;
   sqlType: string;
@@ -89,7 +93,7 @@ export interface CatalogColumn {
   literals: Literal[] | undefined;
 }
 
-export interface TypedColumn {
+interface TypedColumn {
   /** Each member of the select type, other than null: a Kind, or the checker's text for anything else. */
   kinds: string[];
   nullable: boolean;
@@ -100,7 +104,7 @@ export interface TypedColumn {
   literals: Literal[] | undefined;
 }
 
-export type TypedSchema = Map<string, Map<string, TypedColumn>>;
+type TypedSchema = Map<string, Map<string, TypedColumn>>;
 
 // ------------------------------------------------------------------------------------------------
 // The catalog
@@ -128,7 +132,7 @@ interface ForeignKeyRow {
 }
 
 /** `CHECK (((status)::text = ANY ((ARRAY['a'::character varying, …])::text[])))` → ['a', …]. */
-export function enumeratedLiterals(definition: string): Literal[] | undefined {
+function enumeratedLiterals(definition: string): Literal[] | undefined {
   const match = /^CHECK \(+"?\w+"?\)?(?:::\w+)? = ANY \(\(?ARRAY\[([^\]]*)\]\)?(?:::[\w ]+\[\])?\)\)+$/.exec(
     definition,
   );
@@ -219,7 +223,7 @@ const compilerOptions: ts.CompilerOptions = {
  * Reads the `Database` interface of each file. `virtualFiles` are source texts served as if they
  * were on disk (the self-check's deliberately wrong schema), so their imports resolve as schema.ts's do.
  */
-export function readTypedSchemas(paths: string[], virtualFiles = new Map<string, string>()): TypedSchema[] {
+function readTypedSchemas(paths: string[], virtualFiles = new Map<string, string>()): TypedSchema[] {
   const host = ts.createCompilerHost(compilerOptions);
   const { getSourceFile, fileExists, readFile } = host;
   host.fileExists = (name) => virtualFiles.has(name) || fileExists.call(host, name);
@@ -340,7 +344,7 @@ function columnDifferences(catalog: CatalogColumn, typed: TypedColumn): string[]
 }
 
 /** Every way the interface and the catalog disagree, one line each; empty when they agree. */
-export function schemaDifferences(catalog: CatalogColumn[], typed: TypedSchema): string[] {
+function schemaDifferences(catalog: CatalogColumn[], typed: TypedSchema): string[] {
   const found: string[] = [];
   const catalogTables = new Map<string, Map<string, CatalogColumn>>();
   for (const column of catalog) {
