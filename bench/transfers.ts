@@ -68,7 +68,9 @@ async function recreateDatabases(): Promise<void> {
 const securityOff = { ACCESS_LOG_ENABLED: 'false', RATE_LIMIT_ENABLED: 'false' };
 
 // One signing key for every server of the run, so the customers' tokens stay valid across restarts.
-const signingKey = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const signingKey = generateKeyPairSync('ed25519')
+  .privateKey.export({ type: 'pkcs8', format: 'pem' })
+  .toString();
 
 function startServer(databaseUrl: string | undefined, extra: Record<string, string> = {}): ChildProcess {
   const environment = {
@@ -85,7 +87,7 @@ function startServer(databaseUrl: string | undefined, extra: Record<string, stri
     // Benchmark traffic must not trip the tier-0 limits (they are business rules, not the subject here).
     KYC_TIER0_DAILY_OUTGOING: '9000000000000',
     KYC_TIER0_SINGLE_TRANSFER_MAX: '9000000000000',
-    KYC_TIER0_MAX_BALANCE: '9000000000000',
+    KYC_TIER0_BALANCE_MAX: '9000000000000',
     // Every bench customer registers from 127.0.0.1: the per-address send limit would stop the set-up.
     MESSAGE_SENDS_PER_CLIENT_ADDRESS_MAX: '1000000',
     // Rate limits are checked on every request (their cost is measured) but set above the load, which

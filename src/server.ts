@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { type AppInstance, buildApp } from './app.ts';
 import type { Config } from './config/config.ts';
+import { warnRenamedVariables } from './config/renamed-variables.ts';
 import { type DatabaseHandle, openDatabase } from './db/database.ts';
 import { migrateToLatest, readMigrationStatus } from './db/migrator.ts';
 import { demoDataLines, ensureTenant, seedDatabase } from './db/seed/seed.ts';
@@ -55,6 +56,8 @@ export async function startServer(
   logger: Logger = createLogger(configured),
   role: ServerRole = singleProcess,
 ): Promise<RunningServer> {
+  // Once per start: a cluster's primary warns in prepareDatabaseForServing, its workers stay quiet.
+  if (role.prepareDatabase) warnRenamedVariables(configured.renamedVariablesUsed, logger);
   const database = await openDatabase({
     databaseUrl: configured.databaseUrl,
     dataDirectory: configured.dataDirectory,
@@ -120,6 +123,7 @@ export async function startServer(
  * migrations in production) stops the command instead of becoming N restart loops.
  */
 export async function prepareDatabaseForServing(config: Config, logger: Logger): Promise<void> {
+  warnRenamedVariables(config.renamedVariablesUsed, logger);
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDirectory: config.dataDirectory,

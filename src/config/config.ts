@@ -19,6 +19,7 @@ import {
   type Source,
 } from './config-readers.ts';
 import { type MoneyConfig, readMoneyConfig } from './money-config.ts';
+import { applyRenamedVariables, nameAsWritten, type RenamedVariableUse } from './renamed-variables.ts';
 import { readSecurityConfig, type SecurityConfig } from './security-config.ts';
 
 // Callers have always found these here.
@@ -64,8 +65,8 @@ export interface Config {
   partitionMonthsAhead: number;
   backupDirectory: string;
   backupRetentionDays: number;
-  auditRetentionDays: number;
   defaultTenantSlug: string;
+  /** REDIS_URL: rate-limit counters shared by every server process (rate-limits.plugin.ts). */
   redisUrl: string | undefined;
   /** Keys the PIN HMAC (see credential-hashing.ts); the first is current, the rest verify old hashes. */
   pinPeppers: { id: string; key: Buffer }[];
@@ -79,6 +80,8 @@ export interface Config {
   exposure: ExposureConfig;
   /** The access log and the other security-operations settings (security-config.ts). */
   security: SecurityConfig;
+  /** Variables set under a previous name (renamed-variables.ts); the server warns about each at start-up. */
+  renamedVariablesUsed: readonly RenamedVariableUse[];
 }
 
 function readDatabaseUrl(source: Source): string | undefined {
@@ -198,7 +201,7 @@ function readTrustProxy(source: Source): TrustProxy {
   return entries;
 }
 
-function readConfig(source: Source): Config {
+function readConfig(source: Source, renamedVariablesUsed: readonly RenamedVariableUse[]): Config {
   const environment = readChoice(source, 'NODE_ENV', 'development', environments);
   const isProduction = environment === 'production';
   const defaultLogLevel = environment === 'test' ? 'silent' : 'info';
@@ -235,13 +238,6 @@ function readConfig(source: Source): Config {
       1,
       3650,
     ),
-    auditRetentionDays: readInteger(
-      source,
-      'AUDIT_RETENTION_DAYS',
-      environment === 'test' ? 1 : 2555,
-      1,
-      36500,
-    ),
     defaultTenantSlug: readString(source, 'DEFAULT_TENANT_SLUG', 'default'),
     redisUrl: source.REDIS_URL === '' ? undefined : source.REDIS_URL,
     pinPeppers: [
@@ -255,6 +251,7 @@ function readConfig(source: Source): Config {
     money: readMoneyConfig(source, environment),
     exposure: readExposureConfig(source, environment),
     security: readSecurityConfig(source, environment),
+    renamedVariablesUsed,
   };
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(config.defaultTenantSlug)) {
     const reason = 'must be 1-63 lowercase letters, digits or dashes';
@@ -299,10 +296,14 @@ function checkDatabaseTimeouts(config: Config): void {
 /**
  * Reads every variable, collecting every problem, and throws them together: a ConfigurationError for
  * one, ConfigurationErrors for several. A reader that still throws (instead of reportInvalid) ends the
- * reading there, its problem joining those found before it.
+ * reading there, its problem joining those found before it. A variable set under its previous name
+ * (renamed-variables.ts) is read under its current one, and a problem with it names the previous one.
  */
-export function loadConfig(source: Source = process.env): Config {
-  const { value: config, problems } = collectProblems(() => readConfig(source));
+export function loadConfig(environment: Source = process.env): Config {
+  const { source, used } = applyRenamedVariables(environment);
+  const collected = collectProblems(() => readConfig(source, used));
+  const config = collected.value;
+  const problems = collected.problems.map((problem) => nameAsWritten(problem, used));
   const [first] = problems;
   if (first !== undefined) throw problems.length === 1 ? first : new ConfigurationErrors(problems);
   assert.ok(config !== undefined);

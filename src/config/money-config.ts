@@ -92,7 +92,7 @@ function readTierLimits(source: Source, tier: 0 | 1 | 2): KycTierLimits {
   return {
     maximumBalanceMinor: readInteger(
       source,
-      `${prefix}MAX_BALANCE`,
+      `${prefix}BALANCE_MAX`,
       fallback.maximumBalanceMinor,
       0,
       safeIntegerMax,

@@ -197,7 +197,7 @@ describe('threat intelligence', () => {
       'ip,198.18.0.1,scanner,medium,70,feed-a',
       'ip,not-an-ip,scanner,medium,70,feed-a',
       'email,Fraudster@Example.com,fraud,high,90,feed-a',
-      'hash,' + 'a'.repeat(64) + ',malware,critical,,feed-a',
+      `hash,${'a'.repeat(64)},malware,critical,,feed-a`,
       'ip,198.18.0.1,scanner,medium,70,feed-a',
       'domain,example.org,phishing,urgent,10,feed-a',
       'ip,198.18.0.2,scanner,low,101,feed-a',

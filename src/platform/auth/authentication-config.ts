@@ -223,13 +223,13 @@ export function readAuthenticationConfig(source: Source, environment: Environmen
     loginTokenTtlSeconds: readInteger(source, 'LOGIN_TOKEN_TTL_SECONDS', 300, 30, 1800),
     otpAttemptsMax: readInteger(source, 'OTP_ATTEMPTS_MAX', 3, 1, 10),
     lockoutThreshold: readInteger(source, 'LOCKOUT_THRESHOLD', 5, 2, 100),
-    lockoutBaseMinutes: readInteger(source, 'LOCKOUT_BASE_MINUTES', 15, 1, 1440),
-    lockoutMaxMinutes: readInteger(source, 'LOCKOUT_MAX_MINUTES', 24 * 60, 1, 30 * 1440),
+    lockoutBaseMinutes: readInteger(source, 'LOCKOUT_MINUTES_BASE', 15, 1, 1440),
+    lockoutMaxMinutes: readInteger(source, 'LOCKOUT_MINUTES_MAX', 24 * 60, 1, 30 * 1440),
     ipFailuresMax: readInteger(source, 'LOGIN_IP_FAILURES_MAX', 50, 3, 100_000),
     ipFailureWindowMinutes: readInteger(source, 'LOGIN_IP_FAILURE_WINDOW_MINUTES', 15, 1, 1440),
     mfaEncryptionKeys: readMfaKeys(source, environment),
     trustedDeviceDays: readInteger(source, 'TRUSTED_DEVICE_DAYS', 30, 1, 365),
-    staffPasswordMaxAgeDays: readInteger(source, 'STAFF_PASSWORD_MAX_AGE_DAYS', 90, 1, 3650),
+    staffPasswordMaxAgeDays: readInteger(source, 'STAFF_PASSWORD_AGE_DAYS_MAX', 90, 1, 3650),
     emailVerificationTtlMinutes: readInteger(source, 'EMAIL_VERIFICATION_TTL_MINUTES', 24 * 60, 5, 30 * 1440),
     passwordResetTtlMinutes: readInteger(source, 'PASSWORD_RESET_TTL_MINUTES', 30, 5, 1440),
     sendLimits: readSendLimits(source, environment),
@@ -239,8 +239,8 @@ export function readAuthenticationConfig(source: Source, environment: Environmen
     reportInvalid(new ConfigurationError('SESSION_IDLE_TIMEOUT_SECONDS', reason), undefined);
   }
   if (config.lockoutBaseMinutes > config.lockoutMaxMinutes) {
-    const reason = 'must not exceed LOCKOUT_MAX_MINUTES';
-    reportInvalid(new ConfigurationError('LOCKOUT_BASE_MINUTES', reason), undefined);
+    const reason = 'must not exceed LOCKOUT_MINUTES_MAX';
+    reportInvalid(new ConfigurationError('LOCKOUT_MINUTES_BASE', reason), undefined);
   }
   return config;
 }
