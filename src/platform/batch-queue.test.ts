@@ -84,3 +84,29 @@ describe('BatchQueue close', () => {
     );
   });
 });
+
+describe('BatchQueue and a row the database refuses', () => {
+  test('regression: one refused row no longer fails its batch for ever; it is isolated and dropped, the rest written', async () => {
+    const written: number[] = [];
+    const dropped: number[] = [];
+    const queue = new BatchQueue<number>({
+      entriesMax: 100,
+      batchEntriesMax: 16,
+      flushIntervalMs: 5,
+      isTransient: () => false,
+      write: async (entries) => {
+        if (entries.includes(7)) throw new Error('invalid byte sequence for encoding "UTF8": 0x00');
+        written.push(...entries);
+      },
+      onDrop: (count) => dropped.push(count),
+    });
+    for (let index = 0; index < 16; index += 1) queue.push(index);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await queue.close();
+    assert.deepEqual(
+      [...written].sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15],
+    );
+    assert.deepEqual(dropped, [1]);
+  });
+});

@@ -14,6 +14,12 @@ export interface BatchQueueOptions<Entry> {
   onWriteError?: (error: unknown) => void;
   /** How long close() waits for the last writes; what is still unwritten then is dropped and counted. */
   closeWaitMs?: number;
+  /**
+   * True for a failure worth retrying as is (the database is unavailable). Any other failure is taken
+   * to be a row the database refuses: the batch is split in halves and retried, so one such row is
+   * isolated and dropped (counted) instead of failing its batch for ever. Absent: every failure retries.
+   */
+  isTransient?: (error: unknown) => boolean;
 }
 
 /**
@@ -32,6 +38,8 @@ export class BatchQueue<Entry> {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private lastFailed = false;
+  /** After a refused batch: the size of the next (half) batch. */
+  private splitNext: number | undefined;
 
   constructor(private readonly options: BatchQueueOptions<Entry>) {
     assert.ok(options.batchEntriesMax >= 1 && options.entriesMax >= options.batchEntriesMax);
@@ -56,9 +64,10 @@ export class BatchQueue<Entry> {
   /** Writes everything queued now, batch after batch, and resolves when done (or failed and dropped). */
   async flush(): Promise<void> {
     this.cancelTimer();
-    if (this.inFlight) await this.inFlight;
-    while (this.entries.length > 0) {
-      await this.writeOne();
+    this.lastFailed = false;
+    while (this.entries.length > 0 || this.inFlight) {
+      if (this.inFlight) await this.inFlight;
+      else await this.writeOne();
       // The database refused the batch: stop here; the timer retries (or close() drops and counts).
       if (this.lastFailed) return;
     }
@@ -103,7 +112,9 @@ export class BatchQueue<Entry> {
   }
 
   private writeOne(): Promise<void> {
-    const batch = this.entries.splice(0, this.options.batchEntriesMax);
+    const size = this.splitNext ?? this.options.batchEntriesMax;
+    this.splitNext = undefined;
+    const batch = this.entries.splice(0, size);
     const run = this.options
       .write(batch)
       .then(
@@ -114,15 +125,30 @@ export class BatchQueue<Entry> {
         (error: unknown) => {
           this.lastFailed = true;
           this.options.onWriteError?.(error);
-          this.requeue(batch);
+          this.retry(batch, error);
         },
       )
       .finally(() => {
         this.inFlight = undefined;
-        if (this.entries.length > 0 && !this.closed) this.schedule();
+        if (this.entries.length === 0 || this.closed) return;
+        if (this.splitNext !== undefined || this.entries.length >= this.options.batchEntriesMax) this.kick();
+        else this.schedule();
       });
     this.inFlight = run;
     return run;
+  }
+
+  private retry(batch: Entry[], error: unknown): void {
+    const transient = this.options.isTransient?.(error) ?? true;
+    if (transient) return this.requeue(batch);
+    if (batch.length === 1) {
+      this.options.onDrop?.(1, 'write_failed');
+      return;
+    }
+    // A refused row: halves go back to the front and are written one after the other, at once.
+    this.lastFailed = false;
+    this.requeue(batch);
+    this.splitNext = Math.ceil(batch.length / 2);
   }
 
   private requeue(batch: Entry[]): void {

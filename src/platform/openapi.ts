@@ -98,6 +98,13 @@ export const documentTags = [
   { name: 'admin', description: 'Staff-only operations (a second tag beside the feature tag).' },
   { name: 'bank-accounts', description: 'External bank accounts a customer links for withdrawals.' },
   { name: 'kyc', description: 'Know-your-customer submissions and their review by officers.' },
+  {
+    name: 'investigation',
+    description:
+      'Staff: the audit log, login audits, security events, the API access log and rate-limit violations.',
+  },
+  { name: 'activity', description: 'Your own login history and the audit entries about you.' },
+  { name: 'security', description: 'Staff: threat-intelligence indicators and the checks that use them.' },
 ];
 
 const documentDescription = [

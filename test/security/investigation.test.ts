@@ -175,6 +175,29 @@ describe('the API access log', () => {
     assert.ok(!text.includes(officer.accessToken) && !/authorization/i.test(text), 'no bearer token logged');
   });
 
+  test('regression: a NUL in a header no longer poisons the access log batch; the request is logged with U+FFFD', async () => {
+    const officer = await loginStaff(harness.app, 'officer');
+    const marker = `nul-${Date.now()}`;
+    const hostile = await harness.app.inject({
+      method: 'GET',
+      url: '/health',
+      headers: { 'user-agent': `${marker}\u0000agent`, accept: 'x\ud800y' },
+    });
+    const requestId = String(hostile.headers['x-request-id']);
+    const after = await harness.app.inject({ method: 'GET', url: '/health' });
+    const laterId = String(after.headers['x-request-id']);
+    const page = await eventually(
+      async () => (await get(officer, '/v1/admin/api-access-log?endpoint=/health&limit=100')).json() as Page,
+      (value) => value.items.some((item) => item.request_id === laterId),
+    );
+    const row = page.items.find((item) => item.request_id === requestId);
+    assert.equal(row?.user_agent, `${marker}\ufffdagent`);
+    assert.ok(
+      page.items.some((item) => item.request_id === laterId),
+      'later requests are still written',
+    );
+  });
+
   test('a login body is not hashed (a hash of a PIN is an oracle); other bodies are', async () => {
     const officer = await loginStaff(harness.app, 'officer');
     await loginCustomer(harness.app);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { TenantEntry } from '../../platform/tenant-batches.ts';
+import { printableText } from '../../platform/text-input.ts';
 import type { AccessLogRow } from './access-log.repository.ts';
 
 /** Headers kept in `request_headers`: never Authorization, Cookie or anything else that carries a secret. */
@@ -49,9 +50,17 @@ function headerSubset(request: FastifyRequest): Record<string, string> {
   for (const name of loggedHeaders) {
     const value = request.headers[name];
     if (value === undefined) continue;
-    kept[name] = (Array.isArray(value) ? value.join(', ') : value).slice(0, headerValueLengthMax);
+    kept[name] = clean(Array.isArray(value) ? value.join(', ') : value, headerValueLengthMax);
   }
   return kept;
+}
+
+/**
+ * Text as PostgreSQL can store it, within its column's bound: a NUL or an unpaired surrogate (which a
+ * refused request may well carry) would fail the whole batch's INSERT, so it becomes U+FFFD.
+ */
+function clean(text: string, lengthMax: number): string {
+  return printableText(text.slice(0, lengthMax));
 }
 
 function integerHeader(value: unknown): number | null {
@@ -71,9 +80,9 @@ export function accessLogEntry(request: FastifyRequest, reply: FastifyReply): Ac
     row: {
       created_at: new Date(),
       user_id: principal?.userId ?? null,
-      request_id: request.id.slice(0, 64),
-      method: request.method.slice(0, 10),
-      endpoint: (request.routeOptions.url ?? request.url.split('?')[0] ?? '/').slice(0, endpointLengthMax),
+      request_id: clean(request.id, 64),
+      method: clean(request.method, 10),
+      endpoint: clean(request.routeOptions.url ?? request.url.split('?')[0] ?? '/', endpointLengthMax),
       request_headers: JSON.stringify(headerSubset(request)),
       request_body_hash: bodyHash(request.body),
       response_status: status,
@@ -81,7 +90,7 @@ export function accessLogEntry(request: FastifyRequest, reply: FastifyReply): Ac
       bytes_sent: integerHeader(reply.getHeader('content-length')) ?? 0,
       bytes_received: integerHeader(request.headers['content-length']) ?? 0,
       ip_address: isIP(request.ip) ? request.ip : null,
-      user_agent: typeof userAgent === 'string' ? userAgent.slice(0, userAgentLengthMax) : null,
+      user_agent: typeof userAgent === 'string' ? clean(userAgent, userAgentLengthMax) : null,
       rate_limit_remaining:
         integerHeader(reply.getHeader('ratelimit-remaining')) ??
         integerHeader(reply.getHeader('x-ratelimit-remaining')),

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge } from 'prom-client';
+import { databaseUnavailable } from '../../db/database-errors.ts';
 import { BatchQueue } from '../../platform/batch-queue.ts';
 import { writePerTenant } from '../../platform/tenant-batches.ts';
 import { type AccessLogEntry, accessLogEntry } from './access-log.entry.ts';
@@ -24,6 +25,7 @@ export function registerAccessLog(app: FastifyInstance): void {
     batchEntriesMax: settings.batchEntriesMax,
     flushIntervalMs: settings.flushIntervalMs,
     closeWaitMs: settings.closeWaitMs,
+    isTransient: (error) => databaseUnavailable(error) !== undefined,
     write: (entries) => writeEntries(app, entries),
     onDrop: (count, reason) => metrics.dropped.inc({ reason }, count),
     onWritten: (count) => metrics.written.inc(count),

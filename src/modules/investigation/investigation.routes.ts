@@ -120,12 +120,9 @@ function registerExport(app: AppInstance, route: ListRoute): void {
       },
     },
     async (request, reply) => {
-      const page = await readListPage(
-        app.database,
-        route.name,
-        scopeOf(request, route.own),
-        request.query as ListQuery,
-      );
+      const { rows, ...filters } = request.query as Omit<ListQuery, 'limit'> & { rows: number };
+      const query: ListQuery = { ...filters, limit: rows };
+      const page = await readListPage(app.database, route.name, scopeOf(request, route.own), query);
       if (page.next_cursor) reply.header('x-next-cursor', page.next_cursor);
       reply.header('content-disposition', `attachment; filename="${route.path.split('/').at(-1)}.csv"`);
       return reply.type('text/csv; charset=utf-8').send(pageAsCsv(columns, page));

@@ -31,23 +31,35 @@ function filterText(maxLength: number, description?: string) {
   return Type.Optional(Type.String({ minLength: 1, maxLength, ...(description ? { description } : {}) }));
 }
 
+/** An id that is not a uuid: an audit entity id (`import`, an account number) or a request id. */
+function filterId(maxLength: number) {
+  return Type.Optional(
+    Type.String({ minLength: 1, maxLength, pattern: `^[A-Za-z0-9._:-]{1,${maxLength}}$` }),
+  );
+}
+
 const rangeFilters = {
   from: Type.Optional(DateTimeSchema({ description: 'Rows at or after this instant.' })),
   to: Type.Optional(DateTimeSchema({ description: 'Rows before this instant.' })),
 };
 
-/** The query of one list: its filters, the time range and a page; the export allows a larger page. */
-function listQuery<P extends TProperties>(filters: P, exportRows = false) {
-  const limit = exportRows
-    ? Type.Integer({
-        minimum: 1,
-        maximum: exportRowsMax,
-        default: 1000,
-        description: `Rows, 1-${exportRowsMax}.`,
-      })
-    : PageLimitSchema(50);
+/**
+ * The query of one list: its filters, the time range and a page (`limit`, at most 100). An export is
+ * not a page: it takes `rows`, up to exportRowsMax.
+ */
+function listQuery(filters: TProperties, exportRows = false): TObject {
+  const size: TProperties = exportRows
+    ? {
+        rows: Type.Integer({
+          minimum: 1,
+          maximum: exportRowsMax,
+          default: 1000,
+          description: `Rows to export, 1-${exportRowsMax}.`,
+        }),
+      }
+    : { limit: PageLimitSchema(50) };
   return Type.Object(
-    { ...filters, ...rangeFilters, cursor: CursorQuerySchema, limit },
+    { ...filters, ...rangeFilters, cursor: CursorQuerySchema, ...size },
     { additionalProperties: false },
   );
 }
@@ -59,11 +71,11 @@ export const listFilters = {
     user_id: Type.Optional(UuidSchema()),
     admin_id: Type.Optional(UuidSchema()),
     entity_type: filterText(50),
-    entity_id: filterText(100),
+    entity_id: filterId(100),
     action: filterText(50),
     event_type: filterText(100),
     event_status: Type.Optional(Type.Union(['SUCCESS', 'FAILED', 'BLOCKED'].map((v) => Type.Literal(v)))),
-    request_id: filterText(64),
+    request_id: filterId(64),
     ip: Type.Optional(IpFilterSchema),
   },
   loginAudits: {
@@ -89,7 +101,7 @@ export const listFilters = {
     method: filterText(10),
     endpoint: filterText(255, 'The route pattern, e.g. /v1/me/balances.'),
     response_status: Type.Optional(Type.Integer({ minimum: 100, maximum: 599 })),
-    request_id: filterText(64),
+    request_id: filterId(64),
     ip: Type.Optional(IpFilterSchema),
   },
   rateLimitViolations: {

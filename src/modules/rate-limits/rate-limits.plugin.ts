@@ -3,9 +3,11 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
 import { Counter } from 'prom-client';
+import { databaseUnavailable } from '../../db/database-errors.ts';
 import { BatchQueue } from '../../platform/batch-queue.ts';
 import { AppError } from '../../platform/errors.ts';
 import { type TenantEntry, writePerTenant } from '../../platform/tenant-batches.ts';
+import { printableText } from '../../platform/text-input.ts';
 import { insertViolations, type ViolationRow } from './rate-limits.repository.ts';
 
 /**
@@ -147,6 +149,7 @@ function violationRecorder(app: FastifyInstance) {
     batchEntriesMax: 200,
     flushIntervalMs: app.config.security.accessLog.flushIntervalMs,
     closeWaitMs: app.config.security.accessLog.closeWaitMs,
+    isTransient: (error) => databaseUnavailable(error) !== undefined,
     write: (entries) =>
       writePerTenant(app, entries, (tenantId, rows) => insertViolations(app.database.db, tenantId, rows)),
     onWriteError: (error) => app.log.warn({ err: error }, 'rate-limit violations not written; retrying'),
@@ -164,12 +167,14 @@ function violationRecorder(app: FastifyInstance) {
           created_at: new Date(now),
           user_id: request.principal?.userId ?? request.claims?.userId ?? null,
           ip_address: request.ip,
-          endpoint: (request.routeOptions.url ?? request.url.split('?')[0] ?? '/').slice(0, 255),
+          endpoint: printableText(
+            (request.routeOptions.url ?? request.url.split('?')[0] ?? '/').slice(0, 255),
+          ),
           request_count: outcome.max + 1,
           limit_threshold: outcome.max,
           time_window_minutes: Math.max(1, Math.ceil(settings.windowMs / 60_000)),
           violation_type: kind,
-          user_agent: typeof userAgent === 'string' ? userAgent.slice(0, 500) : null,
+          user_agent: typeof userAgent === 'string' ? printableText(userAgent.slice(0, 500)) : null,
           blocked_duration_minutes: Math.ceil(outcome.ttl / 60_000),
         },
       });

@@ -47,12 +47,28 @@ export const IndicatorChangesSchema = Type.Object(
 );
 export type IndicatorChanges = Static<typeof IndicatorChangesSchema>;
 
+/**
+ * One JSON import row: typed loosely (text within bounds) so that a bad value is reported for its row
+ * rather than refusing the whole import; import.ts checks each value.
+ */
+const ImportItemSchema = Type.Object(
+  {
+    indicator_type: Type.Optional(Type.String({ maxLength: 10 })),
+    indicator_value: Type.Optional(Type.String({ maxLength: 500 })),
+    threat_type: Type.Optional(Type.String({ maxLength: 100 })),
+    severity: Type.Optional(Type.String({ maxLength: 10 })),
+    confidence: Type.Optional(Type.Integer({ minimum: -1_000_000, maximum: 1_000_000 })),
+    source: Type.Optional(Type.String({ maxLength: 100 })),
+    description: Type.Optional(Type.String({ maxLength: 2000 })),
+    expires_at: Type.Optional(Type.String({ maxLength: 35 })),
+  },
+  { additionalProperties: false },
+);
+
 export const ImportBodySchema = Type.Object(
   {
     format: Type.Union([Type.Literal('json'), Type.Literal('csv')]),
-    indicators: Type.Optional(
-      Type.Array(Type.Record(Type.String({ maxLength: 50 }), Type.Unknown()), { maxItems: importRowsMax }),
-    ),
+    indicators: Type.Optional(Type.Array(ImportItemSchema, { maxItems: importRowsMax })),
     csv: Type.Optional(
       Type.String({
         maxLength: importBodyBytesMax,

@@ -4,6 +4,7 @@ import { Counter } from 'prom-client';
 import { withScope } from '../../db/tenant-transaction.ts';
 import { AppError } from '../../platform/errors.ts';
 import { resolveTenantId } from '../../platform/tenant-resolver.ts';
+import { printableText } from '../../platform/text-input.ts';
 import { insertSecurityEventRow } from '../security-events/security-events.repository.ts';
 import type { IndicatorHit, IndicatorIndex } from './indicators.index.ts';
 
@@ -69,7 +70,7 @@ export function registerThreatChecks(app: FastifyInstance, index: IndicatorIndex
         severity: hit.severity,
         threat_type: hit.threatType.slice(0, 100),
         ip_address: request.ip,
-        user_agent: request.headers['user-agent']?.slice(0, 1000) ?? null,
+        user_agent: printableText(request.headers['user-agent']?.slice(0, 1000) ?? '') || null,
         description: `${request.method} ${request.routeOptions.url} matched a ${hit.type} indicator`,
         details: JSON.stringify({
           indicator_id: hit.id,
