@@ -13,6 +13,7 @@ import type { DatabaseHandle } from './db/database.ts';
 import { registerAccessLog } from './modules/access-log/access-log.plugin.ts';
 import { healthRoutes } from './modules/health/health.routes.ts';
 import { registerIdentity } from './modules/identity/identity.plugin.ts';
+import { incidentRoutes } from './modules/incidents/incidents.routes.ts';
 import { investigationRoutes } from './modules/investigation/investigation.routes.ts';
 import { registerMoney } from './modules/money.plugin.ts';
 import { registerRateLimiting } from './modules/rate-limits/rate-limits.plugin.ts';
@@ -155,5 +156,6 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   await registerThreatIntel(app);
   await registerMoney(app);
   await app.register(investigationRoutes);
+  await app.register(incidentRoutes);
   return app;
 }

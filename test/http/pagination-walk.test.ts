@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import type { AppInstance } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
+import { withScope } from '../../src/db/tenant-transaction.ts';
 import { bearer, type LoggedIn, type LoggedInCustomer, loginCustomer, loginStaff } from '../helpers/auth.ts';
 import { documentedOperations, type OpenApiDocument, readOpenApiDocument } from '../helpers/openapi.ts';
 import { hostileCursors } from '../helpers/openapi-fuzz.ts';
@@ -53,6 +54,56 @@ async function createFixture(): Promise<void> {
       await post(staff, `/v1/admin/users/${customer.userId}/topup`, { amount: 2_000_000_000 }),
       202,
     );
+    await post(staff, '/v1/admin/security/indicators', {
+      indicator_type: 'ip',
+      indicator_value: `198.51.100.${10 + index}`,
+      threat_type: 'scanner',
+      severity: 'low',
+    });
+    await post(staff, '/v1/admin/security/incidents', {
+      incident_type: 'paging',
+      severity: 'low',
+      title: `Page ${index}`,
+    });
+    await withScope(app.database.db, { tenantId: customer.tenantId }, (transaction) =>
+      transaction
+        .insertInto('threat_events')
+        .values({ tenant_id: customer.tenantId, threat_type: 'paging', severity: 'low' })
+        .execute(),
+    );
+    await withScope(app.database.db, { tenantId: customer.tenantId }, (transaction) =>
+      transaction
+        .insertInto('security_events')
+        .values({
+          tenant_id: customer.tenantId,
+          event_type: 'PAGING',
+          event_category: 'threat',
+          severity: 'low',
+        })
+        .execute(),
+    );
+    await withScope(app.database.db, { tenantId: customer.tenantId }, async (transaction) => {
+      await transaction
+        .insertInto('rate_limit_violations')
+        .values({
+          tenant_id: customer.tenantId,
+          ip_address: '203.0.113.9',
+          endpoint: '/v1/me',
+          request_count: 601,
+          limit_threshold: 600,
+          time_window_minutes: 1,
+        })
+        .execute();
+      await transaction
+        .insertInto('login_audits')
+        .values({
+          tenant_id: customer.tenantId,
+          user_id: customer.userId,
+          login_type: 'user_login',
+          status: 'success',
+        })
+        .execute();
+    });
   }
 }
 
@@ -134,13 +185,17 @@ test('regression (issue 7 follow-up): a cursor that decodes to an impossible val
         `${what}: the answer names querystring.cursor`,
       );
     }
-    // A cursor this list issued still pages.
-    const first = await app.inject({ method: 'GET', url: `${concrete}?limit=1`, headers: bearer(who) });
-    const next = (first.json() as { next_cursor: string | null }).next_cursor;
+    // A cursor this list issued still pages. A CSV export takes `rows` and names it in x-next-cursor.
+    const csv = path.endsWith('/export');
+    const size = csv ? 'rows=1' : 'limit=1';
+    const first = await app.inject({ method: 'GET', url: `${concrete}?${size}`, headers: bearer(who) });
+    const next = csv
+      ? (first.headers['x-next-cursor'] as string | undefined)
+      : (first.json() as { next_cursor: string | null }).next_cursor;
     assert.ok(next, `${path} gives a next cursor`);
     const second = await app.inject({
       method: 'GET',
-      url: `${concrete}?limit=1&cursor=${next}`,
+      url: `${concrete}?${size}&cursor=${next}`,
       headers: bearer(who),
     });
     assert.equal(second.statusCode, 200, `${path}: ${second.body}`);

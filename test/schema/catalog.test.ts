@@ -13,6 +13,11 @@ import { seedColumns } from './seed-coverage.ts';
 
 /** Tables without tenant_id; a tenant table may reference these with a plain foreign key. */
 const globalTables = ['tenants', 'assets', 'roles', 'data_retention_policies'];
+/**
+ * Tables whose tenant_id is nullable on purpose: a row without a tenant is a shared feed every tenant
+ * reads (migration 0012). Their own RLS test is below; the tenant-table rules do not apply.
+ */
+const sharedFeedTables = ['threat_intelligence'];
 const appendOnlyTables = ['audit_logs', 'login_audits', 'transactions', 'session_logs', 'api_access_log'];
 const partitionedTables = ['audit_logs', 'login_audits', 'security_events', 'api_access_log'];
 const moneyColumns = [
@@ -50,7 +55,13 @@ before(async () => {
     order by c.table_name, c.ordinal_position`.execute(handle.db);
   columns = result.rows;
   tenantTables = [
-    ...new Set(columns.filter((column) => column.column_name === 'tenant_id').map((c) => c.table_name)),
+    ...new Set(
+      columns
+        .filter(
+          (column) => column.column_name === 'tenant_id' && !sharedFeedTables.includes(column.table_name),
+        )
+        .map((c) => c.table_name),
+    ),
   ];
   assert.ok(tenantTables.length >= 28, `expected the tenant tables, found ${tenantTables.length}`);
 });
@@ -169,6 +180,19 @@ describe('row-level security', () => {
       .filter((row) => !(row.enabled && row.forced && row.has_policy))
       .map((row) => row.table_name);
     assert.deepEqual(unprotected, []);
+  });
+});
+
+describe('shared-feed tables', () => {
+  test('threat_intelligence forces RLS: tenants read their rows and the shared ones, and write only their own', async () => {
+    const result = await sql<{ enabled: boolean; forced: boolean; policies: string[] }>`
+      select k.relrowsecurity as enabled, k.relforcerowsecurity as forced,
+             array(select p.polname::text from pg_policy p where p.polrelid = k.oid order by 1) as policies
+      from pg_class k
+      where k.relname = 'threat_intelligence' and k.relnamespace = 'public'::regnamespace`.execute(handle.db);
+    assert.deepEqual(result.rows, [
+      { enabled: true, forced: true, policies: ['tenant_insert', 'tenant_read', 'tenant_update'] },
+    ]);
   });
 });
 

@@ -48,17 +48,7 @@ export async function registerRateLimiting(app: FastifyInstance): Promise<RateLi
     timeWindow: settings.windowMs,
     ...(redis ? { redis, nameSpace: 'corebank-rate-limit:' } : {}),
   });
-  const errors = new Counter({
-    name: 'corebank_rate_limit_errors_total',
-    help: 'Rate-limit checks that failed (the store did not answer) and let the request through.',
-    registers: [app.metrics.registry],
-  });
-  const rejected = new Counter({
-    name: 'corebank_rate_limit_rejections_total',
-    help: 'Requests answered 429 by a rate limit, by limit.',
-    labelNames: ['limit'],
-    registers: [app.metrics.registry],
-  });
+  const { errors, rejected } = rateLimitMetrics(app);
   const recorder = violationRecorder(app);
   const checkers: Record<Kind, Checker> = {
     ip: app.createRateLimit({ max: settings.ipRequestsMax, keyGenerator: (request) => `ip:${request.ip}` }),
@@ -107,6 +97,23 @@ export async function registerRateLimiting(app: FastifyInstance): Promise<RateLi
         if (signedInUser(request)) await apply(request, reply, ['user']);
       });
     },
+  };
+}
+
+function rateLimitMetrics(app: FastifyInstance) {
+  const registers = [app.metrics.registry];
+  return {
+    errors: new Counter({
+      name: 'corebank_rate_limit_errors_total',
+      help: 'Rate-limit checks that failed (the store did not answer) and let the request through.',
+      registers,
+    }),
+    rejected: new Counter({
+      name: 'corebank_rate_limit_rejections_total',
+      help: 'Requests answered 429 by a rate limit, by limit.',
+      labelNames: ['limit'],
+      registers,
+    }),
   };
 }
 
