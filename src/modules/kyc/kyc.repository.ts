@@ -22,17 +22,6 @@ export async function listTenantIds(db: Kysely<Database>) {
   return db.selectFrom('tenants').select('id').execute();
 }
 
-/** Locks the customer's row: a customer's submissions serialize, so two cannot both become pending. */
-export async function lockCustomerForSubmission(
-  transaction: ScopedTransaction,
-  tenantId: string,
-  userId: string,
-): Promise<void> {
-  await sql`select id from users where tenant_id = ${tenantId} and id = ${userId} for update`.execute(
-    transaction,
-  );
-}
-
 export async function findPendingKycRecord(transaction: ScopedTransaction, tenantId: string, userId: string) {
   return transaction
     .selectFrom('kyc_records')

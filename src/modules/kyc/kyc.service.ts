@@ -6,6 +6,7 @@ import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { decodeIdCursor, nextIdCursor } from '../../platform/pagination.ts';
+import { lockUserRow } from '../staff/staff-users.repository.ts';
 import {
   decideKycRecord,
   expireApprovedKycRecords,
@@ -15,7 +16,6 @@ import {
   listKycRecordsByStatus,
   listTenantIds,
   listUserKycRecords,
-  lockCustomerForSubmission,
   lockKycRecord,
   recomputeKycTier,
 } from './kyc.repository.ts';
@@ -73,7 +73,8 @@ export async function submitKyc(
 ): Promise<KycView> {
   const { tenantId, userId } = principal;
   return withScope(services.db, { tenantId, userId }, async (transaction) => {
-    await lockCustomerForSubmission(transaction, tenantId, userId);
+    // Serializes a customer's submissions so two racing requests cannot both become pending.
+    await lockUserRow(transaction, tenantId, userId);
     const pending = await findPendingKycRecord(transaction, tenantId, userId);
     if (pending) throw new AppError('KYC_ALREADY_PENDING');
     const documentNumberHash = createHmac('sha256', services.documentKey)

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 import { AppError } from '../../platform/errors.ts';
 
@@ -43,4 +44,18 @@ export async function requireCustomer(
     .forShare()
     .executeTakeFirst();
   if (!row) throw new AppError('NOT_FOUND', 'No customer with this id.');
+}
+
+/**
+ * Locks a user's row for the rest of the transaction. A customer's own changes that must not race
+ * each other (a KYC submission, a change to their bank accounts) take it first and so serialize.
+ */
+export async function lockUserRow(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  userId: string,
+): Promise<void> {
+  await sql`select id from users where tenant_id = ${tenantId} and id = ${userId} for update`.execute(
+    transaction,
+  );
 }
