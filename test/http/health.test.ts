@@ -10,7 +10,7 @@ import {
 import { type AppInstance, buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.ts';
-import { readinessCheckTimeoutMs } from '../../src/modules/health/health.routes.ts';
+import { readinessCheckTimeoutMs } from '../../src/modules/health/health.service.ts';
 import { MissingPermissionError } from '../../src/platform/route-permission.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { v7 as uuidV7 } from 'uuid';
 import { counterSubjectHash } from '../../modules/identity/login-attempts.ts';
@@ -6,9 +7,34 @@ import { hoursAgo, hoursFromNow, type SeedContext, type SeededPeople } from './s
 
 /** Security operations and compliance samples: logins, API access, events, threats, incidents, limits. */
 export async function seedSecurity(context: SeedContext, people: SeededPeople): Promise<void> {
-  const tenant = { tenant_id: context.tenantId };
+  const customers = seededCustomers(people);
+  await seedLoginAudits(context, people, customers);
+  await seedApiAccess(context, customers);
+  const eventId = await seedSecurityEvents(context, people, customers);
+  await seedThreats(context, people, eventId);
+  await seedLimitsAndReports(context, people);
+  await seedSecurityControls(context, people);
+}
+
+interface SeededCustomerPair {
+  alice: { id: string };
+  budi: { id: string };
+}
+
+/** The samples name the seed's first two customers; a seed without them is a broken seed, not bad input. */
+function seededCustomers(people: SeededPeople): SeededCustomerPair {
   const [alice, budi] = people.customers;
-  if (!alice || !budi) throw new Error('seed expects customers');
+  assert.ok(alice && budi, 'the security samples need the two seeded customers');
+  return { alice, budi };
+}
+
+/** A login, a failed login, a staff login and a logout. */
+async function seedLoginAudits(
+  context: SeedContext,
+  people: SeededPeople,
+  { alice, budi }: SeededCustomerPair,
+): Promise<void> {
+  const tenant = { tenant_id: context.tenantId };
   await context.transaction
     .insertInto('login_audits')
     .values([
@@ -45,6 +71,10 @@ export async function seedSecurity(context: SeedContext, people: SeededPeople): 
       },
     ])
     .execute();
+}
+
+async function seedApiAccess(context: SeedContext, { alice }: SeededCustomerPair): Promise<void> {
+  const tenant = { tenant_id: context.tenantId };
   await context.transaction
     .insertInto('api_access_log')
     .values({
@@ -62,6 +92,15 @@ export async function seedSecurity(context: SeedContext, people: SeededPeople): 
       rate_limit_remaining: 99,
     })
     .execute();
+}
+
+/** A brute-force event and a resolved session event; returns the brute-force event's id. */
+async function seedSecurityEvents(
+  context: SeedContext,
+  people: SeededPeople,
+  { alice, budi }: SeededCustomerPair,
+): Promise<string> {
+  const tenant = { tenant_id: context.tenantId };
   const eventId = uuidV7();
   await context.transaction
     .insertInto('security_events')
@@ -91,8 +130,7 @@ export async function seedSecurity(context: SeedContext, people: SeededPeople): 
       },
     ])
     .execute();
-  await seedThreats(context, people, eventId);
-  await seedLimitsAndReports(context, people);
+  return eventId;
 }
 
 async function seedThreats(context: SeedContext, people: SeededPeople, eventId: string): Promise<void> {
@@ -202,7 +240,6 @@ async function seedLimitsAndReports(context: SeedContext, people: SeededPeople):
       created_by: people.officerId,
     })
     .execute();
-  await seedSecurityControls(context, people);
 }
 
 /**
@@ -210,8 +247,7 @@ async function seedLimitsAndReports(context: SeedContext, people: SeededPeople):
  * 15 minutes after the seed and the cleanup job removes it), and a large staff top-up waiting for a checker.
  */
 async function seedSecurityControls(context: SeedContext, people: SeededPeople): Promise<void> {
-  const [alice] = people.customers;
-  if (!alice) throw new Error('seed expects customers');
+  const { alice } = seededCustomers(people);
   const windowMs = context.config.authentication.ipFailureWindowMinutes * 60_000;
   const windowStartedAt = new Date();
   await context.transaction

@@ -1,4 +1,13 @@
 import type { DatabaseHandle } from '../../db/database.ts';
+import {
+  countRows,
+  enterMaintenance,
+  insertBatchBytesMax,
+  insertBatchRowsMax,
+  insertRows,
+  setTriggersEnabled,
+  truncateTables,
+} from './backup.repository.ts';
 import type { ProgressListener } from './backup.service.ts';
 import { BackupError, translateRowSecurityError } from './backup-errors.ts';
 import {
@@ -17,15 +26,6 @@ import {
   type TableShape,
   writeSequenceState,
 } from './table-catalog.ts';
-import {
-  countRows,
-  enterMaintenance,
-  insertBatchBytesMax,
-  insertBatchRowsMax,
-  insertRows,
-  setTriggersEnabled,
-  truncateTables,
-} from './table-data.ts';
 
 export interface RestoreOptions {
   file: string;

@@ -6,8 +6,16 @@ import { basename, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { sql } from 'kysely';
 import type { DatabaseHandle } from '../../db/database.ts';
+import {
+  countRows,
+  enterMaintenance,
+  enterReadOnlySnapshot,
+  lockTables,
+  readRowBatches,
+  recordBackup,
+  truncateTables,
+} from './backup.repository.ts';
 import { BackupError, translateRowSecurityError } from './backup-errors.ts';
 import {
   type BackupHeader,
@@ -25,14 +33,6 @@ import {
   readTableCatalog,
   type TableShape,
 } from './table-catalog.ts';
-import {
-  countRows,
-  enterMaintenance,
-  enterReadOnlySnapshot,
-  lockTables,
-  readRowBatches,
-  truncateTables,
-} from './table-data.ts';
 
 export { type BackupListing, listBackups, pruneBackups } from './backup-files.ts';
 export { type RestoreOptions, type RestoreResult, restoreBackup } from './backup-restore.ts';
@@ -202,14 +202,6 @@ function buildManifest(
     engine: header.engine,
     created_at: header.created_at,
   };
-}
-
-async function recordBackup(db: DatabaseExecutor, manifest: BackupManifest): Promise<void> {
-  await sql`
-    insert into backups (file_name, mode, sha256, size_bytes, schema_version, row_counts, engine, created_at)
-    values (${manifest.file}, ${manifest.mode}, ${manifest.sha256}, ${manifest.size_bytes},
-            ${manifest.schema_version}, ${JSON.stringify(manifest.row_counts)}::jsonb, ${manifest.engine},
-            ${manifest.created_at}::timestamptz)`.execute(db);
 }
 
 /**

@@ -1,18 +1,26 @@
-import { sql } from 'kysely';
-import type { DatabaseHandle } from '../../db/database.ts';
 import { migrationLockTableName, migrationTableName } from '../../db/migrator.ts';
 import { BackupError } from './backup-errors.ts';
+import {
+  type DatabaseExecutor,
+  selectAppliedMigrations,
+  selectColumns,
+  selectConstraints,
+  selectForeignKeyReferences,
+  selectInsertTriggers,
+  selectPrimaryKeyColumns,
+  selectSequenceNames,
+  selectSequenceState,
+  selectTopLevelTables,
+} from './table-catalog.repository.ts';
 
-/** A Kysely instance or a transaction on it: catalog reads run inside the caller's transaction. */
-export type DatabaseExecutor = DatabaseHandle['db'];
+export type { DatabaseExecutor } from './table-catalog.repository.ts';
+export { qualifiedTable, writeSequenceState } from './table-catalog.repository.ts';
 
 /**
  * Tables that never go into a backup and are never cleared: the migrator's bookkeeping (a restore must
  * not rewind which migrations ran) and the record of backups itself (a restore must not erase it).
  */
 export const excludedTableNames: readonly string[] = [migrationTableName, migrationLockTableName, 'backups'];
-
-const schemaName = 'public';
 
 export interface ColumnShape {
   name: string;
@@ -72,17 +80,9 @@ interface TableName {
   partitioned: boolean;
 }
 
-/** Partitions are reached through their parent, so only top-level tables count (relispartition false). */
+/** Partitions are reached through their parent, so only top-level tables count. */
 async function readDataTableNames(db: DatabaseExecutor): Promise<TableName[]> {
-  const result = await sql<{ name: string; partitioned: boolean }>`
-    select c.relname as name, c.relkind = 'p' as partitioned
-    from pg_class c
-    join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = ${schemaName}
-      and c.relkind in ('r', 'p')
-      and not c.relispartition
-    order by c.relname`.execute(db);
-  const names = result.rows.filter((row) => !excludedTableNames.includes(row.name));
+  const names = (await selectTopLevelTables(db)).filter((row) => !excludedTableNames.includes(row.name));
   for (const { name } of names) {
     if (!tableNamePattern.test(name)) {
       throw new BackupError('BACKUP_CONTENT_INVALID', `table name "${name}" is not a plain identifier`);
@@ -102,27 +102,15 @@ function groupByTable<T>(rows: (T & { table_name: string })[]): Map<string, T[]>
 }
 
 async function readColumns(db: DatabaseExecutor, tables: TableName[]): Promise<Map<string, ColumnShape[]>> {
-  const result = await sql<{
-    table_name: string;
-    name: string;
-    type: string;
-    not_null: boolean;
-    generated: boolean;
-    identity_always: boolean;
-  }>`
-    select c.relname as table_name, a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
-           a.attnotnull as not_null, a.attgenerated <> '' as generated, a.attidentity = 'a' as identity_always
-    from pg_attribute a
-    join pg_class c on c.oid = a.attrelid
-    join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = ${schemaName} and c.relname = any(${tables.map((table) => table.name)}::text[])
-      and a.attnum > 0 and not a.attisdropped
-    order by c.relname, a.attnum`.execute(db);
+  const rows = await selectColumns(
+    db,
+    tables.map((table) => table.name),
+  );
   const columns = new Map<string, ColumnShape[]>();
-  for (const [table, rows] of groupByTable(result.rows)) {
+  for (const [table, tableRows] of groupByTable(rows)) {
     columns.set(
       table,
-      rows.map((row) => ({
+      tableRows.map((row) => ({
         name: row.name,
         type: row.type,
         notNull: row.not_null,
@@ -135,71 +123,50 @@ async function readColumns(db: DatabaseExecutor, tables: TableName[]): Promise<M
 }
 
 async function readPrimaryKeys(db: DatabaseExecutor, tables: TableName[]): Promise<Map<string, string[]>> {
-  const result = await sql<{ table_name: string; column_name: string }>`
-    select c.relname as table_name, a.attname as column_name
-    from pg_constraint con
-    join pg_class c on c.oid = con.conrelid
-    join pg_namespace n on n.oid = c.relnamespace
-    cross join lateral unnest(con.conkey) with ordinality as key(attnum, position)
-    join pg_attribute a on a.attrelid = con.conrelid and a.attnum = key.attnum
-    where con.contype = 'p' and n.nspname = ${schemaName}
-      and c.relname = any(${tables.map((table) => table.name)}::text[])
-    order by c.relname, key.position`.execute(db);
+  const rows = await selectPrimaryKeyColumns(
+    db,
+    tables.map((table) => table.name),
+  );
   const keys = new Map<string, string[]>();
-  for (const [table, rows] of groupByTable(result.rows)) {
+  for (const [table, tableRows] of groupByTable(rows)) {
     keys.set(
       table,
-      rows.map((row) => row.column_name),
+      tableRows.map((row) => row.column_name),
     );
   }
   return keys;
 }
 
-/**
- * Constraint definitions for the schema snapshot. NOT NULL constraints are left out: PostgreSQL 18
- * records them in pg_constraint and 15 does not, and the column shape already carries them.
- */
+/** Constraint definitions for the schema snapshot (NOT NULL is carried by the column shape). */
 async function readConstraints(
   db: DatabaseExecutor,
   tables: TableName[],
 ): Promise<Map<string, ConstraintShape[]>> {
-  const result = await sql<{ table_name: string; name: string; kind: string; definition: string }>`
-    select c.relname as table_name, con.conname as name, con.contype::text as kind,
-           pg_get_constraintdef(con.oid) as definition
-    from pg_constraint con
-    join pg_class c on c.oid = con.conrelid
-    join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = ${schemaName} and con.contype <> 'n'
-      and c.relname = any(${tables.map((table) => table.name)}::text[])
-    order by c.relname, con.conname`.execute(db);
+  const rows = await selectConstraints(
+    db,
+    tables.map((table) => table.name),
+  );
   const constraints = new Map<string, ConstraintShape[]>();
-  for (const [table, rows] of groupByTable(result.rows)) {
+  for (const [table, tableRows] of groupByTable(rows)) {
     constraints.set(
       table,
-      rows.map(({ name, kind, definition }) => ({ name, kind, definition })),
+      tableRows.map(({ name, kind, definition }) => ({ name, kind, definition })),
     );
   }
   return constraints;
 }
 
-/** Only constraints between two top-level data tables count; partition-level copies are left out. */
+/** Only constraints between two top-level data tables count. */
 async function readForeignKeyReferences(
   db: DatabaseExecutor,
   tables: TableName[],
 ): Promise<Map<string, Set<string>>> {
-  const names = tables.map((table) => table.name);
-  const result = await sql<{ table_name: string; referenced: string }>`
-    select child.relname as table_name, parent.relname as referenced
-    from pg_constraint con
-    join pg_class child on child.oid = con.conrelid
-    join pg_class parent on parent.oid = con.confrelid
-    join pg_namespace child_namespace on child_namespace.oid = child.relnamespace
-    join pg_namespace parent_namespace on parent_namespace.oid = parent.relnamespace
-    where con.contype = 'f'
-      and child_namespace.nspname = ${schemaName} and parent_namespace.nspname = ${schemaName}
-      and child.relname = any(${names}::text[]) and parent.relname = any(${names}::text[])`.execute(db);
+  const rows = await selectForeignKeyReferences(
+    db,
+    tables.map((table) => table.name),
+  );
   const references = new Map<string, Set<string>>();
-  for (const row of result.rows) {
+  for (const row of rows) {
     // A self-reference orders rows within one table, not tables; the restore inserts a table's rows in
     // statements whose foreign keys are checked at the end of each statement.
     if (row.referenced === row.table_name) continue;
@@ -244,44 +211,21 @@ export interface SequenceState {
 
 /** Sequences of the application schema, except those owned by an excluded table. */
 export async function readSequenceNames(db: DatabaseExecutor): Promise<string[]> {
-  const result = await sql<{ name: string }>`
-    select s.relname as name
-    from pg_class s
-    join pg_namespace n on n.oid = s.relnamespace
-    where s.relkind = 'S' and n.nspname = ${schemaName}
-      and not exists (
-        select 1 from pg_depend d join pg_class owner on owner.oid = d.refobjid
-        where d.objid = s.oid and d.deptype in ('a', 'i') and owner.relname = any(${excludedTableNames}::text[])
-      )
-    order by s.relname`.execute(db);
-  return result.rows.map((row) => row.name);
+  return selectSequenceNames(db, excludedTableNames);
 }
 
 export async function readSequenceStates(db: DatabaseExecutor): Promise<SequenceState[]> {
   const states: SequenceState[] = [];
   for (const name of await readSequenceNames(db)) {
-    const result = await sql<{ last_value: string; is_called: boolean }>`
-      select last_value::text as last_value, is_called from ${sql.id(schemaName, name)}`.execute(db);
-    const row = result.rows[0];
+    const row = await selectSequenceState(db, name);
     if (row) states.push({ name, lastValue: row.last_value, isCalled: row.is_called });
   }
   return states;
 }
 
-export async function writeSequenceState(db: DatabaseExecutor, state: SequenceState): Promise<void> {
-  await sql`select setval(format('%I.%I', ${schemaName}::text, ${state.name}::text)::regclass,
-                          ${state.lastValue}::bigint, ${state.isCalled}::boolean)`.execute(db);
-}
-
 /** Names of the applied migrations in the order they apply; the last one is the schema version. */
 export async function readAppliedMigrations(db: DatabaseExecutor): Promise<string[]> {
-  const qualified = `${schemaName}.${migrationTableName}`;
-  const present = await sql<{ present: boolean }>`
-    select to_regclass(${qualified}) is not null as present`.execute(db);
-  if (!present.rows[0]?.present) return [];
-  const result = await sql<{ name: string }>`
-    select name from ${sql.id(schemaName, migrationTableName)} order by name`.execute(db);
-  return result.rows.map((row) => row.name);
+  return selectAppliedMigrations(db);
 }
 
 /** Names of user triggers that fire on INSERT, per table; a restore disables them while it loads rows. */
@@ -289,25 +233,13 @@ export async function readInsertTriggers(
   db: DatabaseExecutor,
   tables: string[],
 ): Promise<Map<string, string[]>> {
-  // tgtype bit 2 (value 4) is INSERT; internal triggers enforce foreign keys and must stay on.
-  const result = await sql<{ table_name: string; trigger_name: string }>`
-    select c.relname as table_name, t.tgname as trigger_name
-    from pg_trigger t
-    join pg_class c on c.oid = t.tgrelid
-    join pg_namespace n on n.oid = c.relnamespace
-    where not t.tgisinternal and (t.tgtype & 4) <> 0 and t.tgenabled <> 'D'
-      and n.nspname = ${schemaName} and c.relname = any(${tables}::text[])
-    order by c.relname, t.tgname`.execute(db);
+  const rows = await selectInsertTriggers(db, tables);
   const triggers = new Map<string, string[]>();
-  for (const [table, rows] of groupByTable(result.rows)) {
+  for (const [table, tableRows] of groupByTable(rows)) {
     triggers.set(
       table,
-      rows.map((row) => row.trigger_name),
+      tableRows.map((row) => row.trigger_name),
     );
   }
   return triggers;
-}
-
-export function qualifiedTable(name: string) {
-  return sql.id(schemaName, name);
 }

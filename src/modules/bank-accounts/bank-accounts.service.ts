@@ -1,9 +1,21 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { BankAccountType, Database } from '../../db/schema.ts';
 import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
 import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
+import { lockUserRow } from '../staff/staff-users.repository.ts';
+import {
+  type BankAccountValues,
+  clearPrimaryBankAccount,
+  findOldestActiveBankAccount,
+  findOwnBankAccount,
+  insertBankAccount,
+  listAllOwnBankAccounts,
+  listOwnBankAccounts,
+  promoteBankAccount,
+  updateBankAccountRow,
+} from './bank-accounts.repository.ts';
 
 export interface BankAccountView {
   id: string;
@@ -34,33 +46,9 @@ export type BankAccountChanges = Partial<
 /** A bound on linked accounts per user, so one customer cannot grow the table without limit. */
 export const bankAccountsPerUserMax = 20;
 
-const columns = [
-  'id',
-  'account_number',
-  'account_name',
-  'bank_name',
-  'bank_code',
-  'account_type',
-  'is_active',
-  'is_primary',
-  'created_at',
-  'updated_at',
-] as const;
+type BankAccountRow = Awaited<ReturnType<typeof insertBankAccount>>;
 
-type Row = {
-  id: string;
-  account_number: string;
-  account_name: string;
-  bank_name: string | null;
-  bank_code: string | null;
-  account_type: BankAccountType | null;
-  is_active: boolean;
-  is_primary: boolean;
-  created_at: Date;
-  updated_at: Date;
-};
-
-function view(row: Row): BankAccountView {
+function view(row: BankAccountRow): BankAccountView {
   return { ...row, created_at: row.created_at.toISOString(), updated_at: row.updated_at.toISOString() };
 }
 
@@ -75,35 +63,21 @@ async function asOwner<T>(
   work: (transaction: ScopedTransaction) => Promise<T>,
 ): Promise<T> {
   return withScope(db, { tenantId: principal.tenantId, userId: principal.userId }, async (transaction) => {
-    await sql`select id from users where tenant_id = ${principal.tenantId} and id = ${principal.userId} for update`.execute(
-      transaction,
-    );
+    await lockUserRow(transaction, principal.tenantId, principal.userId);
     return work(transaction);
   });
 }
 
-function ownAccounts(transaction: ScopedTransaction, principal: Principal) {
-  return transaction
-    .selectFrom('bank_accounts')
-    .select(columns)
-    .where('tenant_id', '=', principal.tenantId)
-    .where('user_id', '=', principal.userId);
-}
-
-async function findOwn(transaction: ScopedTransaction, principal: Principal, id: string): Promise<Row> {
-  const row = await ownAccounts(transaction, principal).where('id', '=', id).executeTakeFirst();
+/** The caller's active account, or NOT_FOUND / BANK_ACCOUNT_INACTIVE. */
+async function findOwnActive(
+  transaction: ScopedTransaction,
+  principal: Principal,
+  id: string,
+): Promise<BankAccountRow> {
+  const row = await findOwnBankAccount(transaction, principal.tenantId, principal.userId, id);
   if (!row) throw new AppError('NOT_FOUND', 'The bank account does not exist.');
+  if (!row.is_active) throw new AppError('BANK_ACCOUNT_INACTIVE');
   return row;
-}
-
-async function clearPrimary(transaction: ScopedTransaction, principal: Principal): Promise<void> {
-  await transaction
-    .updateTable('bank_accounts')
-    .set({ is_primary: false })
-    .where('tenant_id', '=', principal.tenantId)
-    .where('user_id', '=', principal.userId)
-    .where('is_primary', '=', true)
-    .execute();
 }
 
 export async function listBankAccounts(
@@ -112,13 +86,10 @@ export async function listBankAccounts(
   includeInactive: boolean,
 ): Promise<BankAccountView[]> {
   return withScope(db, { tenantId: principal.tenantId, userId: principal.userId }, async (transaction) => {
-    let query = ownAccounts(transaction, principal);
-    if (!includeInactive) query = query.where('is_active', '=', true);
-    const rows = await query
-      .orderBy('is_primary', 'desc')
-      .orderBy('created_at')
-      .limit(bankAccountsPerUserMax)
-      .execute();
+    const rows = await listOwnBankAccounts(transaction, principal.tenantId, principal.userId, {
+      includeInactive,
+      limit: bankAccountsPerUserMax,
+    });
     return rows.map(view);
   });
 }
@@ -130,7 +101,7 @@ export async function addBankAccount(
   input: NewBankAccountInput,
 ): Promise<BankAccountView> {
   return asOwner(db, principal, async (transaction) => {
-    const existing = await ownAccounts(transaction, principal).execute();
+    const existing = await listAllOwnBankAccounts(transaction, principal.tenantId, principal.userId);
     const same = existing.find((row) => row.account_number === input.account_number);
     if (same?.is_active) {
       throw new AppError('BANK_ACCOUNT_EXISTS', undefined, [
@@ -142,8 +113,8 @@ export async function addBankAccount(
     }
     const hasActive = existing.some((row) => row.is_active);
     const primary = input.is_primary === true || !hasActive;
-    if (primary) await clearPrimary(transaction, principal);
-    const values = {
+    if (primary) await clearPrimaryBankAccount(transaction, principal.tenantId, principal.userId);
+    const values: BankAccountValues = {
       account_name: input.account_name,
       bank_name: input.bank_name ?? null,
       bank_code: input.bank_code ?? null,
@@ -153,23 +124,14 @@ export async function addBankAccount(
     };
     // A soft-deleted account linked again comes back to life: (user, account number) stays unique.
     const row = same
-      ? await transaction
-          .updateTable('bank_accounts')
-          .set(values)
-          .where('tenant_id', '=', principal.tenantId)
-          .where('id', '=', same.id)
-          .returning(columns)
-          .executeTakeFirstOrThrow()
-      : await transaction
-          .insertInto('bank_accounts')
-          .values({
-            tenant_id: principal.tenantId,
-            user_id: principal.userId,
-            account_number: input.account_number,
-            ...values,
-          })
-          .returning(columns)
-          .executeTakeFirstOrThrow();
+      ? await updateBankAccountRow(transaction, principal.tenantId, same.id, values)
+      : await insertBankAccount(
+          transaction,
+          principal.tenantId,
+          principal.userId,
+          input.account_number,
+          values,
+        );
     await recordAudit(transaction, audit, {
       entityType: 'bank_account',
       entityId: row.id,
@@ -188,15 +150,8 @@ export async function updateBankAccount(
   changes: BankAccountChanges,
 ): Promise<BankAccountView> {
   return asOwner(db, principal, async (transaction) => {
-    const before = await findOwn(transaction, principal, id);
-    if (!before.is_active) throw new AppError('BANK_ACCOUNT_INACTIVE');
-    const row = await transaction
-      .updateTable('bank_accounts')
-      .set(changes)
-      .where('tenant_id', '=', principal.tenantId)
-      .where('id', '=', id)
-      .returning(columns)
-      .executeTakeFirstOrThrow();
+    const before = await findOwnActive(transaction, principal, id);
+    const row = await updateBankAccountRow(transaction, principal.tenantId, id, changes);
     await recordAudit(transaction, audit, {
       entityType: 'bank_account',
       entityId: id,
@@ -220,16 +175,9 @@ export async function setPrimaryBankAccount(
   id: string,
 ): Promise<BankAccountView> {
   return asOwner(db, principal, async (transaction) => {
-    const before = await findOwn(transaction, principal, id);
-    if (!before.is_active) throw new AppError('BANK_ACCOUNT_INACTIVE');
-    await clearPrimary(transaction, principal);
-    const row = await transaction
-      .updateTable('bank_accounts')
-      .set({ is_primary: true })
-      .where('tenant_id', '=', principal.tenantId)
-      .where('id', '=', id)
-      .returning(columns)
-      .executeTakeFirstOrThrow();
+    await findOwnActive(transaction, principal, id);
+    await clearPrimaryBankAccount(transaction, principal.tenantId, principal.userId);
+    const row = await updateBankAccountRow(transaction, principal.tenantId, id, { is_primary: true });
     await recordAudit(transaction, audit, {
       entityType: 'bank_account',
       entityId: id,
@@ -248,28 +196,14 @@ export async function deleteBankAccount(
   id: string,
 ): Promise<BankAccountView> {
   return asOwner(db, principal, async (transaction) => {
-    const before = await findOwn(transaction, principal, id);
-    if (!before.is_active) throw new AppError('BANK_ACCOUNT_INACTIVE');
-    const row = await transaction
-      .updateTable('bank_accounts')
-      .set({ is_active: false, is_primary: false })
-      .where('tenant_id', '=', principal.tenantId)
-      .where('id', '=', id)
-      .returning(columns)
-      .executeTakeFirstOrThrow();
+    const before = await findOwnActive(transaction, principal, id);
+    const row = await updateBankAccountRow(transaction, principal.tenantId, id, {
+      is_active: false,
+      is_primary: false,
+    });
     if (before.is_primary) {
-      const next = await ownAccounts(transaction, principal)
-        .where('is_active', '=', true)
-        .orderBy('created_at')
-        .executeTakeFirst();
-      if (next) {
-        await transaction
-          .updateTable('bank_accounts')
-          .set({ is_primary: true })
-          .where('tenant_id', '=', principal.tenantId)
-          .where('id', '=', next.id)
-          .execute();
-      }
+      const next = await findOldestActiveBankAccount(transaction, principal.tenantId, principal.userId);
+      if (next) await promoteBankAccount(transaction, principal.tenantId, next.id);
     }
     await recordAudit(transaction, audit, {
       entityType: 'bank_account',

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { v7 as uuidV7 } from 'uuid';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 import type { AuditContext } from '../../platform/audit/audit-trail.ts';
@@ -188,7 +189,7 @@ export async function endStaffHold(
 }
 
 function requireRow(hold: HoldRow | undefined): HoldRow {
-  if (!hold) throw new Error('the hold row was written in this transaction');
+  assert.ok(hold, 'the hold row was written in this transaction');
   return hold;
 }
 

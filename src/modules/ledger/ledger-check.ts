@@ -1,6 +1,15 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.ts';
 import { applicationRole, applyScope } from '../../db/tenant-transaction.ts';
+import {
+  countWalletsAndEntries,
+  findChainBreakRow,
+  findLockedMismatchRow,
+  findUnbalancedAssetRow,
+  findUnbalancedMovementRow,
+  findWalletOffenderRow,
+  listTenantIdsInOrder,
+} from './ledger-check.repository.ts';
 
 export interface LedgerProblem {
   tenantId: string;
@@ -17,18 +26,6 @@ export interface LedgerCheckResult {
   problem: LedgerProblem | undefined;
 }
 
-interface WalletOffender {
-  id: string;
-  asset_code: string;
-  /** Balances as decimal text: a system wallet's may pass 2^53. */
-  balance: string;
-  entry_count: number;
-  entries: number;
-  sequence_max: number;
-  entry_sum: string;
-  last_balance_after: string | null;
-}
-
 /**
  * Proves the ledger's invariants tenant by tenant, each in one repeatable-read snapshot so concurrent
  * traffic cannot produce a false alarm: every wallet's balance equals its last entry's balance_after
@@ -37,7 +34,7 @@ interface WalletOffender {
  * Returns the first offender found, in that order.
  */
 export async function checkLedger(db: Kysely<Database>): Promise<LedgerCheckResult> {
-  const tenants = await db.selectFrom('tenants').select('id').orderBy('id').execute();
+  const tenants = await listTenantIdsInOrder(db);
   const result: LedgerCheckResult = { tenants: tenants.length, wallets: 0, entries: 0, problem: undefined };
   for (const { id: tenantId } of tenants) {
     const problem = await db
@@ -45,13 +42,9 @@ export async function checkLedger(db: Kysely<Database>): Promise<LedgerCheckResu
       .setIsolationLevel('repeatable read')
       .execute(async (transaction) => {
         await applyScope(transaction, { tenantId }, applicationRole);
-        const counts = await sql<{ wallets: number; entries: number }>`
-          select (select count(*) from wallets where tenant_id = ${tenantId})::bigint as wallets,
-                 (select count(*) from transactions where tenant_id = ${tenantId})::bigint as entries`.execute(
-          transaction,
-        );
-        result.wallets += counts.rows[0]?.wallets ?? 0;
-        result.entries += counts.rows[0]?.entries ?? 0;
+        const counts = await countWalletsAndEntries(transaction, tenantId);
+        result.wallets += counts?.wallets ?? 0;
+        result.entries += counts?.entries ?? 0;
         return (
           (await findWalletOffender(transaction, tenantId)) ??
           (await findChainBreak(transaction, tenantId)) ??
@@ -71,24 +64,7 @@ export async function checkLedger(db: Kysely<Database>): Promise<LedgerCheckResu
 type Reader = Kysely<Database>;
 
 async function findWalletOffender(transaction: Reader, tenantId: string): Promise<LedgerProblem | undefined> {
-  const rows = await sql<WalletOffender>`
-    select w.id, w.asset_code, w.balance::text as balance, w.entry_count,
-           coalesce(e.entries, 0)::bigint as entries, coalesce(e.sequence_max, 0)::bigint as sequence_max,
-           coalesce(e.entry_sum, 0)::text as entry_sum, e.last_balance_after::text as last_balance_after
-    from wallets w
-    left join (
-      select wallet_id, count(*) as entries, max(entry_sequence) as sequence_max,
-             sum(balance_after - balance_before) as entry_sum,
-             (array_agg(balance_after order by entry_sequence desc))[1] as last_balance_after
-      from transactions where tenant_id = ${tenantId} group by wallet_id
-    ) e on e.wallet_id = w.id
-    where w.tenant_id = ${tenantId}
-      and (w.balance <> coalesce(e.entry_sum, 0)
-        or w.entry_count <> coalesce(e.entries, 0)
-        or coalesce(e.sequence_max, 0) <> coalesce(e.entries, 0)
-        or (e.entries > 0 and e.last_balance_after <> w.balance))
-    order by w.id limit 1`.execute(transaction);
-  const wallet = rows.rows[0];
+  const wallet = await findWalletOffenderRow(transaction, tenantId);
   if (!wallet) return undefined;
   const message =
     wallet.sequence_max !== wallet.entries
@@ -100,19 +76,7 @@ async function findWalletOffender(transaction: Reader, tenantId: string): Promis
 }
 
 async function findChainBreak(transaction: Reader, tenantId: string): Promise<LedgerProblem | undefined> {
-  const rows = await sql<{
-    wallet_id: string;
-    entry_sequence: number;
-    balance_before: string;
-    previous: string;
-  }>`
-    select wallet_id, entry_sequence, balance_before::text as balance_before, previous::text as previous from (
-      select wallet_id, entry_sequence, balance_before,
-             coalesce(lag(balance_after) over (partition by wallet_id order by entry_sequence), 0) as previous
-      from transactions where tenant_id = ${tenantId}
-    ) chain where balance_before <> previous
-    order by wallet_id, entry_sequence limit 1`.execute(transaction);
-  const row = rows.rows[0];
+  const row = await findChainBreakRow(transaction, tenantId);
   if (!row) return undefined;
   return {
     tenantId,
@@ -126,13 +90,7 @@ async function findUnbalancedMovement(
   transaction: Reader,
   tenantId: string,
 ): Promise<LedgerProblem | undefined> {
-  const rows = await sql<{ movement_id: string; total: string; assets: number }>`
-    select movement_id, sum(balance_after - balance_before)::text as total, count(distinct asset_code)::bigint as assets
-    from transactions where tenant_id = ${tenantId}
-    group by movement_id
-    having sum(balance_after - balance_before) <> 0 or count(distinct asset_code) <> 1
-    order by movement_id limit 1`.execute(transaction);
-  const row = rows.rows[0];
+  const row = await findUnbalancedMovementRow(transaction, tenantId);
   if (!row) return undefined;
   return {
     tenantId,
@@ -146,10 +104,7 @@ async function findUnbalancedAsset(
   transaction: Reader,
   tenantId: string,
 ): Promise<LedgerProblem | undefined> {
-  const rows = await sql<{ asset_code: string; total: string }>`
-    select asset_code, sum(balance)::text as total from wallets where tenant_id = ${tenantId}
-    group by asset_code having sum(balance) <> 0 order by asset_code limit 1`.execute(transaction);
-  const row = rows.rows[0];
+  const row = await findUnbalancedAssetRow(transaction, tenantId);
   if (!row) return undefined;
   return {
     tenantId,
@@ -160,15 +115,7 @@ async function findUnbalancedAsset(
 }
 
 async function findLockedMismatch(transaction: Reader, tenantId: string): Promise<LedgerProblem | undefined> {
-  const rows = await sql<{ id: string; locked: string; held: string }>`
-    select w.id, w.locked::text as locked, coalesce(h.held, 0)::text as held from wallets w
-    left join (
-      select wallet_id, sum(amount) as held from balance_holds
-      where tenant_id = ${tenantId} and status = 'active' group by wallet_id
-    ) h on h.wallet_id = w.id
-    where w.tenant_id = ${tenantId} and w.locked <> coalesce(h.held, 0)
-    order by w.id limit 1`.execute(transaction);
-  const row = rows.rows[0];
+  const row = await findLockedMismatchRow(transaction, tenantId);
   if (!row) return undefined;
   return {
     tenantId,

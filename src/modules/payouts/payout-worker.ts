@@ -96,7 +96,7 @@ async function settleWithdrawal(
     const status = await lockOperationStatus(transaction, tenantId, withdrawal.id);
     if (status !== 'processing' || !withdrawal.hold_id) return { respond: () => 'skipped' };
     const hold = await findHold(transaction, tenantId, withdrawal.hold_id);
-    if (!hold) throw new Error(`withdrawal ${withdrawal.id} has no hold`);
+    assert.ok(hold, `withdrawal ${withdrawal.id} has no hold`);
     return result.outcome === 'paid'
       ? describePayoutCompletion(transaction, tenantId, withdrawal, hold, result)
       : describePayoutFailure(transaction, tenantId, withdrawal, hold, result.errorMessage);

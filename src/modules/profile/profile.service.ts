@@ -4,7 +4,12 @@ import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail
 import { type Caller, callerOf, type Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { scopeOf } from '../sessions/sessions.service.ts';
-import { findUserProfile } from './profile.repository.ts';
+import {
+  findUserProfile,
+  lockProfileForUpdate,
+  saveProfileDetails,
+  updateUserNameAndAvatar,
+} from './profile.repository.ts';
 
 /**
  * The caller's own profile (seed 001). Only name, avatar, tags and metadata can change: balance,
@@ -57,36 +62,19 @@ export async function updateProfile(
   update: ProfileUpdate,
 ): Promise<Profile> {
   await withScope(database.db, scopeOf(principal), async (transaction) => {
-    const before = await transaction
-      .selectFrom('users as u')
-      .leftJoin('user_profiles as p', (join) =>
-        join.onRef('p.tenant_id', '=', 'u.tenant_id').onRef('p.user_id', '=', 'u.id'),
-      )
-      .select(['u.name', 'u.avatar', 'p.tags', 'p.metadata', 'p.id as profile_id'])
-      .where('u.id', '=', principal.userId)
-      .forUpdate('u')
-      .executeTakeFirstOrThrow();
+    const { tenantId, userId } = principal;
+    const before = await lockProfileForUpdate(transaction, tenantId, userId);
     const userChanges: { name?: string; avatar?: string | null } = {};
     if (update.name !== undefined) userChanges.name = update.name;
     if (update.avatar !== undefined) userChanges.avatar = update.avatar;
     if (Object.keys(userChanges).length > 0) {
-      await transaction.updateTable('users').set(userChanges).where('id', '=', principal.userId).execute();
+      await updateUserNameAndAvatar(transaction, tenantId, userId, userChanges);
     }
     if (update.tags !== undefined || update.metadata !== undefined) {
-      const tags = update.tags ?? before.tags ?? [];
-      const metadata = JSON.stringify(update.metadata ?? before.metadata ?? {});
-      if (before.profile_id) {
-        await transaction
-          .updateTable('user_profiles')
-          .set({ tags, metadata })
-          .where('id', '=', before.profile_id)
-          .execute();
-      } else {
-        await transaction
-          .insertInto('user_profiles')
-          .values({ tenant_id: principal.tenantId, user_id: principal.userId, tags, metadata })
-          .execute();
-      }
+      await saveProfileDetails(transaction, tenantId, userId, before.profile_id, {
+        tags: update.tags ?? before.tags ?? [],
+        metadataJson: JSON.stringify(update.metadata ?? before.metadata ?? {}),
+      });
     }
     await recordAudit(transaction, context, {
       entityType: 'user',

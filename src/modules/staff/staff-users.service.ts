@@ -1,7 +1,6 @@
-import { sql } from 'kysely';
 import type { Config } from '../../config/config.ts';
 import type { DatabaseHandle } from '../../db/database.ts';
-import type { LogoutReason } from '../../db/schema.ts';
+import type { LogoutReason, RoleName, UserStatus } from '../../db/schema.ts';
 import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
 import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
 import { staffRoles } from '../../platform/auth/permissions.ts';
@@ -9,6 +8,16 @@ import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { decodeIdCursor, encodeIdCursor } from '../../platform/pagination.ts';
 import { endSessions } from '../sessions/sessions.service.ts';
+import {
+  countActiveSessions,
+  deactivateUser,
+  findUserDetail,
+  listTenantUsers,
+  lockActionTarget,
+  removeUserMfa,
+  setUserStatus,
+  unlockUser,
+} from './staff-users.repository.ts';
 
 /**
  * Staff user management: list and search with keyset pagination, view, block / unblock, deactivate
@@ -22,7 +31,7 @@ export interface StaffServices {
 
 export interface UserListQuery {
   q?: string | undefined;
-  role?: string | undefined;
+  role?: RoleName | undefined;
   status?: number | undefined;
   limit: number;
   cursor?: string | undefined;
@@ -52,39 +61,7 @@ export interface UserDetail extends UserListItem {
   active_sessions: number;
 }
 
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (character) => `\\${character}`);
-}
-
-const listColumns = [
-  'id',
-  'role',
-  'name',
-  'email',
-  'phone',
-  'status',
-  'kyc_tier',
-  'mfa_enabled',
-  'locked_until',
-  'last_login_at',
-  'created_at',
-  'deleted_at',
-] as const;
-
-interface ListRow {
-  id: string;
-  role: string;
-  name: string;
-  email: string | null;
-  phone: string | null;
-  status: number;
-  kyc_tier: number;
-  mfa_enabled: boolean;
-  locked_until: Date | null;
-  last_login_at: Date | null;
-  created_at: Date;
-  deleted_at: Date | null;
-}
+type ListRow = Awaited<ReturnType<typeof listTenantUsers>>[number];
 
 function listItem(row: ListRow): UserListItem {
   return {
@@ -109,27 +86,18 @@ export async function listUsers(
   principal: Principal,
   query: UserListQuery,
 ): Promise<{ users: UserListItem[]; nextCursor: string | null }> {
-  const rows = await withScope(services.database.db, { tenantId: principal.tenantId }, (transaction) => {
-    let select = transaction.selectFrom('users').select([...listColumns]);
-    if (query.cursor) select = select.where('id', '<', decodeIdCursor(query.cursor));
-    if (query.role) select = select.where('role', '=', query.role as 'customer');
-    if (query.status !== undefined) select = select.where('status', '=', query.status as 1);
-    if (query.q) {
-      const pattern = `%${escapeLike(query.q.toLowerCase())}%`;
-      select = select.where((eb) =>
-        eb.or([
-          eb(sql`lower(name)`, 'like', pattern),
-          eb('email', 'like', pattern),
-          eb('phone', 'like', pattern),
-        ]),
-      );
-    }
-    return select
-      .orderBy('id', 'desc')
-      .limit(query.limit + 1)
-      .execute();
-  });
-  const page = rows.slice(0, query.limit) as ListRow[];
+  const filter = {
+    q: query.q,
+    role: query.role,
+    // The route's schema bounds the status to 0…2, the column's values.
+    status: query.status as UserStatus | undefined,
+    limit: query.limit,
+    beforeId: query.cursor ? decodeIdCursor(query.cursor) : undefined,
+  };
+  const rows = await withScope(services.database.db, { tenantId: principal.tenantId }, (transaction) =>
+    listTenantUsers(transaction, principal.tenantId, filter),
+  );
+  const page = rows.slice(0, query.limit);
   const last = page.at(-1);
   return {
     users: page.map(listItem),
@@ -143,42 +111,24 @@ export async function viewUser(
   userId: string,
 ): Promise<UserDetail> {
   return withScope(services.database.db, { tenantId: principal.tenantId }, async (transaction) => {
-    const row = await transaction
-      .selectFrom('users')
-      .select([...listColumns, 'failed_login_attempts', 'lockout_count', 'trust_score', 'permissions'])
-      .where('id', '=', userId)
-      .executeTakeFirst();
+    const row = await findUserDetail(transaction, principal.tenantId, userId);
     if (!row) throw new AppError('NOT_FOUND', 'No user with this id.');
-    const sessions = await transaction
-      .selectFrom('device_sessions')
-      .select((eb) => eb.fn.countAll<string>().as('count'))
-      .where('user_id', '=', userId)
-      .where('is_active', '=', true)
-      .where('expires_at', '>', sql<Date>`now()`)
-      .executeTakeFirstOrThrow();
+    const activeSessions = await countActiveSessions(transaction, principal.tenantId, userId);
     return {
-      ...listItem(row as ListRow),
+      ...listItem(row),
       failed_login_attempts: row.failed_login_attempts,
       lockout_count: row.lockout_count,
       locked_until: row.locked_until?.toISOString() ?? null,
       trust_score: Number(row.trust_score),
       permissions: row.permissions,
-      active_sessions: Number(sessions.count),
+      active_sessions: activeSessions,
     };
   });
 }
 
 export type StaffAction = 'block' | 'unblock' | 'deactivate' | 'force_logout' | 'reset_mfa' | 'unlock';
 
-interface TargetRow {
-  id: string;
-  role: string;
-  status: number;
-  mfa_enabled: boolean;
-  locked_until: Date | null;
-  failed_login_attempts: number;
-  deleted_at: Date | null;
-}
+type TargetRow = NonNullable<Awaited<ReturnType<typeof lockActionTarget>>>;
 
 async function loadTarget(
   transaction: ScopedTransaction,
@@ -186,12 +136,7 @@ async function loadTarget(
   userId: string,
   action: StaffAction,
 ): Promise<TargetRow> {
-  const target = (await transaction
-    .selectFrom('users')
-    .select(['id', 'role', 'status', 'mfa_enabled', 'locked_until', 'failed_login_attempts', 'deleted_at'])
-    .where('id', '=', userId)
-    .forUpdate()
-    .executeTakeFirst()) as TargetRow | undefined;
+  const target = await lockActionTarget(transaction, principal.tenantId, userId);
   // A deactivated user is gone for every action (deactivation is final): 404 like an unknown id.
   if (!target || target.deleted_at !== null) throw new AppError('NOT_FOUND', 'No user with this id.');
   if (target.id === principal.userId && action !== 'force_logout') {
@@ -223,7 +168,7 @@ export async function applyStaffAction(
 ): Promise<UserDetail> {
   await withScope(services.database.db, { tenantId: principal.tenantId }, async (transaction) => {
     const target = await loadTarget(transaction, principal, userId, action);
-    const users = transaction.updateTable('users').where('id', '=', userId);
+    const tenantId = principal.tenantId;
     let oldValues: Record<string, unknown> = {};
     let newValues: Record<string, unknown> = {};
     let sessionsEnded = 0;
@@ -232,39 +177,30 @@ export async function applyStaffAction(
       case 'unblock': {
         const status = action === 'block' ? 2 : 1;
         if (target.status === 0) throw new AppError('CONFLICT', 'The account is deactivated.');
-        await users.set({ status }).execute();
+        await setUserStatus(transaction, tenantId, userId, status);
         oldValues = { status: target.status };
         newValues = { status };
         break;
       }
       case 'deactivate': {
-        await users.set({ status: 0, deleted_at: sql<Date>`coalesce(deleted_at, now())` }).execute();
-        sessionsEnded = (await endAll(transaction, context, principal.tenantId, userId, 'forced')).length;
+        await deactivateUser(transaction, tenantId, userId);
+        sessionsEnded = (await endAll(transaction, context, tenantId, userId, 'forced')).length;
         oldValues = { status: target.status, deleted_at: target.deleted_at };
         newValues = { status: 0, deleted: true };
         break;
       }
       case 'force_logout':
-        sessionsEnded = (await endAll(transaction, context, principal.tenantId, userId, 'forced')).length;
+        sessionsEnded = (await endAll(transaction, context, tenantId, userId, 'forced')).length;
         break;
       case 'reset_mfa': {
-        await users
-          .set({
-            mfa_enabled: false,
-            mfa_secret_ciphertext: null,
-            mfa_secret_key_id: null,
-            totp_last_used_step: null,
-          })
-          .execute();
-        await transaction.deleteFrom('mfa_backup_codes').where('user_id', '=', userId).execute();
-        await transaction.deleteFrom('trusted_devices').where('user_id', '=', userId).execute();
-        sessionsEnded = (await endAll(transaction, context, principal.tenantId, userId, 'forced')).length;
+        await removeUserMfa(transaction, tenantId, userId);
+        sessionsEnded = (await endAll(transaction, context, tenantId, userId, 'forced')).length;
         oldValues = { mfa_enabled: target.mfa_enabled };
         newValues = { mfa_enabled: false };
         break;
       }
       case 'unlock':
-        await users.set({ locked_until: null, failed_login_attempts: 0 }).execute();
+        await unlockUser(transaction, tenantId, userId);
         oldValues = {
           locked_until: target.locked_until,
           failed_login_attempts: target.failed_login_attempts,

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AppInstance } from '../../app.ts';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
@@ -23,7 +24,13 @@ const secured = [{ bearerAuth: [] }];
 /** The checkers' side of maker–checker staff top-ups (issue 7.6); the maker uses POST /v1/admin/users/:id/topup. */
 export const topupApprovalsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const services: MoneyServices = { db: app.database.db, money: app.config.money };
+  registerList(app, services);
+  registerView(app, services);
+  registerApprove(app, services);
+  registerReject(app, services);
+};
 
+function registerList(app: AppInstance, services: MoneyServices): void {
   app.get(
     '/v1/admin/topup-approvals',
     {
@@ -38,7 +45,9 @@ export const topupApprovalsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => listTopupApprovals(services, requirePrincipal(request), request.query),
   );
+}
 
+function registerView(app: AppInstance, services: MoneyServices): void {
   app.get(
     '/v1/admin/topup-approvals/:id',
     {
@@ -53,7 +62,9 @@ export const topupApprovalsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => viewTopupApproval(services, requirePrincipal(request), request.params.id),
   );
+}
 
+function registerApprove(app: AppInstance, services: MoneyServices): void {
   app.post(
     '/v1/admin/topup-approvals/:id/approve',
     {
@@ -81,7 +92,9 @@ export const topupApprovalsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return approveTopup(services, principal, audit, request.params.id);
     },
   );
+}
 
+function registerReject(app: AppInstance, services: MoneyServices): void {
   app.post(
     '/v1/admin/topup-approvals/:id/reject',
     {
@@ -104,4 +117,4 @@ export const topupApprovalsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return rejectTopup(services, principal, audit, request.params.id, request.body.reason);
     },
   );
-};
+}

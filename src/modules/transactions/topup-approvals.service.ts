@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import type { TopupApprovalStatus } from '../../db/schema.ts';
 import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
 import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
@@ -108,7 +109,7 @@ async function describeApproval(
       });
     },
     respond: () => {
-      if (!decided) throw new Error('the decision is written before the response');
+      assert.ok(decided, 'the decision is written before the response');
       return approvalResponse(decided);
     },
   };

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { v7 as uuidV7 } from 'uuid';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 import type { AuditContext } from '../../platform/audit/audit-trail.ts';
@@ -172,7 +173,7 @@ function topupResponse(
   posted: readonly PostedEntry[],
 ): MoneyResponse {
   const credited = posted[1];
-  if (!credited) throw new Error('a top-up posts the customer entry second');
+  assert.ok(credited, 'a top-up posts the customer entry second');
   return {
     status: 201,
     body: {

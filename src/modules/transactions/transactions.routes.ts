@@ -1,13 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { withScope } from '../../db/tenant-transaction.ts';
+import type { AppInstance } from '../../app.ts';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { callerOf, requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
 import { idempotencyKeyFrom, sendMoneyResponse } from '../ledger/idempotency.ts';
 import type { MoneyServices } from '../ledger/money-services.ts';
-import { requireTenantUser } from '../staff/staff-users.repository.ts';
 import { topup } from './topups.service.ts';
-import { readOwnStatement, readStatement } from './transactions.repository.ts';
 import {
   IdempotencyHeadersSchema,
   MoneyMovementSchema,
@@ -18,12 +16,20 @@ import {
   TopupBodySchema,
   UserIdParamsSchema,
 } from './transactions.schemas.ts';
+import { readCallerStatement, readCustomerStatement } from './transactions.service.ts';
 
 const moneyErrors = errorResponses(...moneyMovementErrorCodes);
+const secured = [{ bearerAuth: [] }];
 
 export const transactionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const services: MoneyServices = { db: app.database.db, money: app.config.money };
+  registerOwnTopup(app, services);
+  registerStaffTopup(app, services);
+  registerOwnStatement(app);
+  registerCustomerStatement(app);
+};
 
+function registerOwnTopup(app: AppInstance, services: MoneyServices): void {
   app.post(
     '/v1/transactions/topup',
     {
@@ -32,7 +38,7 @@ export const transactionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['money'],
         summary:
           'Top up your own wallet from the cash-in account (development; production uses a funding source)',
-        security: [{ bearerAuth: [] }],
+        security: secured,
         headers: IdempotencyHeadersSchema,
         body: TopupBodySchema,
         response: { 201: MoneyMovementSchema, ...moneyErrors },
@@ -46,7 +52,9 @@ export const transactionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return sendMoneyResponse(reply as never, response);
     },
   );
+}
 
+function registerStaffTopup(app: AppInstance, services: MoneyServices): void {
   app.post(
     '/v1/admin/users/:id/topup',
     {
@@ -55,7 +63,7 @@ export const transactionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['money', 'admin'],
         summary:
           "Staff: credit a customer's wallet from the cash-in account (201); above the approval threshold the request waits for a second staff member (202)",
-        security: [{ bearerAuth: [] }],
+        security: secured,
         params: UserIdParamsSchema,
         headers: IdempotencyHeadersSchema,
         body: TopupBodySchema,
@@ -75,7 +83,9 @@ export const transactionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return sendMoneyResponse(reply as never, response);
     },
   );
+}
 
+function registerOwnStatement(app: AppInstance): void {
   app.get(
     '/v1/transactions',
     {
@@ -83,14 +93,16 @@ export const transactionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['money'],
         summary: 'Your statement: ledger entries newest first with balance_before/after, keyset-paginated',
-        security: [{ bearerAuth: [] }],
+        security: secured,
         querystring: StatementQuerySchema,
         response: { 200: StatementSchema, ...errorResponses('VALIDATION_FAILED') },
       },
     },
-    async (request) => readOwnStatement(app.database, callerOf(request).scope, request.query),
+    async (request) => readCallerStatement(app.database, callerOf(request), request.query),
   );
+}
 
+function registerCustomerStatement(app: AppInstance): void {
   app.get(
     '/v1/admin/users/:id/transactions',
     {
@@ -98,18 +110,13 @@ export const transactionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['money', 'admin'],
         summary: "Staff: any customer's statement, with the same filters and pagination",
-        security: [{ bearerAuth: [] }],
+        security: secured,
         params: UserIdParamsSchema,
         querystring: StatementQuerySchema,
         response: { 200: StatementSchema, ...errorResponses('NOT_FOUND') },
       },
     },
-    async (request) => {
-      const principal = requirePrincipal(request);
-      return withScope(app.database.db, { tenantId: principal.tenantId }, async (transaction) => {
-        await requireTenantUser(transaction, principal.tenantId, request.params.id);
-        return readStatement(transaction, principal.tenantId, request.params.id, request.query);
-      });
-    },
+    async (request) =>
+      readCustomerStatement(app.database, requirePrincipal(request), request.params.id, request.query),
   );
-};
+}

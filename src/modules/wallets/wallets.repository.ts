@@ -72,7 +72,7 @@ export async function ensureCustomerWallet(
     )
     .execute();
   const created = await findCustomerWalletId(transaction, tenantId, userId, assetCode);
-  if (!created) throw new Error('customer wallet missing right after it was opened');
+  assert.ok(created, 'customer wallet missing right after it was opened');
   return created;
 }
 
@@ -119,7 +119,7 @@ export async function ensureSystemWallet(
     )
     .execute();
   const created = await find();
-  if (!created) throw new Error('system wallet missing right after it was created');
+  assert.ok(created, 'system wallet missing right after it was created');
   return created.id;
 }
 

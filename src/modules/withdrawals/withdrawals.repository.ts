@@ -50,3 +50,20 @@ export async function insertWithdrawal(
     .returning(['id', 'created_at'])
     .executeTakeFirstOrThrow();
 }
+
+/** One of the user's own withdrawal operations, or undefined. */
+export async function findOwnWithdrawal(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  userId: string,
+  operationId: string,
+) {
+  return transaction
+    .selectFrom('operations')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('user_id', '=', userId)
+    .where('id', '=', operationId)
+    .where('operation_type', '=', 'withdrawal')
+    .executeTakeFirst();
+}

@@ -1,74 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
-import { withScope } from '../../db/tenant-transaction.ts';
+import type { AppInstance } from '../../app.ts';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { requirePrincipal } from '../../platform/auth/principal.ts';
-import { AppError } from '../../platform/errors.ts';
 import { errorResponses } from '../../platform/openapi.ts';
-import { IdParamsSchema, UuidSchema } from '../../platform/schema-types.ts';
 import { idempotencyKeyFrom, sendMoneyResponse } from '../ledger/idempotency.ts';
 import type { MoneyServices } from '../ledger/money-services.ts';
-import {
-  AmountSchema,
-  AssetSchema,
-  IdempotencyHeadersSchema,
-  moneyMovementErrorCodes,
-} from '../transactions/transactions.schemas.ts';
-import { requestWithdrawal } from './withdrawals.service.ts';
-
-const WithdrawBodySchema = Type.Object(
-  {
-    amount: AmountSchema,
-    asset: Type.Optional(AssetSchema),
-    bank_account_id: UuidSchema({ description: 'One of your active linked bank accounts.' }),
-  },
-  {
-    additionalProperties: false,
-    examples: [{ amount: 2000000, bank_account_id: '0193a5c2-7d1e-7b3c-9f00-5a1f3c2b4d6e' }],
-  },
-);
-
-const nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
-
-const WithdrawalSchema = Type.Object(
-  {
-    operation_id: Type.String({ format: 'uuid' }),
-    type: Type.Literal('withdrawal'),
-    status: Type.Union([
-      Type.Literal('pending'),
-      Type.Literal('processing'),
-      Type.Literal('completed'),
-      Type.Literal('failed'),
-    ]),
-    asset: Type.String({ maxLength: 16 }),
-    amount: Type.Integer({ minimum: 1 }),
-    bank_account_id: Type.String({ format: 'uuid' }),
-    hold_id: Type.String({ format: 'uuid' }),
-    external_reference: Type.Optional(nullable(Type.String({ maxLength: 255 }))),
-    error_message: Type.Optional(nullable(Type.String({ maxLength: 2000 }))),
-    created_at: Type.String({ format: 'date-time' }),
-    completed_at: Type.Optional(nullable(Type.String({ format: 'date-time' }))),
-  },
-  {
-    additionalProperties: false,
-    examples: [
-      {
-        operation_id: '0193a5c2-7d1e-7b3c-9f00-5a1f3c2b4d6e',
-        type: 'withdrawal',
-        status: 'pending',
-        asset: 'IDR',
-        amount: 2000000,
-        bank_account_id: '0193a5c2-7d1e-7b3c-9f00-5a1f3c2b4d6f',
-        hold_id: '0193a5c2-7d1e-7b3c-9f00-5a1f3c2b4d70',
-        created_at: '2026-11-22T10:00:00.000Z',
-      },
-    ],
-  },
-);
+import { IdempotencyHeadersSchema, moneyMovementErrorCodes } from '../transactions/transactions.schemas.ts';
+import { WithdrawalParamsSchema, WithdrawalSchema, WithdrawBodySchema } from './withdrawals.schemas.ts';
+import { readOwnWithdrawal, requestWithdrawal } from './withdrawals.service.ts';
 
 export const withdrawalsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const services: MoneyServices = { db: app.database.db, money: app.config.money };
+  registerWithdraw(app, services);
+  registerReadWithdrawal(app, services);
+};
 
+function registerWithdraw(app: AppInstance, services: MoneyServices): void {
   app.post(
     '/v1/transactions/withdraw',
     {
@@ -94,7 +41,9 @@ export const withdrawalsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return sendMoneyResponse(reply as never, response);
     },
   );
+}
 
+function registerReadWithdrawal(app: AppInstance, services: MoneyServices): void {
   app.get(
     '/v1/withdrawals/:id',
     {
@@ -103,39 +52,10 @@ export const withdrawalsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['money'],
         summary: 'One of your withdrawals: pending → processing → completed | failed',
         security: [{ bearerAuth: [] }],
-        params: IdParamsSchema('The operation_id of one of your withdrawals.'),
+        params: WithdrawalParamsSchema,
         response: { 200: WithdrawalSchema, ...errorResponses('NOT_FOUND') },
       },
     },
-    async (request) => {
-      const principal = requirePrincipal(request);
-      const operation = await withScope(
-        app.database.db,
-        { tenantId: principal.tenantId, userId: principal.userId },
-        (transaction) =>
-          transaction
-            .selectFrom('operations')
-            .selectAll()
-            .where('tenant_id', '=', principal.tenantId)
-            .where('user_id', '=', principal.userId)
-            .where('id', '=', request.params.id)
-            .where('operation_type', '=', 'withdrawal')
-            .executeTakeFirst(),
-      );
-      if (!operation?.bank_account_id || !operation.hold_id) throw new AppError('NOT_FOUND');
-      return {
-        operation_id: operation.id,
-        type: 'withdrawal' as const,
-        status: operation.status,
-        asset: operation.asset_code,
-        amount: operation.amount,
-        bank_account_id: operation.bank_account_id,
-        hold_id: operation.hold_id,
-        external_reference: operation.external_reference,
-        error_message: operation.error_message,
-        created_at: operation.created_at.toISOString(),
-        completed_at: operation.completed_at?.toISOString() ?? null,
-      };
-    },
+    async (request) => readOwnWithdrawal(services, requirePrincipal(request), request.params.id),
   );
-};
+}

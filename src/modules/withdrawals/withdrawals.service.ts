@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { v7 as uuidV7 } from 'uuid';
-import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
+import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
 import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
@@ -13,7 +13,12 @@ import { addDailyOutgoing } from '../limits/limits.repository.ts';
 import { assertSingleAmount, limitsFor } from '../limits/limits.rules.ts';
 import { assertDailyOutgoing } from '../limits/limits.service.ts';
 import { assertAmount, requireAsset } from '../wallets/assets.service.ts';
-import { findBankAccount, insertWithdrawal, type WithdrawalValues } from './withdrawals.repository.ts';
+import {
+  findBankAccount,
+  findOwnWithdrawal,
+  insertWithdrawal,
+  type WithdrawalValues,
+} from './withdrawals.repository.ts';
 
 export interface WithdrawInput {
   amount: number;
@@ -156,5 +161,45 @@ function withdrawalResponse(withdrawal: WithdrawalValues, createdAt: Date | unde
       hold_id: withdrawal.holdId,
       created_at: createdAt.toISOString(),
     },
+  };
+}
+
+/** A withdrawal as its owner polls it; an operation that is not one of theirs is NOT_FOUND. */
+export interface WithdrawalView {
+  operation_id: string;
+  type: 'withdrawal';
+  status: 'pending' | 'processing' | 'completed' | 'failed';
+  asset: string;
+  amount: number;
+  bank_account_id: string;
+  hold_id: string;
+  external_reference: string | null;
+  error_message: string | null;
+  created_at: string;
+  completed_at: string | null;
+}
+
+export async function readOwnWithdrawal(
+  services: MoneyServices,
+  principal: Principal,
+  operationId: string,
+): Promise<WithdrawalView> {
+  const { tenantId, userId } = principal;
+  const operation = await withScope(services.db, { tenantId, userId }, (transaction) =>
+    findOwnWithdrawal(transaction, tenantId, userId, operationId),
+  );
+  if (!operation?.bank_account_id || !operation.hold_id) throw new AppError('NOT_FOUND');
+  return {
+    operation_id: operation.id,
+    type: 'withdrawal',
+    status: operation.status,
+    asset: operation.asset_code,
+    amount: operation.amount,
+    bank_account_id: operation.bank_account_id,
+    hold_id: operation.hold_id,
+    external_reference: operation.external_reference,
+    error_message: operation.error_message,
+    created_at: operation.created_at.toISOString(),
+    completed_at: operation.completed_at?.toISOString() ?? null,
   };
 }

@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
-import { type DatabaseExecutor, qualifiedTable, type TableShape } from './table-catalog.ts';
+import type { BackupManifest } from './backup-format.ts';
+import { type DatabaseExecutor, qualifiedTable } from './table-catalog.repository.ts';
+import type { TableShape } from './table-catalog.ts';
 
 /** Rows fetched per round trip when reading, and the most rows or bytes sent in one insert. */
 export const readBatchRowsMax = 1000;
@@ -122,4 +124,13 @@ export async function setTriggersEnabled(
       );
     }
   }
+}
+
+/** Records a completed backup in `backups` (a restore never erases this table). */
+export async function recordBackup(db: DatabaseExecutor, manifest: BackupManifest): Promise<void> {
+  await sql`
+    insert into backups (file_name, mode, sha256, size_bytes, schema_version, row_counts, engine, created_at)
+    values (${manifest.file}, ${manifest.mode}, ${manifest.sha256}, ${manifest.size_bytes},
+            ${manifest.schema_version}, ${JSON.stringify(manifest.row_counts)}::jsonb, ${manifest.engine},
+            ${manifest.created_at}::timestamptz)`.execute(db);
 }
