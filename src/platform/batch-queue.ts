@@ -140,7 +140,10 @@ export class BatchQueue<Entry> {
 
   private retry(batch: Entry[], error: unknown): void {
     const transient = this.options.isTransient?.(error) ?? true;
-    if (transient) return this.requeue(batch);
+    if (transient) {
+      this.requeue(batch);
+      return;
+    }
     if (batch.length === 1) {
       this.options.onDrop?.(1, 'write_failed');
       return;
