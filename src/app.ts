@@ -17,6 +17,7 @@ import { incidentRoutes } from './modules/incidents/incidents.routes.ts';
 import { investigationRoutes } from './modules/investigation/investigation.routes.ts';
 import { registerMoney } from './modules/money.plugin.ts';
 import { registerRateLimiting } from './modules/rate-limits/rate-limits.plugin.ts';
+import { registerRefusalEvents } from './modules/security-events/refusal-events.plugin.ts';
 import { registerThreatIntel } from './modules/threat-intel/indicators.routes.ts';
 import {
   answerServerErrors,
@@ -139,6 +140,7 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   registerExposureGuard(app, config.exposure);
   registerMetrics(app, metrics, config.exposure.metrics);
   registerAccessLog(app);
+  registerRefusalEvents(app);
   const rateLimiting = await registerRateLimiting(app);
   rateLimiting.beforeAuthentication(app);
 

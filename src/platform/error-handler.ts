@@ -140,6 +140,7 @@ function logRejection(
 
 export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const clientError = toClientError(error);
+  request.errorCode = clientError.code;
   // A rejection after the guard set the principal (403) is logged with the tenant and user too.
   tagRequestLog(request, reply);
   const unavailable = error instanceof AppError ? undefined : databaseUnavailable(error);
@@ -277,4 +278,11 @@ export function answerServerErrors(
 ): void {
   if (withClientErrors) server.on('clientError', handleClientError.bind(app));
   server.on('checkExpectation', handleUnmetExpectation.bind(app));
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The code of the error this request was answered with (security events read it). */
+    errorCode?: string;
+  }
 }

@@ -11,3 +11,15 @@ export async function insertSecurityEventRow(
 ): Promise<void> {
   await transaction.insertInto('security_events').values(row).execute();
 }
+
+/** Several events in one INSERT (the batched writers of refused requests). */
+export async function insertSecurityEventRows(
+  transaction: ScopedTransaction,
+  rows: readonly NewSecurityEventRow[],
+): Promise<void> {
+  if (rows.length > 0)
+    await transaction
+      .insertInto('security_events')
+      .values([...rows])
+      .execute();
+}

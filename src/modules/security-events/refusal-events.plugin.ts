@@ -1,0 +1,92 @@
+import { isIP } from 'node:net';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Counter } from 'prom-client';
+import { databaseUnavailable } from '../../db/database-errors.ts';
+import { withScope } from '../../db/tenant-transaction.ts';
+import { BatchQueue } from '../../platform/batch-queue.ts';
+import { type TenantEntry, writePerTenant } from '../../platform/tenant-batches.ts';
+import { printableText } from '../../platform/text-input.ts';
+import type { NewSecurityEventRow } from './security-events.repository.ts';
+import { insertSecurityEventRows } from './security-events.repository.ts';
+
+type EventRow = Omit<NewSecurityEventRow, 'tenant_id'>;
+
+interface RefusalKind {
+  type: string;
+  category: 'authorization' | 'authentication';
+  severity: 'low' | 'medium';
+  description: string;
+}
+
+/** Refusals that are security events (issue 10 item 1); the others (400s, 404s) are not. */
+const refusals: Record<string, RefusalKind> = {
+  FORBIDDEN: {
+    type: 'AUTHORIZATION_DENIED',
+    category: 'authorization',
+    severity: 'medium',
+    description: 'A signed-in caller asked for something their permissions do not allow',
+  },
+  UNAUTHENTICATED: {
+    type: 'ACCESS_TOKEN_REJECTED',
+    category: 'authentication',
+    severity: 'low',
+    description: 'A bearer token was missing, invalid, expired or for an ended session',
+  },
+};
+
+function refusalRow(request: FastifyRequest, kind: RefusalKind): EventRow {
+  const userAgent = request.headers['user-agent'];
+  return {
+    created_at: new Date(),
+    user_id: request.principal?.userId ?? request.claims?.userId ?? null,
+    event_type: kind.type,
+    event_category: kind.category,
+    severity: kind.severity,
+    ip_address: isIP(request.ip) ? request.ip : null,
+    user_agent: typeof userAgent === 'string' ? printableText(userAgent.slice(0, 1000)) : null,
+    description: kind.description,
+    target_resource: printableText(`${request.method} ${request.routeOptions.url ?? ''}`.slice(0, 255)),
+    details: JSON.stringify({ request_id: request.id }),
+    action_taken: 'deny',
+  };
+}
+
+/**
+ * Security events for refused requests (issue 10 item 1): every 403 FORBIDDEN (authorization) and
+ * every 401 UNAUTHENTICATED of a request that carried a bearer token (authentication). A refused
+ * request changed nothing, so its event is written in a transaction of its own — in batches after
+ * the response (BatchQueue), never on the request's critical path.
+ */
+export function registerRefusalEvents(app: FastifyInstance): void {
+  const counted = new Counter({
+    name: 'corebank_security_events_total',
+    help: 'Security events recorded for refused requests, by type.',
+    labelNames: ['type'],
+    registers: [app.metrics.registry],
+  });
+  const queue = new BatchQueue<TenantEntry<EventRow>>({
+    entriesMax: 10_000,
+    batchEntriesMax: 200,
+    flushIntervalMs: app.config.security.accessLog.flushIntervalMs,
+    closeWaitMs: app.config.security.accessLog.closeWaitMs,
+    isTransient: (error) => databaseUnavailable(error) !== undefined,
+    write: (entries) =>
+      writePerTenant(app, entries, (tenantId, rows) =>
+        withScope(app.database.db, { tenantId }, (transaction) => insertSecurityEventRows(transaction, rows)),
+      ),
+    onWriteError: (error) => app.log.warn({ err: error }, 'security events not written; retrying'),
+  });
+  app.addHook('onResponse', async (request) => {
+    const kind = request.errorCode ? refusals[request.errorCode] : undefined;
+    if (!kind) return;
+    if (kind.type === 'ACCESS_TOKEN_REJECTED' && !request.headers.authorization) return;
+    counted.inc({ type: kind.type });
+    queue.push({
+      tenantId: request.principal?.tenantId ?? request.claims?.tenantId ?? request.resolvedTenantId,
+      row: refusalRow(request, kind),
+    });
+  });
+  app.addHook('onClose', async () => {
+    await queue.close();
+  });
+}
