@@ -30,6 +30,8 @@ export interface RateLimitConfig {
 export interface SecurityConfig {
   accessLog: AccessLogConfig;
   rateLimit: RateLimitConfig;
+  /** An outgoing entry at or above this (minor units) is "unusual" in the security summary. */
+  largeAmountMinor: number;
 }
 
 /** Tests exercise many requests from one address; they set the limits they test explicitly. */
@@ -58,6 +60,13 @@ export function readSecurityConfig(source: Source, environment: Environment): Se
         60_000,
       ),
     },
+    largeAmountMinor: readInteger(
+      source,
+      'SECURITY_LARGE_AMOUNT_MINOR',
+      1_000_000_000,
+      1,
+      Number.MAX_SAFE_INTEGER,
+    ),
     rateLimit: {
       enabled: readBoolean(source, 'RATE_LIMIT_ENABLED', true),
       windowMs: readInteger(source, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 86_400_000),

@@ -13,8 +13,10 @@ import {
   querySchema,
   ResolveEventBodySchema,
   rowSchemas,
+  SecuritySummarySchema,
 } from './investigation.schemas.ts';
 import { pageAsCsv, readListPage, resolveEvent } from './investigation.service.ts';
+import { readSecuritySummary } from './security-summary.service.ts';
 
 const secured = [{ bearerAuth: [] }];
 
@@ -132,6 +134,7 @@ function registerExport(app: AppInstance, route: ListRoute): void {
 
 /** Investigation (issue 10 item 8): staff lists of every log, and a customer's own history. */
 export const investigationRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  registerSummary(app);
   for (const route of listRoutes) {
     registerList(app, route);
     registerExport(app, route);
@@ -157,3 +160,25 @@ export const investigationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 };
+
+function registerSummary(app: AppInstance): void {
+  app.get(
+    '/v1/admin/security/summary',
+    {
+      config: { permission: 'audit:read' },
+      schema: {
+        tags: ['investigation', 'admin'],
+        summary:
+          'Staff: the alerting figures — errors, failed logins (per address), active users and sessions, open incidents, top offending addresses, large outgoing entries',
+        security: secured,
+        response: { 200: SecuritySummarySchema },
+      },
+    },
+    async (request) =>
+      readSecuritySummary(
+        app.database,
+        requirePrincipal(request).tenantId,
+        app.config.security.largeAmountMinor,
+      ),
+  );
+}

@@ -300,3 +300,42 @@ export const ResolveEventBodySchema = Type.Object(
   { additionalProperties: false },
 );
 export type ResolveEventBody = Static<typeof ResolveEventBodySchema>;
+
+const count = () => Type.Integer({ minimum: 0 });
+
+export const SecuritySummarySchema = Type.Object({
+  generated_at: Type.String({ format: 'date-time' }),
+  server_errors_last_hour: count(),
+  failed_logins_last_15_minutes: count(),
+  active_users_last_24_hours: count(),
+  active_sessions: count(),
+  failed_logins_by_address_last_hour: Type.Array(
+    Type.Object({ ip_address: Type.String(), failures: count() }),
+    {
+      maxItems: 10,
+    },
+  ),
+  top_offending_addresses_last_24_hours: Type.Array(
+    Type.Object({ ip_address: Type.String(), events: count() }),
+    {
+      maxItems: 10,
+    },
+  ),
+  open_incidents_by_severity: Type.Array(Type.Object({ severity: Type.String(), incidents: count() }), {
+    maxItems: 4,
+  }),
+  large_outgoing_last_24_hours: Type.Object({
+    amount_min: Type.Integer(),
+    entries: Type.Array(
+      Type.Object({
+        id: Type.String({ format: 'uuid' }),
+        user_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+        asset: Type.String(),
+        amount: Type.Integer(),
+        type: Type.String(),
+        created_at: Type.String({ format: 'date-time' }),
+      }),
+      { maxItems: 10 },
+    ),
+  }),
+});
