@@ -12,7 +12,8 @@ import {
   TokenPairResponseSchema,
   TotpCodeSchema,
 } from './identity.schemas.ts';
-import { type PasswordSession, passwordLogin } from './password-login.service.ts';
+import { tokenPairResponse } from '../sessions/session-tokens.ts';
+import { passwordLogin } from './password-login.service.ts';
 
 export const PasswordLoginBodySchema = Type.Object(
   {
@@ -51,18 +52,6 @@ const EmailLoginBodySchema = Type.Object(PasswordLoginBodySchema.properties, {
   additionalProperties: false,
   examples: [{ email: 'budi@example.com', password: 'a long and unusual passphrase' }],
 });
-
-export function tokenPairResponse(session: PasswordSession) {
-  return {
-    access_token: session.accessToken,
-    refresh_token: session.refreshToken,
-    token_type: 'Bearer' as const,
-    expires_in: session.expiresInSeconds,
-    session_id: session.sessionId,
-    user: session.user,
-    ...(session.trustedDeviceToken ? { trusted_device_token: session.trustedDeviceToken } : {}),
-  };
-}
 
 const passwordLoginErrors = [
   'INVALID_CREDENTIALS',
