@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { errorResponses } from '../../platform/openapi.ts';
 import { resolveTenantId } from '../../platform/tenant-resolver.ts';
+import { loginResponse } from '../sessions/session-tokens.ts';
 import {
   BackupCodeSchema,
   EmailSchema,
@@ -12,7 +13,6 @@ import {
   TokenPairResponseSchema,
   TotpCodeSchema,
 } from './identity.schemas.ts';
-import { tokenPairResponse } from '../sessions/session-tokens.ts';
 import { passwordLogin } from './password-login.service.ts';
 
 export const PasswordLoginBodySchema = Type.Object(
@@ -74,7 +74,7 @@ export const passwordLoginRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.body,
         kind,
       );
-      return tokenPairResponse(session);
+      return loginResponse(session);
     };
 
   app.post(

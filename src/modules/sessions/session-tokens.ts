@@ -4,6 +4,7 @@ import type { AuthenticationProvider, DeviceType } from '../../db/schema.ts';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 import { signAccessToken } from '../../platform/auth/access-token.ts';
 import { hashSecretToken } from '../identity/credential-hashing.ts';
+import type { UserSummary } from '../identity/identity.schemas.ts';
 import { insertDeviceSession, insertRefreshTokenRow, insertSessionLog } from './sessions.repository.ts';
 
 export interface DeviceInfo {
@@ -159,21 +160,24 @@ export interface TokenPairResponse {
   session_id: string;
 }
 
-/** The one mapping from issued tokens to the response body; a login adds its user and trusted device. */
-export function tokenPairResponse(tokens: IssuedTokens): TokenPairResponse;
-export function tokenPairResponse<User>(
-  session: IssuedTokens & { user: User; trustedDeviceToken?: string | undefined },
-): TokenPairResponse & { user: User; trusted_device_token?: string };
-export function tokenPairResponse(
-  session: IssuedTokens & { user?: unknown; trustedDeviceToken?: string | undefined },
-): TokenPairResponse & { user?: unknown; trusted_device_token?: string } {
+/** The one mapping from issued tokens to the response body (the refresh answers exactly this). */
+export function tokenPairResponse(tokens: IssuedTokens): TokenPairResponse {
   return {
-    access_token: session.accessToken,
-    refresh_token: session.refreshToken,
+    access_token: tokens.accessToken,
+    refresh_token: tokens.refreshToken,
     token_type: 'Bearer',
-    expires_in: session.expiresInSeconds,
-    session_id: session.sessionId,
-    ...('user' in session ? { user: session.user } : {}),
+    expires_in: tokens.expiresInSeconds,
+    session_id: tokens.sessionId,
+  };
+}
+
+/** A login's answer: the token pair, the user, and the trusted device token when one was issued. */
+export function loginResponse(
+  session: IssuedTokens & { user: UserSummary; trustedDeviceToken?: string | undefined },
+) {
+  return {
+    ...tokenPairResponse(session),
+    user: session.user,
     ...(session.trustedDeviceToken ? { trusted_device_token: session.trustedDeviceToken } : {}),
   };
 }

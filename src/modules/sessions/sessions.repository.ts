@@ -107,7 +107,10 @@ export async function insertSessionLog(transaction: ScopedTransaction, log: Inse
   await transaction.insertInto('session_logs').values(log).execute();
 }
 
-export async function insertSessionLogs(transaction: ScopedTransaction, logs: Insertable<SessionLogsTable>[]) {
+export async function insertSessionLogs(
+  transaction: ScopedTransaction,
+  logs: Insertable<SessionLogsTable>[],
+) {
   await transaction.insertInto('session_logs').values(logs).execute();
 }
 
@@ -155,7 +158,9 @@ export async function findRefreshTokenForUpdate(transaction: ScopedTransaction, 
     .innerJoin('device_sessions as s', (join) =>
       join.onRef('s.tenant_id', '=', 'r.tenant_id').onRef('s.id', '=', 'r.session_id'),
     )
-    .innerJoin('users as u', (join) => join.onRef('u.tenant_id', '=', 'r.tenant_id').onRef('u.id', '=', 'r.user_id'))
+    .innerJoin('users as u', (join) =>
+      join.onRef('u.tenant_id', '=', 'r.tenant_id').onRef('u.id', '=', 'r.user_id'),
+    )
     .select([
       'r.id',
       'r.user_id',
@@ -241,7 +246,10 @@ export async function expireSessions(transaction: ScopedTransaction) {
     .execute();
 }
 
-export async function deleteEndedSessions(transaction: ScopedTransaction, retentionDays: number): Promise<number> {
+export async function deleteEndedSessions(
+  transaction: ScopedTransaction,
+  retentionDays: number,
+): Promise<number> {
   const deleted = await transaction
     .deleteFrom('device_sessions')
     .where('is_active', '=', false)

@@ -10,6 +10,7 @@ import type { Caller, Principal } from '../../platform/auth/principal.ts';
 import { AppError, type ErrorCode } from '../../platform/errors.ts';
 import { assertTenantActive, recordLogout } from '../identity/login-attempts.ts';
 import { deleteEndedCounters } from '../identity/security-counters.repository.ts';
+import { userStatus } from '../identity/user-status.ts';
 import {
   type IssuedTokens,
   insertRefreshToken,
@@ -87,13 +88,13 @@ function refreshRefusal(row: RefreshRow, nowMs: number): RefreshOutcome | undefi
     row.expires_at.getTime() <= nowMs ||
     row.session_expires_at.getTime() <= nowMs ||
     row.session_absolute_expires_at.getTime() <= nowMs ||
-    row.user_status === 0 ||
+    row.user_status === userStatus.inactive ||
     row.user_deleted_at !== null
   ) {
     return { ok: false, code: 'REFRESH_TOKEN_INVALID' };
   }
   // Seed 000: a blocked admin cannot perform any actions, refreshing included.
-  if (row.user_status === 2 && staffRoles.includes(row.user_role as 'admin')) {
+  if (row.user_status === userStatus.blocked && staffRoles.includes(row.user_role as 'admin')) {
     return { ok: false, code: 'ACCOUNT_BLOCKED', message: 'This staff account is blocked.' };
   }
   return undefined;
