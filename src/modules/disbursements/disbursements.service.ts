@@ -4,6 +4,7 @@ import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError, type ErrorDetail } from '../../platform/errors.ts';
+import { userStatus } from '../identity/user-status.ts';
 import { assertUniqueReferences } from '../ledger/batch-references.ts';
 import type { MoneyResponse } from '../ledger/idempotency.ts';
 import { postKeyed } from '../ledger/ledger.engine.ts';
@@ -338,7 +339,7 @@ function requireRecipient(
       { field, reason: 'belongs to a staff member' },
     ]);
   }
-  if (recipient.status !== 1 || recipient.deleted) {
+  if (recipient.status !== userStatus.active || recipient.deleted) {
     throw new AppError('RECIPIENT_BLOCKED', undefined, [{ field, reason: 'cannot receive money' }]);
   }
   return recipient;

@@ -61,59 +61,6 @@ export async function insertOtpSession(
     .execute();
 }
 
-export interface NewCustomer {
-  tenantId: string;
-  name: string;
-  phone: string;
-  motherName: string;
-  pinHash: string;
-  accountNumber: string;
-}
-
-/** The user, their profile, their primary bank account and their IDR wallet with the same number. */
-export async function insertCustomer(transaction: ScopedTransaction, customer: NewCustomer): Promise<string> {
-  const tenantId = customer.tenantId;
-  const user = await transaction
-    .insertInto('users')
-    .values({
-      tenant_id: tenantId,
-      role: 'customer',
-      name: customer.name,
-      phone: customer.phone,
-      mother_name: customer.motherName,
-      pin_hash: customer.pinHash,
-      is_verified: true,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  await transaction
-    .insertInto('user_profiles')
-    .values({ tenant_id: tenantId, user_id: user.id, tags: ['customer'], metadata: JSON.stringify({}) })
-    .execute();
-  await transaction
-    .insertInto('bank_accounts')
-    .values({
-      tenant_id: tenantId,
-      user_id: user.id,
-      account_number: customer.accountNumber,
-      account_name: customer.name.slice(0, 100),
-      account_type: 'saving',
-      is_primary: true,
-    })
-    .execute();
-  await transaction
-    .insertInto('wallets')
-    .values({
-      tenant_id: tenantId,
-      user_id: user.id,
-      asset_code: 'IDR',
-      kind: 'customer',
-      account_number: customer.accountNumber,
-    })
-    .execute();
-  return user.id;
-}
-
 export async function findUserSummary(transaction: ScopedTransaction, userId: string) {
   return transaction
     .selectFrom('users')

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { errorResponses } from '../../platform/openapi.ts';
 import { resolveTenantId } from '../../platform/tenant-resolver.ts';
+import { loginResponse } from '../sessions/session-tokens.ts';
 import { startBankingLogin, verifyBankingLogin } from './banking-login.service.ts';
 import {
   BankingLoginBodySchema,
@@ -66,14 +67,7 @@ export const bankingLoginRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const tenantId = await resolveTenantId(app, request);
       const session = await verifyBankingLogin(app, auditContextFromRequest(request, tenantId), request.body);
-      return {
-        access_token: session.accessToken,
-        refresh_token: session.refreshToken,
-        token_type: 'Bearer' as const,
-        expires_in: session.expiresInSeconds,
-        session_id: session.sessionId,
-        user: session.user,
-      };
+      return loginResponse(session);
     },
   );
 };

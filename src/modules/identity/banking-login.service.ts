@@ -1,8 +1,9 @@
+import assert from 'node:assert/strict';
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../../config/config.ts';
 import type { DatabaseHandle } from '../../db/database.ts';
 import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
-import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
+import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { AppError, type ErrorCode } from '../../platform/errors.ts';
 import type { MessageSender } from '../dev-outbox/message-outbox.ts';
 import { type IssuedTokens, openSession } from '../sessions/session-tokens.ts';
@@ -11,12 +12,12 @@ import {
   type CustomerRow,
   findCustomerByPhone,
   findUserSummary,
-  insertCustomer,
   insertOtpSession,
   ownsAccountNumber,
   phoneTaken,
 } from './banking-login.repository.ts';
 import { hashPin, hashSecretToken, verifyPin } from './credential-hashing.ts';
+import { registerCustomer } from './customer-registration.ts';
 import type { BankingLoginBody, BankingVerifyBody, UserSummary } from './identity.schemas.ts';
 import { userSummary } from './identity.schemas.ts';
 import { claimOtpSession, reserveOtpAttempt } from './login-attempts.repository.ts';
@@ -31,6 +32,7 @@ import {
   settleSuccess,
 } from './login-attempts.ts';
 import { reserveSmsSend } from './send-limits.ts';
+import { userStatus } from './user-status.ts';
 
 /**
  * Banking login (seed 000), two steps. Step one checks the customer's details (or, for an unknown
@@ -113,10 +115,11 @@ function failedCheck(config: Config, facts: StepOneFacts, body: BankingLoginBody
 }
 
 /** The PIN hash the OTP session carries: the known customer's own, or a new one for a registration. */
-function sessionPinHash(config: Config, customer: CustomerRow | undefined, pin: string): string {
+export function sessionPinHash(config: Config, customer: CustomerRow | undefined, pin: string): string {
   if (customer?.pin_hash) return customer.pin_hash;
   const pepper = config.pinPeppers[0];
-  if (!pepper) throw new Error('no PIN pepper configured');
+  // The configuration always holds at least one pepper (config.ts); none is our bug.
+  assert.ok(pepper, 'no PIN pepper configured');
   return hashPin(pin, pepper);
 }
 
@@ -154,7 +157,7 @@ export async function startBankingLogin(
     );
     throw new AppError(locked ? 'ACCOUNT_LOCKED' : 'INVALID_CREDENTIALS');
   }
-  if (customer && (customer.status === 0 || customer.deleted_at !== null)) {
+  if (customer && (customer.status === userStatus.inactive || customer.deleted_at !== null)) {
     await withScope(services.database.db, { tenantId: context.tenantId }, (transaction) =>
       recordRefusedAfterCheck(transaction, config, decided, 'account_inactive'),
     );
@@ -289,7 +292,16 @@ async function completeBankingLogin(
     // Another login registered this phone or account number since step one.
     return { ok: false, code: 'LOGIN_TOKEN_INVALID', reason: 'registration_conflict' };
   }
-  const userId = session.user_id ?? (await registerCustomer(transaction, context, session));
+  const userId =
+    session.user_id ??
+    (await registerCustomer(transaction, context, {
+      kind: 'banking',
+      name: session.name,
+      phone: session.phone,
+      motherName: session.mother_name,
+      pinHash: session.pin_hash,
+      accountNumber: session.account_number,
+    }));
   await settleSuccess(transaction, decided, userId);
   const tokens = await openSession(transaction, config, {
     tenantId: context.tenantId,
@@ -311,39 +323,4 @@ async function registrationConflicts(
   return (
     (await phoneTaken(transaction, session.phone)) || accountNumberTaken(transaction, session.account_number)
   );
-}
-
-/**
- * An unknown phone becomes a customer once its OTP is proven: the user, their profile, their primary
- * bank account and their IDR wallet numbered with the same account number, and the audit row.
- */
-async function registerCustomer(
-  transaction: ScopedTransaction,
-  context: AuditContext,
-  session: OtpSessionRow,
-): Promise<string> {
-  const userId = await insertCustomer(transaction, {
-    tenantId: context.tenantId,
-    name: session.name,
-    phone: session.phone,
-    motherName: session.mother_name,
-    pinHash: session.pin_hash,
-    accountNumber: session.account_number,
-  });
-  await recordAudit(
-    transaction,
-    { ...context, userId },
-    {
-      entityType: 'user',
-      entityId: userId,
-      action: 'REGISTER',
-      newValues: {
-        name: session.name,
-        phone: session.phone,
-        account_number: session.account_number,
-        role: 'customer',
-      },
-    },
-  );
-  return userId;
 }

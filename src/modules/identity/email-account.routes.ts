@@ -1,9 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
 import { resolveTenantId } from '../../platform/tenant-resolver.ts';
+import {
+  ChangeBodySchema,
+  ChangedResponseSchema,
+  ForgotBodySchema,
+  RegisterBodySchema,
+  ResetBodySchema,
+  TokenBodySchema,
+} from './email-account.schemas.ts';
 import {
   changePassword,
   forgotPassword,
@@ -11,61 +18,13 @@ import {
   resetPassword,
   verifyEmail,
 } from './email-account.service.ts';
-import { EmailSchema, MessageResponseSchema, PasswordSchema } from './identity.schemas.ts';
-
-const LinkTokenSchema = Type.String({ minLength: 20, maxLength: 200 });
-
-const RegisterBodySchema = Type.Object(
-  { email: EmailSchema, password: PasswordSchema, name: Type.String({ minLength: 1, maxLength: 255 }) },
-  {
-    additionalProperties: false,
-    examples: [
-      { email: 'budi@example.com', password: 'a long and unusual passphrase', name: 'Budi Santoso' },
-    ],
-  },
-);
-
-const TokenBodySchema = Type.Object(
-  { token: LinkTokenSchema },
-  { additionalProperties: false, examples: [{ token: 'p5Yq3nW…' }] },
-);
-
-const ForgotBodySchema = Type.Object(
-  { email: EmailSchema },
-  { additionalProperties: false, examples: [{ email: 'budi@example.com' }] },
-);
-
-const ResetBodySchema = Type.Object(
-  { token: LinkTokenSchema, new_password: PasswordSchema },
-  { additionalProperties: false, examples: [{ token: 'p5Yq3nW…', new_password: 'another long passphrase' }] },
-);
-
-const ChangeBodySchema = Type.Object(
-  {
-    current_password: PasswordSchema,
-    new_password: PasswordSchema,
-    end_other_sessions: Type.Boolean({ default: false }),
-  },
-  {
-    additionalProperties: false,
-    examples: [
-      {
-        current_password: 'the old passphrase',
-        new_password: 'a new long passphrase',
-        end_other_sessions: true,
-      },
-    ],
-  },
-);
-
-const ChangedResponseSchema = Type.Object(
-  { message: Type.String(), sessions_ended: Type.Integer() },
-  { examples: [{ message: 'Password changed.', sessions_ended: 2 }] },
-);
+import { MessageResponseSchema } from './identity.schemas.ts';
 
 const neutralAnswer = 'If the address can receive it, a message is on its way.';
 
-export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
+type App = Parameters<FastifyPluginAsyncTypebox>[0];
+
+function registerEmailRegistration(app: App): void {
   app.post(
     '/v1/auth/email/register',
     {
@@ -84,7 +43,9 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return reply.code(202).send({ message: neutralAnswer });
     },
   );
+}
 
+function registerVerifyEmail(app: App): void {
   app.post(
     '/v1/auth/email/verify',
     {
@@ -102,7 +63,9 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return { message: 'Email verified.' };
     },
   );
+}
 
+function registerForgotPassword(app: App): void {
   app.post(
     '/v1/auth/password/forgot',
     {
@@ -120,7 +83,9 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return reply.code(202).send({ message: neutralAnswer });
     },
   );
+}
 
+function registerResetPassword(app: App): void {
   app.post(
     '/v1/auth/password/reset',
     {
@@ -146,7 +111,9 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return { message: 'Password reset. Log in with the new password.' };
     },
   );
+}
 
+function registerChangePassword(app: App): void {
   app.post(
     '/v1/me/password',
     {
@@ -173,4 +140,12 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return { message: 'Password changed.', sessions_ended: ended };
     },
   );
+}
+
+export const emailAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  registerEmailRegistration(app);
+  registerVerifyEmail(app);
+  registerForgotPassword(app);
+  registerResetPassword(app);
+  registerChangePassword(app);
 };

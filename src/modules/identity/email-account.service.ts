@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
 import type { Config } from '../../config/config.ts';
 import type { DatabaseHandle } from '../../db/database.ts';
 import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
@@ -10,6 +9,7 @@ import { AppError } from '../../platform/errors.ts';
 import type { MessageSender } from '../dev-outbox/message-outbox.ts';
 import { endSessions, scopeOf } from '../sessions/sessions.service.ts';
 import { hashPassword, hashSecretToken, verifyPassword } from './credential-hashing.ts';
+import { registerCustomer } from './customer-registration.ts';
 import {
   type AttemptServices,
   assertTenantActive,
@@ -18,6 +18,18 @@ import {
 } from './login-attempts.ts';
 import { assertPasswordPolicy } from './password-policy.ts';
 import { reserveEmailSend } from './send-limits.ts';
+import {
+  emailTaken,
+  findLiveUserByEmail,
+  findPasswordCredential,
+  findUserRoleAndEmail,
+  insertVerificationToken,
+  markEmailVerified,
+  retireVerificationTokens,
+  updatePassword,
+  useVerificationToken,
+  type VerificationPurpose,
+} from './users.repository.ts';
 
 /**
  * Email accounts (seeds 001, 002): registration with a single-use verification link, forgotten and
@@ -29,7 +41,7 @@ export interface EmailServices {
   messages: MessageSender;
 }
 
-type TokenPurpose = 'email_verification' | 'password_reset';
+type TokenPurpose = VerificationPurpose;
 
 function attemptServices(services: EmailServices): AttemptServices {
   return { db: services.database.db, config: services.config };
@@ -55,23 +67,14 @@ async function issueToken(
       ? config.authentication.emailVerificationTtlMinutes
       : config.authentication.passwordResetTtlMinutes;
   // A new link replaces any earlier one of the same purpose.
-  await transaction
-    .updateTable('verification_tokens')
-    .set({ used_at: sql<Date>`now()` })
-    .where('user_id', '=', userId)
-    .where('purpose', '=', purpose)
-    .where('used_at', 'is', null)
-    .execute();
-  await transaction
-    .insertInto('verification_tokens')
-    .values({
-      tenant_id: tenantId,
-      user_id: userId,
-      purpose,
-      token_hash: tokenHash(config, token),
-      expires_at: sql<Date>`now() + make_interval(mins => ${minutes})`,
-    })
-    .execute();
+  await retireVerificationTokens(transaction, userId, purpose);
+  await insertVerificationToken(transaction, {
+    tenantId,
+    userId,
+    purpose,
+    tokenHash: tokenHash(config, token),
+    ttlMinutes: minutes,
+  });
   return token;
 }
 
@@ -82,17 +85,9 @@ async function consumeToken(
   token: string,
   purpose: TokenPurpose,
 ): Promise<string> {
-  const row = await transaction
-    .updateTable('verification_tokens')
-    .set({ used_at: sql<Date>`now()` })
-    .where('token_hash', '=', tokenHash(config, token))
-    .where('purpose', '=', purpose)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', sql<Date>`now()`)
-    .returning('user_id')
-    .executeTakeFirst();
-  if (!row) throw new AppError('VERIFICATION_TOKEN_INVALID');
-  return row.user_id;
+  const userId = await useVerificationToken(transaction, tokenHash(config, token), purpose);
+  if (userId === undefined) throw new AppError('VERIFICATION_TOKEN_INVALID');
+  return userId;
 }
 
 export interface RegistrationInput {
@@ -118,49 +113,19 @@ export async function registerEmailAccount(
     services.database.db,
     { tenantId: context.tenantId },
     async (transaction) => {
-      const existing = await transaction
-        .selectFrom('users')
-        .select('id')
-        .where('email', '=', email)
-        .executeTakeFirst();
-      if (existing) {
+      if (await emailTaken(transaction, email)) {
         return {
           subject: 'Corebank registration attempt',
           body: 'Someone tried to register with this email address, which already has an account. If it was you, log in or reset your password.',
         };
       }
-      const user = await transaction
-        .insertInto('users')
-        .values({
-          tenant_id: context.tenantId,
-          role: 'customer',
-          email,
-          name: input.name,
-          password_hash: passwordHash,
-          password_changed_at: sql<Date>`now()`,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      await transaction
-        .insertInto('user_profiles')
-        .values({
-          tenant_id: context.tenantId,
-          user_id: user.id,
-          tags: ['customer', 'email'],
-          metadata: JSON.stringify({}),
-        })
-        .execute();
-      const token = await issueToken(transaction, config, context.tenantId, user.id, 'email_verification');
-      await recordAudit(
-        transaction,
-        { ...context, userId: user.id },
-        {
-          entityType: 'user',
-          entityId: user.id,
-          action: 'REGISTER',
-          newValues: { email, name: input.name, role: 'customer' },
-        },
-      );
+      const userId = await registerCustomer(transaction, context, {
+        kind: 'email',
+        name: input.name,
+        email,
+        passwordHash,
+      });
+      const token = await issueToken(transaction, config, context.tenantId, userId, 'email_verification');
       return {
         subject: 'Verify your Corebank email',
         body: `Confirm your email address: ${accountLinkBase}/verify-email?token=${token}`,
@@ -179,11 +144,7 @@ export async function verifyEmail(
   await withScope(services.database.db, { tenantId: context.tenantId }, async (transaction) => {
     await assertTenantActive(transaction, context.tenantId);
     const userId = await consumeToken(transaction, services.config, token, 'email_verification');
-    await transaction
-      .updateTable('users')
-      .set({ email_verified_at: sql<Date>`now()`, is_verified: true })
-      .where('id', '=', userId)
-      .execute();
+    await markEmailVerified(transaction, userId);
     await recordAudit(
       transaction,
       { ...context, userId },
@@ -207,12 +168,7 @@ export async function forgotPassword(
   // Counted for every address, with or without an account, so a 429 does not tell which exist.
   await reserveEmailSend(attemptServices(services), context, email);
   const token = await withScope(services.database.db, { tenantId: context.tenantId }, async (transaction) => {
-    const user = await transaction
-      .selectFrom('users')
-      .select(['id', 'role'])
-      .where('email', '=', email)
-      .where('deleted_at', 'is', null)
-      .executeTakeFirst();
+    const user = await findLiveUserByEmail(transaction, email);
     if (!user) return undefined;
     const issued = await issueToken(
       transaction,
@@ -251,19 +207,13 @@ async function setPassword(
   passwordHash: string,
 ): Promise<void> {
   const isStaff = staffRoles.includes(role as 'admin');
-  await transaction
-    .updateTable('users')
-    .set({
-      password_hash: passwordHash,
-      password_changed_at: sql<Date>`now()`,
-      password_expires_at: isStaff
-        ? sql<Date>`now() + make_interval(days => ${config.authentication.staffPasswordMaxAgeDays})`
-        : null,
-      failed_login_attempts: 0,
-      locked_until: null,
-    })
-    .where('id', '=', userId)
-    .execute();
+  // A staff password expires (seed 000); a customer's does not.
+  await updatePassword(
+    transaction,
+    userId,
+    passwordHash,
+    isStaff ? config.authentication.staffPasswordMaxAgeDays : undefined,
+  );
 }
 
 /** POST /v1/auth/password/reset: sets the password and ends every session of the account. */
@@ -278,11 +228,7 @@ export async function resetPassword(
   await withScope(services.database.db, { tenantId: context.tenantId }, async (transaction) => {
     await assertTenantActive(transaction, context.tenantId);
     const userId = await consumeToken(transaction, services.config, token, 'password_reset');
-    const user = await transaction
-      .selectFrom('users')
-      .select(['role', 'email'])
-      .where('id', '=', userId)
-      .executeTakeFirstOrThrow();
+    const user = await findUserRoleAndEmail(transaction, userId);
     assertPasswordPolicy(newPassword, 'body.new_password', user.email ?? undefined);
     await setPassword(transaction, services.config, userId, user.role, passwordHash);
     await endSessions(transaction, {
@@ -319,11 +265,7 @@ export async function changePassword(
 ): Promise<number> {
   const { config } = services;
   const user = await withScope(services.database.db, scopeOf(principal), (transaction) =>
-    transaction
-      .selectFrom('users')
-      .select(['id', 'role', 'email', 'password_hash'])
-      .where('id', '=', principal.userId)
-      .executeTakeFirstOrThrow(),
+    findPasswordCredential(transaction, principal.userId),
   );
   // The new password's rules need no secret, so they are checked before an attempt is spent.
   assertPasswordPolicy(change.new_password, 'body.new_password', user.email ?? undefined);

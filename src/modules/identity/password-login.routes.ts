@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { errorResponses } from '../../platform/openapi.ts';
 import { resolveTenantId } from '../../platform/tenant-resolver.ts';
+import { loginResponse } from '../sessions/session-tokens.ts';
 import {
   BackupCodeSchema,
   EmailSchema,
@@ -12,7 +13,7 @@ import {
   TokenPairResponseSchema,
   TotpCodeSchema,
 } from './identity.schemas.ts';
-import { type PasswordSession, passwordLogin } from './password-login.service.ts';
+import { passwordLogin } from './password-login.service.ts';
 
 export const PasswordLoginBodySchema = Type.Object(
   {
@@ -52,18 +53,6 @@ const EmailLoginBodySchema = Type.Object(PasswordLoginBodySchema.properties, {
   examples: [{ email: 'budi@example.com', password: 'a long and unusual passphrase' }],
 });
 
-export function tokenPairResponse(session: PasswordSession) {
-  return {
-    access_token: session.accessToken,
-    refresh_token: session.refreshToken,
-    token_type: 'Bearer' as const,
-    expires_in: session.expiresInSeconds,
-    session_id: session.sessionId,
-    user: session.user,
-    ...(session.trustedDeviceToken ? { trusted_device_token: session.trustedDeviceToken } : {}),
-  };
-}
-
 const passwordLoginErrors = [
   'INVALID_CREDENTIALS',
   'MFA_REQUIRED',
@@ -85,7 +74,7 @@ export const passwordLoginRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.body,
         kind,
       );
-      return tokenPairResponse(session);
+      return loginResponse(session);
     };
 
   app.post(

@@ -1,11 +1,10 @@
-import { sql } from 'kysely';
 import type { Config } from '../../config/config.ts';
 import type { DatabaseHandle } from '../../db/database.ts';
 import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
 import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { staffRoles } from '../../platform/auth/permissions.ts';
 import { AppError } from '../../platform/errors.ts';
-import { checkSecondFactor, isTrustedDevice, type MfaUser, trustDevice } from '../mfa/second-factor.ts';
+import { checkSecondFactor, isTrustedDevice, trustDevice } from '../mfa/second-factor.ts';
 import { type DeviceInfo, type IssuedTokens, openSession } from '../sessions/session-tokens.ts';
 import {
   hashPassword,
@@ -28,6 +27,8 @@ import {
   settleSuccess,
   unknownIdentifier,
 } from './login-attempts.ts';
+import { userStatus } from './user-status.ts';
+import { findLoginUserByEmail, upgradePasswordHash } from './users.repository.ts';
 
 /**
  * Email and password login, for customers with email accounts (seeds 001, 002) and for staff
@@ -49,21 +50,7 @@ export interface PasswordSession extends IssuedTokens {
   trustedDeviceToken: string | undefined;
 }
 
-interface PasswordUserRow extends MfaUser {
-  role: string;
-  name: string;
-  phone: string | null;
-  email: string | null;
-  status: number;
-  kyc_tier: number;
-  password_hash: string | null;
-  email_verified_at: Date | null;
-  password_expires_at: Date | null;
-  deleted_at: Date | null;
-  failed_login_attempts: number;
-  lockout_count: number;
-  locked_until: Date | null;
-}
+type PasswordUserRow = NonNullable<Awaited<ReturnType<typeof findLoginUserByEmail>>>;
 
 export interface LoginServices {
   config: Config;
@@ -81,33 +68,7 @@ async function findUser(
   email: string,
   staff: boolean,
 ): Promise<PasswordUserRow | undefined> {
-  const row = await transaction
-    .selectFrom('users')
-    .select([
-      'id',
-      'tenant_id',
-      'role',
-      'name',
-      'phone',
-      'email',
-      'status',
-      'kyc_tier',
-      'password_hash',
-      'email_verified_at',
-      'password_expires_at',
-      'deleted_at',
-      'failed_login_attempts',
-      'lockout_count',
-      'locked_until',
-      'mfa_enabled',
-      'mfa_secret_ciphertext',
-      'mfa_secret_key_id',
-      'totp_last_used_step',
-    ])
-    .where('email', '=', email.toLowerCase())
-    .where('role', staff ? 'in' : '=', staff ? [...staffRoles] : 'customer')
-    .executeTakeFirst();
-  return row as PasswordUserRow | undefined;
+  return findLoginUserByEmail(transaction, email.toLowerCase(), staff);
 }
 
 function attemptServices(services: LoginServices): AttemptServices {
@@ -188,11 +149,11 @@ async function refuseAccountState(
   user: PasswordUserRow,
   isStaff: boolean,
 ): Promise<Outcome | undefined> {
-  if (user.status === 0 || user.deleted_at !== null) {
+  if (user.status === userStatus.inactive || user.deleted_at !== null) {
     return refuse(transaction, config, decided, 'account_inactive', new AppError('ACCOUNT_INACTIVE'));
   }
   // Seed 000: a blocked admin cannot perform any actions (a blocked customer may still log in and read).
-  if (isStaff && user.status === 2) {
+  if (isStaff && user.status === userStatus.blocked) {
     const blocked = new AppError('ACCOUNT_BLOCKED', 'This staff account is blocked.');
     return refuse(transaction, config, decided, 'account_blocked', blocked);
   }
@@ -251,11 +212,7 @@ async function completeLogin(
     mfaVerified = true;
   }
   if (upgradedHash) {
-    await transaction
-      .updateTable('users')
-      .set({ password_hash: upgradedHash, password_changed_at: sql<Date>`now()` })
-      .where('id', '=', user.id)
-      .execute();
+    await upgradePasswordHash(transaction, user.id, upgradedHash);
   }
   await settleSuccess(transaction, decided, user.id);
   const tokens = await openSession(transaction, config, {

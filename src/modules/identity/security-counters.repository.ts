@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 
@@ -67,7 +68,8 @@ export async function reserveCounter(
              coalesce((select window_ends_at from current), now() + ${windowLength}) - now())))::integer
              as retry_after_seconds`.execute(transaction);
   const row = result.rows[0];
-  if (!row) throw new Error('the counter statement returned no row');
+  // A select without a from clause always returns exactly one row.
+  assert.ok(row, 'the counter statement returned no row');
   if (row.count === null || row.started_at === null) {
     return { granted: false, retryAfterSeconds: row.retry_after_seconds };
   }

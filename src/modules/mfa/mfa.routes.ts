@@ -3,8 +3,14 @@ import { Type } from '@sinclair/typebox';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
 import { requirePrincipal } from '../../platform/auth/principal.ts';
 import { errorResponses } from '../../platform/openapi.ts';
-import { IdParamsSchema } from '../../platform/schema-types.ts';
-import { BackupCodeSchema, PasswordSchema, TotpCodeSchema } from '../identity/identity.schemas.ts';
+import {
+  BackupCodesSchema,
+  ConfirmBodySchema,
+  EnrolmentSchema,
+  ReauthenticationSchema,
+  TrustedDeviceParamsSchema,
+  TrustedDevicesSchema,
+} from './mfa.schemas.ts';
 import {
   confirmTotp,
   disableTotp,
@@ -14,77 +20,11 @@ import {
   renewBackupCodes,
 } from './mfa.service.ts';
 
-const EnrolmentSchema = Type.Object(
-  { secret: Type.String(), otpauth_uri: Type.String(), qr_code: Type.String() },
-  {
-    examples: [
-      {
-        secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP',
-        otpauth_uri:
-          'otpauth://totp/Corebank:alice%40example.com?issuer=Corebank&secret=JBSW…&algorithm=SHA1&digits=6&period=30',
-        qr_code: 'data:image/png;base64,iVBORw0KGgo…',
-      },
-    ],
-  },
-);
-
-const ConfirmBodySchema = Type.Object(
-  { code: TotpCodeSchema },
-  { additionalProperties: false, examples: [{ code: '287082' }] },
-);
-
-const BackupCodesSchema = Type.Object(
-  { backup_codes: Type.Array(Type.String()) },
-  { examples: [{ backup_codes: ['7KQ2-M9XD-4T', 'PZ8W-3HNC-QE'] }] },
-);
-
-const ReauthenticationSchema = Type.Object(
-  {
-    password: PasswordSchema,
-    totp: Type.Optional(TotpCodeSchema),
-    backup_code: Type.Optional(BackupCodeSchema),
-  },
-  { additionalProperties: false, examples: [{ password: 'the account passphrase', totp: '287082' }] },
-);
-
-const TrustedDevicesSchema = Type.Object(
-  {
-    devices: Type.Array(
-      Type.Object({
-        id: Type.String({ format: 'uuid' }),
-        device_name: Type.Union([Type.String(), Type.Null()]),
-        device_type: Type.Union([Type.String(), Type.Null()]),
-        trust_score: Type.Number(),
-        first_seen_at: Type.String({ format: 'date-time' }),
-        last_seen_at: Type.String({ format: 'date-time' }),
-        expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-      }),
-    ),
-  },
-  {
-    examples: [
-      {
-        devices: [
-          {
-            id: '0190a5c2-7d1e-7b3c-9f00-5a1f3c2b4d70',
-            device_name: 'Firefox on Linux',
-            device_type: 'web',
-            trust_score: 51,
-            first_seen_at: '2026-01-01T00:00:00.000Z',
-            last_seen_at: '2026-01-02T00:00:00.000Z',
-            expires_at: '2026-01-31T00:00:00.000Z',
-          },
-        ],
-      },
-    ],
-  },
-);
-
-const TrustedDeviceParamsSchema = IdParamsSchema('One of your trusted devices.');
-
 const secured = [{ bearerAuth: [] }];
 
-export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
+type App = Parameters<FastifyPluginAsyncTypebox>[0];
+
+function registerEnrol(app: App): void {
   app.post(
     '/v1/me/mfa/totp/enroll',
     {
@@ -106,7 +46,9 @@ export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       };
     },
   );
+}
 
+function registerConfirm(app: App): void {
   app.post(
     '/v1/me/mfa/totp/confirm',
     {
@@ -133,7 +75,9 @@ export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return { backup_codes: codes };
     },
   );
+}
 
+function registerDisable(app: App): void {
   app.post(
     '/v1/me/mfa/totp/disable',
     {
@@ -155,7 +99,9 @@ export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return { mfa_enabled: false };
     },
   );
+}
 
+function registerRenewBackupCodes(app: App): void {
   app.post(
     '/v1/me/mfa/backup-codes',
     {
@@ -182,7 +128,9 @@ export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return { backup_codes: codes };
     },
   );
+}
 
+function registerListTrustedDevices(app: App): void {
   app.get(
     '/v1/me/trusted-devices',
     {
@@ -196,7 +144,9 @@ export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => ({ devices: await listTrustedDevices(app, requirePrincipal(request)) }),
   );
+}
 
+function registerForgetTrustedDevice(app: App): void {
   app.delete(
     '/v1/me/trusted-devices/:id',
     {
@@ -220,4 +170,13 @@ export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return reply.code(204).send(null);
     },
   );
+}
+
+export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  registerEnrol(app);
+  registerConfirm(app);
+  registerDisable(app);
+  registerRenewBackupCodes(app);
+  registerListTrustedDevices(app);
+  registerForgetTrustedDevice(app);
 };

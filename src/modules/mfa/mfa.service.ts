@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import QRCode from 'qrcode';
 import type { Config } from '../../config/config.ts';
 import type { DatabaseHandle } from '../../db/database.ts';
@@ -17,12 +17,17 @@ import {
 } from '../identity/login-attempts.ts';
 import { scopeOf } from '../sessions/sessions.service.ts';
 import {
-  checkSecondFactor,
-  checkTotp,
-  type MfaUser,
-  regenerateBackupCodes,
-  storeTotpSecret,
-} from './second-factor.ts';
+  clearMfa,
+  deleteTrustedDevice,
+  enableMfa,
+  findMfaUserForUpdate,
+  findSecretsUnderOtherKeys,
+  listTenantIds,
+  listUserTrustedDevices,
+  markSessionMfaVerified,
+  updateTotpSecretCiphertext,
+} from './mfa.repository.ts';
+import { checkSecondFactor, checkTotp, regenerateBackupCodes, storeTotpSecret } from './second-factor.ts';
 import { decryptSecret, encryptSecret } from './secret-encryption.ts';
 import { newTotpSecret, totpUri } from './totp.ts';
 
@@ -38,37 +43,10 @@ export interface MfaServices {
 
 export const totpIssuer = 'Corebank';
 
-interface MfaUserRow extends MfaUser {
-  email: string | null;
-  phone: string | null;
-  role: string;
-  password_hash: string | null;
-  failed_login_attempts: number;
-  lockout_count: number;
-  locked_until: Date | null;
-}
+type MfaUserRow = Awaited<ReturnType<typeof findMfaUserForUpdate>>;
 
 async function loadMfaUser(transaction: ScopedTransaction, principal: Principal): Promise<MfaUserRow> {
-  return (await transaction
-    .selectFrom('users')
-    .select([
-      'id',
-      'tenant_id',
-      'email',
-      'phone',
-      'role',
-      'password_hash',
-      'mfa_enabled',
-      'mfa_secret_ciphertext',
-      'mfa_secret_key_id',
-      'totp_last_used_step',
-      'failed_login_attempts',
-      'lockout_count',
-      'locked_until',
-    ])
-    .where('id', '=', principal.userId)
-    .forUpdate()
-    .executeTakeFirstOrThrow()) as MfaUserRow;
+  return findMfaUserForUpdate(transaction, principal.userId);
 }
 
 export interface Enrolment {
@@ -116,17 +94,9 @@ export async function confirmTotp(
     if (user.mfa_enabled) throw new AppError('MFA_ALREADY_ENABLED');
     if (!user.mfa_secret_ciphertext) throw new AppError('MFA_NOT_ENABLED', 'Start the enrolment first.');
     if (!(await checkTotp(transaction, services.config, user, code))) throw new AppError('MFA_INVALID');
-    await transaction
-      .updateTable('users')
-      .set({ mfa_enabled: true })
-      .where('id', '=', principal.userId)
-      .execute();
+    await enableMfa(transaction, principal.userId);
     // This session has just proven the second factor.
-    await transaction
-      .updateTable('device_sessions')
-      .set({ mfa_verified: true })
-      .where('id', '=', principal.sessionId)
-      .execute();
+    await markSessionMfaVerified(transaction, principal.sessionId);
     const codes = await regenerateBackupCodes(
       transaction,
       services.config,
@@ -213,18 +183,7 @@ export async function disableTotp(
 ): Promise<void> {
   if (principal.isStaff) throw new AppError('FORBIDDEN', 'Two-factor authentication is mandatory for staff.');
   await withReauthentication(services, principal, context, proof, async (transaction) => {
-    await transaction
-      .updateTable('users')
-      .set({
-        mfa_enabled: false,
-        mfa_secret_ciphertext: null,
-        mfa_secret_key_id: null,
-        totp_last_used_step: null,
-      })
-      .where('id', '=', principal.userId)
-      .execute();
-    await transaction.deleteFrom('mfa_backup_codes').where('user_id', '=', principal.userId).execute();
-    await transaction.deleteFrom('trusted_devices').where('user_id', '=', principal.userId).execute();
+    await clearMfa(transaction, principal.userId);
     await recordAudit(transaction, context, {
       entityType: 'user',
       entityId: principal.userId,
@@ -274,22 +233,7 @@ export async function listTrustedDevices(
   principal: Principal,
 ): Promise<TrustedDeviceView[]> {
   const rows = await withScope(services.database.db, scopeOf(principal), (transaction) =>
-    transaction
-      .selectFrom('trusted_devices')
-      .select([
-        'id',
-        'device_name',
-        'device_type',
-        'trust_score',
-        'first_seen_at',
-        'last_seen_at',
-        'expires_at',
-      ])
-      .where('user_id', '=', principal.userId)
-      .where('is_trusted', '=', true)
-      .orderBy('id', 'desc')
-      .limit(100)
-      .execute(),
+    listUserTrustedDevices(transaction, principal.userId),
   );
   return rows.map((row) => ({
     ...row,
@@ -307,12 +251,7 @@ export async function forgetTrustedDevice(
   deviceId: string,
 ): Promise<void> {
   await withScope(services.database.db, scopeOf(principal), async (transaction) => {
-    const deleted = await transaction
-      .deleteFrom('trusted_devices')
-      .where('id', '=', deviceId)
-      .where('user_id', '=', principal.userId)
-      .executeTakeFirst();
-    if (Number(deleted.numDeletedRows) !== 1)
+    if (!(await deleteTrustedDevice(transaction, principal.userId, deviceId)))
       throw new AppError('NOT_FOUND', 'No trusted device with this id.');
     await recordAudit(transaction, context, {
       entityType: 'trusted_device',
@@ -331,15 +270,10 @@ export async function reencryptMfaSecrets(db: Kysely<Database>, config: Config):
   const keys = config.authentication.mfaEncryptionKeys;
   const currentKeyId = keys[0]?.id ?? '';
   let moved = 0;
-  const tenants = await db.selectFrom('tenants').select('id').execute();
+  const tenants = await listTenantIds(db);
   for (const tenant of tenants) {
     moved += await withScope(db, { tenantId: tenant.id }, async (transaction) => {
-      const rows = await transaction
-        .selectFrom('users')
-        .select(['id', 'mfa_secret_ciphertext', 'mfa_secret_key_id'])
-        .where('mfa_secret_key_id', '!=', currentKeyId)
-        .forUpdate()
-        .execute();
+      const rows = await findSecretsUnderOtherKeys(transaction, currentKeyId);
       for (const row of rows) {
         if (!row.mfa_secret_ciphertext || !row.mfa_secret_key_id) continue;
         const secret = decryptSecret(keys, tenant.id, row.id, {
@@ -347,15 +281,7 @@ export async function reencryptMfaSecrets(db: Kysely<Database>, config: Config):
           keyId: row.mfa_secret_key_id,
         });
         const encrypted = encryptSecret(keys, tenant.id, row.id, secret);
-        await transaction
-          .updateTable('users')
-          .set({
-            mfa_secret_ciphertext: encrypted.ciphertext,
-            mfa_secret_key_id: encrypted.keyId,
-            updated_at: sql<Date>`now()`,
-          })
-          .where('id', '=', row.id)
-          .execute();
+        await updateTotpSecretCiphertext(transaction, row.id, encrypted);
       }
       return rows.length;
     });

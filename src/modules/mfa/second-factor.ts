@@ -1,8 +1,16 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { sql } from 'kysely';
 import type { Config } from '../../config/config.ts';
+import type { DeviceType, TrustedDeviceType } from '../../db/schema.ts';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 import { hashSecretToken } from '../identity/credential-hashing.ts';
+import {
+  claimTotpStep,
+  insertTrustedDevice,
+  replaceBackupCodes,
+  touchTrustedDevice,
+  updateTotpSecret,
+  useBackupCode,
+} from './mfa.repository.ts';
 import { decryptSecret, encryptSecret, needsReencryption } from './secret-encryption.ts';
 import { verifyTotp } from './totp.ts';
 
@@ -52,14 +60,7 @@ export async function checkTotp(
   const step = verifyTotp({ secretBase32: secret }, code, Date.now(), user.totp_last_used_step);
   if (step === undefined) return false;
   // Conditional on the stored step, so two concurrent logins with one code cannot both pass.
-  const updated = await transaction
-    .updateTable('users')
-    .set({ totp_last_used_step: step })
-    .where('tenant_id', '=', user.tenant_id)
-    .where('id', '=', user.id)
-    .where((eb) => eb.or([eb('totp_last_used_step', 'is', null), eb('totp_last_used_step', '<', step)]))
-    .executeTakeFirst();
-  if (Number(updated.numUpdatedRows) !== 1) return false;
+  if (!(await claimTotpStep(transaction, user.tenant_id, user.id, step))) return false;
   if (needsReencryption(config.authentication.mfaEncryptionKeys, user.mfa_secret_key_id ?? '')) {
     await storeTotpSecret(transaction, config, user.tenant_id, user.id, secret, user.mfa_enabled);
   }
@@ -75,16 +76,7 @@ export async function storeTotpSecret(
   enabled: boolean,
 ): Promise<void> {
   const encrypted = encryptSecret(config.authentication.mfaEncryptionKeys, tenantId, userId, secret);
-  await transaction
-    .updateTable('users')
-    .set({
-      mfa_secret_ciphertext: encrypted.ciphertext,
-      mfa_secret_key_id: encrypted.keyId,
-      mfa_enabled: enabled,
-    })
-    .where('tenant_id', '=', tenantId)
-    .where('id', '=', userId)
-    .execute();
+  await updateTotpSecret(transaction, tenantId, userId, encrypted, enabled);
 }
 
 function normaliseBackupCode(code: string): string {
@@ -101,15 +93,7 @@ export async function consumeBackupCode(
   user: MfaUser,
   code: string,
 ): Promise<boolean> {
-  const used = await transaction
-    .updateTable('mfa_backup_codes')
-    .set({ used_at: sql<Date>`now()` })
-    .where('tenant_id', '=', user.tenant_id)
-    .where('user_id', '=', user.id)
-    .where('code_hash', '=', backupCodeHash(config, user.id, code))
-    .where('used_at', 'is', null)
-    .executeTakeFirst();
-  return Number(used.numUpdatedRows) === 1;
+  return useBackupCode(transaction, user.tenant_id, user.id, backupCodeHash(config, user.id, code));
 }
 
 /** Replaces every backup code of the user with ten new ones; returns them (shown once, stored hashed). */
@@ -126,21 +110,12 @@ export async function regenerateBackupCodes(
     ).join('');
     return `${characters.slice(0, 4)}-${characters.slice(4, 8)}-${characters.slice(8)}`;
   });
-  await transaction
-    .deleteFrom('mfa_backup_codes')
-    .where('tenant_id', '=', tenantId)
-    .where('user_id', '=', userId)
-    .execute();
-  await transaction
-    .insertInto('mfa_backup_codes')
-    .values(
-      codes.map((code) => ({
-        tenant_id: tenantId,
-        user_id: userId,
-        code_hash: backupCodeHash(config, userId, code),
-      })),
-    )
-    .execute();
+  await replaceBackupCodes(
+    transaction,
+    tenantId,
+    userId,
+    codes.map((code) => backupCodeHash(config, userId, code)),
+  );
   return codes;
 }
 
@@ -168,21 +143,14 @@ export async function isTrustedDevice(
   token: string,
   ipAddress: string | undefined,
 ): Promise<boolean> {
-  const updated = await transaction
-    .updateTable('trusted_devices')
-    .set({
-      last_seen_at: sql<Date>`now()`,
-      last_ip_address: ipAddress ?? null,
-      trust_score: sql<string>`least(trust_score + 1, 100)`,
-    })
-    .where('tenant_id', '=', user.tenant_id)
-    .where('user_id', '=', user.id)
-    .where('device_fingerprint', '=', trustedDeviceFingerprint(config, token))
-    .where('is_trusted', '=', true)
-    .where('expires_at', '>', sql<Date>`now()`)
-    .where('trust_score', '>=', String(trustedDeviceScoreMin))
-    .executeTakeFirst();
-  return Number(updated.numUpdatedRows) === 1;
+  return touchTrustedDevice(
+    transaction,
+    user.tenant_id,
+    user.id,
+    trustedDeviceFingerprint(config, token),
+    ipAddress ?? null,
+    trustedDeviceScoreMin,
+  );
 }
 
 /** Remembers the device after a passed second factor; the returned token is the device's proof. */
@@ -191,21 +159,19 @@ export async function trustDevice(
   config: Config,
   tenantId: string,
   userId: string,
-  device: { type: string; name?: string | undefined },
+  device: { type: DeviceType; name?: string | undefined },
   ipAddress: string | undefined,
 ): Promise<string> {
   const token = `td_${randomBytes(32).toString('base64url')}`;
-  await transaction
-    .insertInto('trusted_devices')
-    .values({
-      tenant_id: tenantId,
-      user_id: userId,
-      device_fingerprint: trustedDeviceFingerprint(config, token),
-      device_name: device.name ?? null,
-      device_type: device.type as 'web',
-      last_ip_address: ipAddress ?? null,
-      expires_at: sql<Date>`now() + make_interval(days => ${config.authentication.trustedDeviceDays})`,
-    })
-    .execute();
+  await insertTrustedDevice(transaction, {
+    tenantId,
+    userId,
+    fingerprint: trustedDeviceFingerprint(config, token),
+    deviceName: device.name ?? null,
+    // The login body's device type is one of android, ios, web, desktop: all trusted device types too.
+    deviceType: device.type as TrustedDeviceType,
+    ipAddress: ipAddress ?? null,
+    trustDays: config.authentication.trustedDeviceDays,
+  });
   return token;
 }

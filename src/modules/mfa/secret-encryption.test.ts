@@ -30,3 +30,14 @@ test('after key rotation old ciphertexts still decrypt and are flagged for re-en
   assert.equal(needsReencryption(keys, again.keyId), false);
   assert.throws(() => decryptSecret([newKey], 't', 'u', encrypted), 'a key that is no longer configured');
 });
+
+test('invariant: encrypting with no key configured crashes loudly (AssertionError), never stores plaintext', () => {
+  assert.throws(() => encryptSecret([], 't', 'u', 'SECRET'), assert.AssertionError);
+});
+
+test('invariant: a stored ciphertext in a shape encryptSecret never writes crashes loudly (AssertionError)', () => {
+  assert.throws(
+    () => decryptSecret([oldKey], 't', 'u', { ciphertext: 'v0.not-ours', keyId: 'm1' }),
+    assert.AssertionError,
+  );
+});

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { EncryptionKey } from '../../platform/auth/authentication-config.ts';
 
@@ -25,7 +26,8 @@ export function encryptSecret(
   secret: string,
 ): EncryptedSecret {
   const key = keys[0];
-  if (!key) throw new Error('no MFA encryption key configured');
+  // The configuration always holds a current key (authentication-config.ts); none is our bug.
+  assert.ok(key, 'no MFA encryption key configured');
   const iv = randomBytes(ivBytes);
   const cipher = createCipheriv('aes-256-gcm', key.key, iv);
   cipher.setAAD(associatedData(tenantId, userId));
@@ -52,8 +54,8 @@ export function decryptSecret(
   const key = keys.find((candidate) => candidate.id === encrypted.keyId);
   if (!key) throw new Error(`MFA encryption key ${encrypted.keyId} is not configured`);
   const [version, iv, tag, body] = encrypted.ciphertext.split('.');
-  if (version !== formatVersion || !iv || !tag || body === undefined)
-    throw new Error('unknown MFA secret format');
+  // Only encryptSecret writes these ciphertexts; another shape is a broken invariant, not bad input.
+  assert.ok(version === formatVersion && iv && tag && body !== undefined, 'unknown MFA secret format');
   const decipher = createDecipheriv('aes-256-gcm', key.key, Buffer.from(iv, 'base64url'));
   decipher.setAAD(associatedData(tenantId, userId));
   decipher.setAuthTag(Buffer.from(tag, 'base64url'));

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
 import type { Config } from '../../config/config.ts';
 import type { AuthenticationProvider, DeviceType } from '../../db/schema.ts';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 import { signAccessToken } from '../../platform/auth/access-token.ts';
 import { hashSecretToken } from '../identity/credential-hashing.ts';
+import type { UserSummary } from '../identity/identity.schemas.ts';
+import { insertDeviceSession, insertRefreshTokenRow, insertSessionLog } from './sessions.repository.ts';
 
 export interface DeviceInfo {
   type: DeviceType;
@@ -59,23 +60,19 @@ export async function openSession(
   input: OpenSessionInput,
 ): Promise<IssuedTokens> {
   const { authentication } = config;
-  const session = await transaction
-    .insertInto('device_sessions')
-    .values({
-      tenant_id: input.tenantId,
-      user_id: input.userId,
-      device_type: input.device.type,
-      device_id: input.device.id ?? null,
-      device_name: input.device.name ?? null,
-      provider: input.provider,
-      ip_address: input.origin.ipAddress ?? null,
-      user_agent: userAgent(input.origin),
-      mfa_verified: input.mfaVerified,
-      expires_at: sql<Date>`now() + make_interval(secs => ${authentication.sessionIdleTimeoutSeconds})`,
-      absolute_expires_at: sql<Date>`now() + make_interval(secs => ${authentication.sessionAbsoluteLifetimeSeconds})`,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+  const session = await insertDeviceSession(transaction, {
+    tenantId: input.tenantId,
+    userId: input.userId,
+    deviceType: input.device.type,
+    deviceId: input.device.id ?? null,
+    deviceName: input.device.name ?? null,
+    provider: input.provider,
+    ipAddress: input.origin.ipAddress ?? null,
+    userAgent: userAgent(input.origin),
+    mfaVerified: input.mfaVerified,
+    idleTimeoutSeconds: authentication.sessionIdleTimeoutSeconds,
+    absoluteLifetimeSeconds: authentication.sessionAbsoluteLifetimeSeconds,
+  });
   const refreshToken = await insertRefreshToken(
     transaction,
     config,
@@ -116,21 +113,15 @@ export async function insertRefreshToken(
 ): Promise<{ id: string; token: string; hash: string }> {
   const token = newRefreshToken();
   const hash = refreshTokenHash(config, token);
-  const row = await transaction
-    .insertInto('refresh_tokens')
-    .values({
-      tenant_id: tenantId,
-      user_id: userId,
-      session_id: sessionId,
-      token_hash: hash,
-      // A refresh token never outlives its session's absolute lifetime.
-      expires_at: sql<Date>`least(now() + make_interval(secs => ${config.authentication.refreshTokenTtlSeconds}),
-        (select absolute_expires_at from device_sessions where tenant_id = ${tenantId} and id = ${sessionId}))`,
-      ip_address: origin.ipAddress ?? null,
-      user_agent: userAgent(origin),
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+  const row = await insertRefreshTokenRow(transaction, {
+    tenantId,
+    userId,
+    sessionId,
+    tokenHash: hash,
+    ttlSeconds: config.authentication.refreshTokenTtlSeconds,
+    ipAddress: origin.ipAddress ?? null,
+    userAgent: userAgent(origin),
+  });
   return { id: row.id, token, hash };
 }
 
@@ -147,18 +138,46 @@ export interface SessionEvent {
 
 /** seed 001 session_logs: what happened to a session, with token hashes only. */
 export async function logSessionEvent(transaction: ScopedTransaction, event: SessionEvent): Promise<void> {
-  await transaction
-    .insertInto('session_logs')
-    .values({
-      tenant_id: event.tenantId,
-      event_type: event.eventType,
-      user_id: event.userId,
-      session_id: event.sessionId,
-      refresh_token_hash: event.refreshTokenHash ?? null,
-      device_info: event.deviceInfo?.slice(0, 255) ?? null,
-      ip_address: event.origin?.ipAddress ?? null,
-      user_agent: event.origin ? userAgent(event.origin) : null,
-      details: JSON.stringify(event.details ?? {}),
-    })
-    .execute();
+  await insertSessionLog(transaction, {
+    tenant_id: event.tenantId,
+    event_type: event.eventType,
+    user_id: event.userId,
+    session_id: event.sessionId,
+    refresh_token_hash: event.refreshTokenHash ?? null,
+    device_info: event.deviceInfo?.slice(0, 255) ?? null,
+    ip_address: event.origin?.ipAddress ?? null,
+    user_agent: event.origin ? userAgent(event.origin) : null,
+    details: JSON.stringify(event.details ?? {}),
+  });
+}
+
+/** The token pair as every login and refresh answers it (TokenPairResponseSchema, RefreshResponseSchema). */
+export interface TokenPairResponse {
+  access_token: string;
+  refresh_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  session_id: string;
+}
+
+/** The one mapping from issued tokens to the response body (the refresh answers exactly this). */
+export function tokenPairResponse(tokens: IssuedTokens): TokenPairResponse {
+  return {
+    access_token: tokens.accessToken,
+    refresh_token: tokens.refreshToken,
+    token_type: 'Bearer',
+    expires_in: tokens.expiresInSeconds,
+    session_id: tokens.sessionId,
+  };
+}
+
+/** A login's answer: the token pair, the user, and the trusted device token when one was issued. */
+export function loginResponse(
+  session: IssuedTokens & { user: UserSummary; trustedDeviceToken?: string | undefined },
+) {
+  return {
+    ...tokenPairResponse(session),
+    user: session.user,
+    ...(session.trustedDeviceToken ? { trusted_device_token: session.trustedDeviceToken } : {}),
+  };
 }

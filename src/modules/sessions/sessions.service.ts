@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Config } from '../../config/config.ts';
 import type { DatabaseHandle } from '../../db/database.ts';
 import type { Database, LogoutReason } from '../../db/schema.ts';
@@ -10,13 +10,30 @@ import type { Caller, Principal } from '../../platform/auth/principal.ts';
 import { AppError, type ErrorCode } from '../../platform/errors.ts';
 import { assertTenantActive, recordLogout } from '../identity/login-attempts.ts';
 import { deleteEndedCounters } from '../identity/security-counters.repository.ts';
+import { userStatus } from '../identity/user-status.ts';
 import {
   type IssuedTokens,
   insertRefreshToken,
   logSessionEvent,
   refreshTokenHash,
 } from './session-tokens.ts';
-import { listActiveSessions } from './sessions.repository.ts';
+import {
+  deleteEndedSessions,
+  deleteSpentOtpSessions,
+  deleteSpentVerificationTokens,
+  endActiveSessions,
+  expireSessions,
+  findCurrentRefreshTokenForUpdate,
+  findRefreshTokenForUpdate,
+  insertSecurityEvent,
+  insertSessionLogs,
+  listActiveSessions,
+  listTenantIds,
+  markRefreshTokenRotated,
+  type RefreshTokenRow,
+  revokeSessionRefreshTokens,
+  touchSession,
+} from './sessions.repository.ts';
 
 export interface SessionServices {
   config: Config;
@@ -42,24 +59,9 @@ export async function endSessions(
   input: EndSessionsInput,
 ): Promise<string[]> {
   if (input.sessionIds !== undefined && input.sessionIds.length === 0) return [];
-  let query = transaction
-    .updateTable('device_sessions')
-    .set({ is_active: false, logout_at: sql<Date>`now()`, logout_reason: input.reason })
-    .where('tenant_id', '=', input.tenantId)
-    .where('user_id', '=', input.userId)
-    .where('is_active', '=', true);
-  if (input.sessionIds) query = query.where('id', 'in', [...input.sessionIds]);
-  if (input.exceptSessionId) query = query.where('id', '!=', input.exceptSessionId);
-  const ended = await query.returning('id').execute();
-  const ids = ended.map((row) => row.id);
+  const ids = await endActiveSessions(transaction, input);
   if (ids.length === 0) return ids;
-  await transaction
-    .updateTable('refresh_tokens')
-    .set({ revoked_at: sql<Date>`now()`, revoked_reason: input.reason })
-    .where('tenant_id', '=', input.tenantId)
-    .where('session_id', 'in', ids)
-    .where('revoked_at', 'is', null)
-    .execute();
+  await revokeSessionRefreshTokens(transaction, input.tenantId, ids, input.reason);
   const userChoice = input.reason === 'logout' || input.reason === 'logout_all' || input.reason === 'revoked';
   for (const sessionId of ids) {
     await logSessionEvent(transaction, {
@@ -74,20 +76,7 @@ export async function endSessions(
   return ids;
 }
 
-interface RefreshRow {
-  id: string;
-  user_id: string;
-  session_id: string;
-  expires_at: Date;
-  rotated_at: Date | null;
-  revoked_at: Date | null;
-  session_active: boolean;
-  session_expires_at: Date;
-  session_absolute_expires_at: Date;
-  user_status: number;
-  user_role: string;
-  user_deleted_at: Date | null;
-}
+type RefreshRow = RefreshTokenRow;
 
 type RefreshOutcome = { ok: true; value: IssuedTokens } | { ok: false; code: ErrorCode; message?: string };
 
@@ -99,13 +88,13 @@ function refreshRefusal(row: RefreshRow, nowMs: number): RefreshOutcome | undefi
     row.expires_at.getTime() <= nowMs ||
     row.session_expires_at.getTime() <= nowMs ||
     row.session_absolute_expires_at.getTime() <= nowMs ||
-    row.user_status === 0 ||
+    row.user_status === userStatus.inactive ||
     row.user_deleted_at !== null
   ) {
     return { ok: false, code: 'REFRESH_TOKEN_INVALID' };
   }
   // Seed 000: a blocked admin cannot perform any actions, refreshing included.
-  if (row.user_status === 2 && staffRoles.includes(row.user_role as 'admin')) {
+  if (row.user_status === userStatus.blocked && staffRoles.includes(row.user_role as 'admin')) {
     return { ok: false, code: 'ACCOUNT_BLOCKED', message: 'This staff account is blocked.' };
   }
   return undefined;
@@ -129,31 +118,7 @@ export async function refreshSession(
     async (transaction): Promise<RefreshOutcome> => {
       // Exact, whatever the tenant resolver's cache says: a suspended tenant's sessions do not refresh.
       await assertTenantActive(transaction, context.tenantId);
-      const row = (await transaction
-        .selectFrom('refresh_tokens as r')
-        .innerJoin('device_sessions as s', (join) =>
-          join.onRef('s.tenant_id', '=', 'r.tenant_id').onRef('s.id', '=', 'r.session_id'),
-        )
-        .innerJoin('users as u', (join) =>
-          join.onRef('u.tenant_id', '=', 'r.tenant_id').onRef('u.id', '=', 'r.user_id'),
-        )
-        .select([
-          'r.id',
-          'r.user_id',
-          'r.session_id',
-          'r.expires_at',
-          'r.rotated_at',
-          'r.revoked_at',
-          's.is_active as session_active',
-          's.expires_at as session_expires_at',
-          's.absolute_expires_at as session_absolute_expires_at',
-          'u.status as user_status',
-          'u.role as user_role',
-          'u.deleted_at as user_deleted_at',
-        ])
-        .where('r.token_hash', '=', refreshTokenHash(config, refreshToken))
-        .forUpdate('r')
-        .executeTakeFirst()) as RefreshRow | undefined;
+      const row = await findRefreshTokenForUpdate(transaction, refreshTokenHash(config, refreshToken));
       const nowMs = Date.now();
       if (!row) return { ok: false, code: 'REFRESH_TOKEN_INVALID' };
       const refused = refreshRefusal(row, nowMs);
@@ -162,14 +127,7 @@ export async function refreshSession(
         return { ok: true, value: await rotate(transaction, config, context, row, row.id) };
       const graceMs = config.authentication.refreshReuseGraceSeconds * 1000;
       if (nowMs - row.rotated_at.getTime() <= graceMs) {
-        const current = await transaction
-          .selectFrom('refresh_tokens')
-          .select('id')
-          .where('session_id', '=', row.session_id)
-          .where('rotated_at', 'is', null)
-          .where('revoked_at', 'is', null)
-          .forUpdate()
-          .executeTakeFirst();
+        const current = await findCurrentRefreshTokenForUpdate(transaction, row.session_id);
         if (!current) return { ok: false, code: 'REFRESH_TOKEN_INVALID' };
         return { ok: true, value: await rotate(transaction, config, context, row, current.id) };
       }
@@ -197,19 +155,8 @@ async function rotate(
     row.session_id,
     origin,
   );
-  await transaction
-    .updateTable('refresh_tokens')
-    .set({ rotated_at: sql<Date>`now()`, replaced_by_id: next.id })
-    .where('id', '=', rotatedTokenId)
-    .execute();
-  await transaction
-    .updateTable('device_sessions')
-    .set({
-      last_activity_at: sql<Date>`now()`,
-      expires_at: sql<Date>`least(now() + make_interval(secs => ${config.authentication.sessionIdleTimeoutSeconds}), absolute_expires_at)`,
-    })
-    .where('id', '=', row.session_id)
-    .execute();
+  await markRefreshTokenRotated(transaction, rotatedTokenId, next.id);
+  await touchSession(transaction, row.session_id, config.authentication.sessionIdleTimeoutSeconds);
   await logSessionEvent(transaction, {
     tenantId: context.tenantId,
     userId: row.user_id,
@@ -243,25 +190,22 @@ async function revokeForReuse(
     sessionIds: [row.session_id],
     context,
   });
-  await transaction
-    .insertInto('security_events')
-    .values({
-      tenant_id: context.tenantId,
-      user_id: row.user_id,
-      event_type: 'REFRESH_TOKEN_REUSE',
-      event_category: 'session',
-      severity: 'high',
-      threat_type: 'token_theft',
-      ip_address: context.ipAddress ?? null,
-      user_agent: context.userAgent ?? null,
-      description: 'A rotated refresh token was presented again; the session was revoked.',
-      details: JSON.stringify({ session_id: row.session_id, refresh_token_id: row.id }),
-      target_resource: `session:${row.session_id}`,
-      attack_vector: 'refresh_token_replay',
-      detection_method: 'rule_based',
-      action_taken: 'block',
-    })
-    .execute();
+  await insertSecurityEvent(transaction, {
+    tenant_id: context.tenantId,
+    user_id: row.user_id,
+    event_type: 'REFRESH_TOKEN_REUSE',
+    event_category: 'session',
+    severity: 'high',
+    threat_type: 'token_theft',
+    ip_address: context.ipAddress ?? null,
+    user_agent: context.userAgent ?? null,
+    description: 'A rotated refresh token was presented again; the session was revoked.',
+    details: JSON.stringify({ session_id: row.session_id, refresh_token_id: row.id }),
+    target_resource: `session:${row.session_id}`,
+    attack_vector: 'refresh_token_replay',
+    detection_method: 'rule_based',
+    action_taken: 'block',
+  });
   await recordAudit(
     transaction,
     { ...context, userId: row.user_id, sessionId: row.session_id },
@@ -393,52 +337,26 @@ export async function cleanupExpiredSessions(db: Kysely<Database>): Promise<Clea
     deletedVerificationTokens: 0,
     deletedSecurityCounters: 0,
   };
-  const tenants = await db.selectFrom('tenants').select('id').execute();
+  const tenants = await listTenantIds(db);
   for (const tenant of tenants) {
     await withScope(db, { tenantId: tenant.id }, async (transaction) => {
-      const expired = await transaction
-        .updateTable('device_sessions')
-        .set({ is_active: false, logout_at: sql<Date>`now()`, logout_reason: 'expired' })
-        .where('is_active', '=', true)
-        .where((eb) =>
-          eb.or([
-            eb('expires_at', '<=', sql<Date>`now()`),
-            eb('absolute_expires_at', '<=', sql<Date>`now()`),
-          ]),
-        )
-        .returning(['id', 'user_id'])
-        .execute();
+      const expired = await expireSessions(transaction);
       if (expired.length > 0) {
-        await transaction
-          .insertInto('session_logs')
-          .values(
-            expired.map((row) => ({
-              tenant_id: tenant.id,
-              event_type: 'EXPIRED' as const,
-              user_id: row.user_id,
-              session_id: row.id,
-              details: JSON.stringify({ reason: 'expired' }),
-            })),
-          )
-          .execute();
+        await insertSessionLogs(
+          transaction,
+          expired.map((row) => ({
+            tenant_id: tenant.id,
+            event_type: 'EXPIRED' as const,
+            user_id: row.user_id,
+            session_id: row.id,
+            details: JSON.stringify({ reason: 'expired' }),
+          })),
+        );
       }
-      const deleted = await transaction
-        .deleteFrom('device_sessions')
-        .where('is_active', '=', false)
-        .where('logout_at', '<', sql<Date>`now() - make_interval(days => ${endedSessionRetentionDays})`)
-        .executeTakeFirst();
-      const otp = await transaction
-        .deleteFrom('otp_sessions')
-        .where((eb) => eb.or([eb('expires_at', '<=', sql<Date>`now()`), eb('is_used', '=', true)]))
-        .executeTakeFirst();
-      const verification = await transaction
-        .deleteFrom('verification_tokens')
-        .where((eb) => eb.or([eb('expires_at', '<=', sql<Date>`now()`), eb('used_at', 'is not', null)]))
-        .executeTakeFirst();
       totals.expiredSessions += expired.length;
-      totals.deletedSessions += Number(deleted.numDeletedRows);
-      totals.deletedOtpSessions += Number(otp.numDeletedRows);
-      totals.deletedVerificationTokens += Number(verification.numDeletedRows);
+      totals.deletedSessions += await deleteEndedSessions(transaction, endedSessionRetentionDays);
+      totals.deletedOtpSessions += await deleteSpentOtpSessions(transaction);
+      totals.deletedVerificationTokens += await deleteSpentVerificationTokens(transaction);
       totals.deletedSecurityCounters += await deleteEndedCounters(transaction, tenant.id);
     });
   }

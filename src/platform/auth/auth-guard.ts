@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { databaseUnavailable } from '../../db/database-errors.ts';
 import type { Database } from '../../db/schema.ts';
 import type { PendingSessionCheck } from '../../db/tenant-transaction.ts';
+import { userStatus } from '../../modules/identity/user-status.ts';
 import { AppError } from '../errors.ts';
 import { publicPermission } from '../route-permission.ts';
 import { tenantHeader } from '../tenant-resolver.ts';
@@ -115,12 +116,13 @@ export function principalFromSessionRow(
   const nowMs = Date.now();
   if (!row || row.r_user_id !== claims.userId || !row.r_is_active) return undefined;
   if (row.r_expires_at.getTime() <= nowMs || row.r_absolute_expires_at.getTime() <= nowMs) return undefined;
-  if (row.r_status === 0 || row.r_deleted_at !== null) return undefined;
+  if (row.r_status === userStatus.inactive || row.r_deleted_at !== null) return undefined;
   if (row.r_tenant_status !== 'active') throw new AppError('TENANT_SUSPENDED');
   const isStaff = staffRoles.includes(row.r_role);
   // Seed 000: a blocked admin cannot perform any actions. A blocked customer keeps reading their
   // data; the money services refuse their movements (ACCOUNT_BLOCKED).
-  if (isStaff && row.r_status === 2) throw new AppError('ACCOUNT_BLOCKED', 'This staff account is blocked.');
+  if (isStaff && row.r_status === userStatus.blocked)
+    throw new AppError('ACCOUNT_BLOCKED', 'This staff account is blocked.');
   return {
     tenantId: claims.tenantId,
     userId: claims.userId,
