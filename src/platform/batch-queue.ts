@@ -9,7 +9,7 @@ export interface BatchQueueOptions<Entry> {
   batchEntriesMax: number;
   flushIntervalMs: number;
   /** Called with the number of entries dropped (queue full, or a batch that failed and found no room). */
-  onDrop?: (count: number, reason: 'queue_full' | 'write_failed') => void;
+  onDrop?: (count: number, reason: 'queue_full' | 'write_failed' | 'closed') => void;
   onWritten?: (count: number) => void;
   onWriteError?: (error: unknown) => void;
   /** How long close() waits for the last writes; what is still unwritten then is dropped and counted. */
@@ -32,12 +32,18 @@ export interface BatchQueueOptions<Entry> {
  * Hand-written rather than a job queue library: the entries live only in this process and a batch
  * INSERT is the whole job; a durable queue would cost a write per request, which is what batching avoids.
  */
+const backoffMsMax = 30_000;
+
 export class BatchQueue<Entry> {
   private entries: Entry[] = [];
   private inFlight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private lastFailed = false;
+  private backoffMs = 0;
+  private inFlightSize = 0;
+  /** close() gave up waiting: later entries are refused and counted. */
+  private deadlinePassed = false;
   /** After a refused batch: the size of the next (half) batch. */
   private splitNext: number | undefined;
 
@@ -51,6 +57,10 @@ export class BatchQueue<Entry> {
 
   /** Queues one entry; false when it was dropped because the queue is full. */
   push(entry: Entry): boolean {
+    if (this.closed && this.deadlinePassed) {
+      this.options.onDrop?.(1, 'closed');
+      return false;
+    }
     if (this.entries.length >= this.options.entriesMax) {
       this.options.onDrop?.(1, 'queue_full');
       return false;
@@ -83,20 +93,26 @@ export class BatchQueue<Entry> {
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.options.closeWaitMs ?? 5000);
     });
-    await Promise.race([this.flush(), deadline]);
+    const flushed = this.flush().then(() => true);
+    const finished = await Promise.race([flushed, deadline.then(() => false)]);
     clearTimeout(timer);
+    if (!finished) {
+      this.deadlinePassed = true;
+      // A batch still in flight may yet land; it is counted as dropped, as it cannot be vouched for.
+      if (this.inFlight) this.options.onDrop?.(this.inFlightSize, 'write_failed');
+    }
     if (this.entries.length > 0) {
       this.options.onDrop?.(this.entries.length, 'write_failed');
       this.entries = [];
     }
   }
 
-  private schedule(): void {
+  private schedule(delayMs = this.options.flushIntervalMs): void {
     if (this.timer || this.inFlight) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.kick();
-    }, this.options.flushIntervalMs);
+    }, delayMs);
     this.timer.unref();
   }
 
@@ -115,11 +131,13 @@ export class BatchQueue<Entry> {
     const size = this.splitNext ?? this.options.batchEntriesMax;
     this.splitNext = undefined;
     const batch = this.entries.splice(0, size);
+    this.inFlightSize = batch.length;
     const run = this.options
       .write(batch)
       .then(
         () => {
           this.lastFailed = false;
+          this.backoffMs = 0;
           this.options.onWritten?.(batch.length);
         },
         (error: unknown) => {
@@ -131,7 +149,12 @@ export class BatchQueue<Entry> {
       .finally(() => {
         this.inFlight = undefined;
         if (this.entries.length === 0 || this.closed) return;
-        if (this.splitNext !== undefined || this.entries.length >= this.options.batchEntriesMax) this.kick();
+        if (this.lastFailed) {
+          // The database is unavailable: wait, doubling up to 30 s, rather than hammer it.
+          this.backoffMs = Math.min(backoffMsMax, Math.max(this.options.flushIntervalMs, this.backoffMs * 2));
+          this.schedule(this.backoffMs);
+        } else if (this.splitNext !== undefined || this.entries.length >= this.options.batchEntriesMax)
+          this.kick();
         else this.schedule();
       });
     this.inFlight = run;
@@ -155,6 +178,8 @@ export class BatchQueue<Entry> {
   }
 
   private requeue(batch: Entry[]): void {
+    // After close() gave up, the in-flight batch was already counted as dropped.
+    if (this.deadlinePassed) return;
     const room = this.options.entriesMax - this.entries.length;
     const kept = batch.slice(0, Math.max(0, room));
     if (kept.length < batch.length) this.options.onDrop?.(batch.length - kept.length, 'write_failed');

@@ -1,3 +1,5 @@
+import type { DatabaseHandle } from '../db/database.ts';
+import { applicationRole, applyScope, type ScopedTransaction } from '../db/tenant-transaction.ts';
 import type { TenantResolverContext } from './tenant-resolver.ts';
 import { resolveTenantId } from './tenant-resolver.ts';
 
@@ -7,22 +9,46 @@ export interface TenantEntry<Row> {
   row: Row;
 }
 
+export type TenantInsert<Row> = (
+  transaction: ScopedTransaction,
+  rows: (Row & { tenant_id: string })[],
+) => Promise<void>;
+
 /**
- * Writes a batch of background rows (the access log, rate-limit violations) one INSERT per tenant.
- * Rows of requests that named no tenant, or none that resolved, go to the default tenant.
+ * Writes a batch of background rows (the access log, rate-limit violations, security events): one
+ * INSERT per tenant, each in that tenant's row-level-security scope, all in ONE transaction, so a
+ * failure leaves none of the batch written and a retry cannot write a tenant's rows twice. Rows of
+ * requests that named no tenant go to the default tenant; if it cannot be resolved (suspended, not
+ * seeded) only those rows are dropped, reported through onUnfiled.
  */
 export async function writePerTenant<Row extends object>(
-  app: TenantResolverContext,
+  app: TenantResolverContext & { database: DatabaseHandle },
   entries: readonly TenantEntry<Row>[],
-  insert: (tenantId: string, rows: (Row & { tenant_id: string })[]) => Promise<void>,
+  insert: TenantInsert<Row>,
+  onUnfiled?: (count: number) => void,
 ): Promise<void> {
-  const defaultTenantId = await resolveTenantId(app, { headers: {} });
+  const needsDefault = entries.some((entry) => entry.tenantId === undefined);
+  const defaultTenantId = needsDefault
+    ? await resolveTenantId(app, { headers: {} }).catch(() => undefined)
+    : undefined;
   const byTenant = new Map<string, (Row & { tenant_id: string })[]>();
+  let unfiled = 0;
   for (const entry of entries) {
     const tenantId = entry.tenantId ?? defaultTenantId;
+    if (tenantId === undefined) {
+      unfiled += 1;
+      continue;
+    }
     const rows = byTenant.get(tenantId) ?? [];
     rows.push({ ...entry.row, tenant_id: tenantId });
     byTenant.set(tenantId, rows);
   }
-  for (const [tenantId, rows] of byTenant) await insert(tenantId, rows);
+  if (unfiled > 0) onUnfiled?.(unfiled);
+  if (byTenant.size === 0) return;
+  await app.database.db.transaction().execute(async (transaction) => {
+    for (const [tenantId, rows] of byTenant) {
+      await applyScope(transaction, { tenantId }, applicationRole);
+      await insert(transaction, rows);
+    }
+  });
 }

@@ -198,6 +198,31 @@ describe('the API access log', () => {
     );
   });
 
+  test('regression: a transfer (session checked in its own statement) is logged under its tenant and user, not the default tenant', async () => {
+    const officer = await loginStaff(harness.app, 'officer');
+    const customer = await loginCustomer(harness.app);
+    const transfer = await harness.app.inject({
+      method: 'POST',
+      url: '/v1/transactions/transfer',
+      headers: {
+        ...bearer(customer),
+        'idempotency-key': `k-${Date.now()}`,
+        referer: 'https://bank.example/reset?token=secret-token-value',
+      },
+      payload: { to_account_number: '9999999999', amount: 1 },
+    });
+    assert.ok(transfer.statusCode >= 400, transfer.body);
+    const page = await eventually(
+      async () => (await get(officer, `/v1/admin/api-access-log?user_id=${customer.userId}`)).json() as Page,
+      (value) => value.items.some((item) => item.endpoint === '/v1/transactions/transfer'),
+    );
+    const row = page.items.find((item) => item.endpoint === '/v1/transactions/transfer');
+    assert.ok(row, JSON.stringify(page));
+    const headers = row.request_headers as Record<string, string>;
+    assert.equal(headers.referer, 'https://bank.example', 'only the origin of a Referer is kept');
+    assert.ok(!JSON.stringify(row).includes('secret-token-value'));
+  });
+
   test('a login body is not hashed (a hash of a PIN is an oracle); other bodies are', async () => {
     const officer = await loginStaff(harness.app, 'officer');
     await loginCustomer(harness.app);

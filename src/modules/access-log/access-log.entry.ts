@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { requestActor } from '../../platform/request-actor.ts';
 import type { TenantEntry } from '../../platform/tenant-batches.ts';
 import { printableText } from '../../platform/text-input.ts';
 import type { AccessLogRow } from './access-log.repository.ts';
@@ -45,12 +46,22 @@ export function bodyHash(body: unknown): string | null {
   return createHash('sha256').update(text).digest('hex');
 }
 
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '(not a URL)';
+  }
+}
+
 function headerSubset(request: FastifyRequest): Record<string, string> {
   const kept: Record<string, string> = {};
   for (const name of loggedHeaders) {
     const value = request.headers[name];
     if (value === undefined) continue;
-    kept[name] = clean(Array.isArray(value) ? value.join(', ') : value, headerValueLengthMax);
+    const text = Array.isArray(value) ? value.join(', ') : value;
+    // A Referer's path and query may carry a reset or verification token: only its origin is kept.
+    kept[name] = clean(name === 'referer' ? originOf(text) : text, headerValueLengthMax);
   }
   return kept;
 }
@@ -76,10 +87,10 @@ export function accessLogEntry(request: FastifyRequest, reply: FastifyReply): Ac
   const userAgent = request.headers['user-agent'];
   const status = reply.statusCode >= 100 && reply.statusCode <= 599 ? reply.statusCode : 500;
   return {
-    tenantId: principal?.tenantId ?? request.resolvedTenantId,
+    tenantId: requestActor(request).tenantId,
     row: {
       created_at: new Date(),
-      user_id: principal?.userId ?? null,
+      user_id: requestActor(request).userId,
       request_id: clean(request.id, 64),
       method: clean(request.method, 10),
       endpoint: clean(request.routeOptions.url ?? request.url.split('?')[0] ?? '/', endpointLengthMax),

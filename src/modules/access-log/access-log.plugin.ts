@@ -26,7 +26,8 @@ export function registerAccessLog(app: FastifyInstance): void {
     flushIntervalMs: settings.flushIntervalMs,
     closeWaitMs: settings.closeWaitMs,
     isTransient: (error) => databaseUnavailable(error) !== undefined,
-    write: (entries) => writeEntries(app, entries),
+    write: (entries) =>
+      writeEntries(app, entries, (count) => metrics.dropped.inc({ reason: 'no_tenant' }, count)),
     onDrop: (count, reason) => metrics.dropped.inc({ reason }, count),
     onWritten: (count) => metrics.written.inc(count),
     onWriteError: (error) => app.log.warn({ err: error }, 'access log batch not written; it will be retried'),
@@ -40,10 +41,12 @@ export function registerAccessLog(app: FastifyInstance): void {
   });
 }
 
-function writeEntries(app: FastifyInstance, entries: readonly AccessLogEntry[]): Promise<void> {
-  return writePerTenant(app, entries, (tenantId, rows) =>
-    insertAccessLogRows(app.database.db, tenantId, rows),
-  );
+function writeEntries(
+  app: FastifyInstance,
+  entries: readonly AccessLogEntry[],
+  onUnfiled: (count: number) => void,
+): Promise<void> {
+  return writePerTenant(app, entries, insertAccessLogRows, onUnfiled);
 }
 
 function accessLogMetrics(app: FastifyInstance, depth: () => number) {

@@ -1,6 +1,4 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../../db/schema.ts';
-import { withScope } from '../../db/tenant-transaction.ts';
+import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 
 /** One api_access_log row as the writer hands it over (seed 004). */
 export interface AccessLogRow {
@@ -22,16 +20,13 @@ export interface AccessLogRow {
   rate_limit_remaining: number | null;
 }
 
-/** Writes one tenant's rows in one INSERT, in the tenant's scope (RLS checks every row's tenant). */
+/** Writes one tenant's rows in one INSERT, in the caller's transaction scoped to that tenant. */
 export async function insertAccessLogRows(
-  db: Kysely<Database>,
-  tenantId: string,
+  transaction: ScopedTransaction,
   rows: readonly AccessLogRow[],
 ): Promise<void> {
-  await withScope(db, { tenantId }, (transaction) =>
-    transaction
-      .insertInto('api_access_log')
-      .values(rows.map((row) => ({ ...row })))
-      .execute(),
-  );
+  await transaction
+    .insertInto('api_access_log')
+    .values(rows.map((row) => ({ ...row })))
+    .execute();
 }

@@ -6,6 +6,7 @@ import { Counter } from 'prom-client';
 import { databaseUnavailable } from '../../db/database-errors.ts';
 import { BatchQueue } from '../../platform/batch-queue.ts';
 import { AppError } from '../../platform/errors.ts';
+import { requestActor } from '../../platform/request-actor.ts';
 import { type TenantEntry, writePerTenant } from '../../platform/tenant-batches.ts';
 import { printableText } from '../../platform/text-input.ts';
 import { insertViolations, type ViolationRow } from './rate-limits.repository.ts';
@@ -44,21 +45,27 @@ export async function registerRateLimiting(app: FastifyInstance): Promise<RateLi
   const redis = app.config.redisUrl ? connectRedis(app, app.config.redisUrl) : undefined;
   await app.register(rateLimit, {
     global: false,
-    skipOnError: true,
+    // Store errors reach apply() below, which counts and logs them and lets the request through.
+    skipOnError: false,
     timeWindow: settings.windowMs,
+    // The in-memory store keeps this many keys (least recently used out): room for a busy process.
+    cache: 100_000,
     ...(redis ? { redis, nameSpace: 'corebank-rate-limit:' } : {}),
   });
   const { errors, rejected } = rateLimitMetrics(app);
   const recorder = violationRecorder(app);
   const checkers: Record<Kind, Checker> = {
-    ip: app.createRateLimit({ max: settings.ipRequestsMax, keyGenerator: (request) => `ip:${request.ip}` }),
+    ip: app.createRateLimit({
+      max: settings.ipRequestsMax,
+      keyGenerator: (request) => `ip:${clientKey(request.ip)}`,
+    }),
     auth: app.createRateLimit({
       max: settings.authRequestsMax,
-      keyGenerator: (request) => `auth:${request.ip}`,
+      keyGenerator: (request) => `auth:${clientKey(request.ip)}`,
     }),
     user: app.createRateLimit({
       max: settings.userRequestsMax,
-      keyGenerator: (request) => `user:${signedInUser(request) ?? request.ip}`,
+      keyGenerator: (request) => `user:${signedInUser(request) ?? clientKey(request.ip)}`,
     }),
   };
   const apply = async (request: FastifyRequest, reply: FastifyReply, kinds: readonly Kind[]) => {
@@ -117,6 +124,26 @@ function rateLimitMetrics(app: FastifyInstance) {
   };
 }
 
+/**
+ * The client a per-address limit counts: an IPv4 address, or the /64 network of an IPv6 one — a
+ * single IPv6 client usually holds a whole /64 and could otherwise take a new address per request.
+ */
+export function clientKey(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped?.[1]) return mapped[1];
+  if (isIP(ip) !== 6) return ip;
+  const [head = '', tail = ''] = ip.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = ip.includes('::')
+    ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((group) => Number.parseInt(group || '0', 16).toString(16))
+    .join(':')}::/64`;
+}
+
 function signedInUser(request: FastifyRequest): string | undefined {
   const principal = request.principal;
   if (principal) return `${principal.tenantId}:${principal.userId}`;
@@ -157,8 +184,7 @@ function violationRecorder(app: FastifyInstance) {
     flushIntervalMs: app.config.security.accessLog.flushIntervalMs,
     closeWaitMs: app.config.security.accessLog.closeWaitMs,
     isTransient: (error) => databaseUnavailable(error) !== undefined,
-    write: (entries) =>
-      writePerTenant(app, entries, (tenantId, rows) => insertViolations(app.database.db, tenantId, rows)),
+    write: (entries) => writePerTenant(app, entries, insertViolations),
     onWriteError: (error) => app.log.warn({ err: error }, 'rate-limit violations not written; retrying'),
   });
   return {
@@ -169,10 +195,10 @@ function violationRecorder(app: FastifyInstance) {
       recorded.set(outcome.key, now + outcome.ttl);
       const userAgent = request.headers['user-agent'];
       queue.push({
-        tenantId: request.principal?.tenantId ?? request.claims?.tenantId ?? request.resolvedTenantId,
+        tenantId: requestActor(request).tenantId,
         row: {
           created_at: new Date(now),
-          user_id: request.principal?.userId ?? request.claims?.userId ?? null,
+          user_id: requestActor(request).userId,
           ip_address: request.ip,
           endpoint: printableText(
             (request.routeOptions.url ?? request.url.split('?')[0] ?? '/').slice(0, 255),

@@ -1,6 +1,4 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../../db/schema.ts';
-import { withScope } from '../../db/tenant-transaction.ts';
+import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 
 /** One rate_limit_violations row (seed 004) as the recorder hands it over. */
 export interface ViolationRow {
@@ -17,16 +15,13 @@ export interface ViolationRow {
   blocked_duration_minutes: number;
 }
 
-/** Writes one tenant's violations in one INSERT, in the tenant's scope. */
+/** Writes one tenant's violations in one INSERT, in the caller's transaction scoped to that tenant. */
 export async function insertViolations(
-  db: Kysely<Database>,
-  tenantId: string,
+  transaction: ScopedTransaction,
   rows: readonly ViolationRow[],
 ): Promise<void> {
-  await withScope(db, { tenantId }, (transaction) =>
-    transaction
-      .insertInto('rate_limit_violations')
-      .values(rows.map((row) => ({ ...row })))
-      .execute(),
-  );
+  await transaction
+    .insertInto('rate_limit_violations')
+    .values(rows.map((row) => ({ ...row })))
+    .execute();
 }

@@ -2,8 +2,8 @@ import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
 import { databaseUnavailable } from '../../db/database-errors.ts';
-import { withScope } from '../../db/tenant-transaction.ts';
 import { BatchQueue } from '../../platform/batch-queue.ts';
+import { requestActor } from '../../platform/request-actor.ts';
 import { type TenantEntry, writePerTenant } from '../../platform/tenant-batches.ts';
 import { printableText } from '../../platform/text-input.ts';
 import type { NewSecurityEventRow } from './security-events.repository.ts';
@@ -38,7 +38,7 @@ function refusalRow(request: FastifyRequest, kind: RefusalKind): EventRow {
   const userAgent = request.headers['user-agent'];
   return {
     created_at: new Date(),
-    user_id: request.principal?.userId ?? request.claims?.userId ?? null,
+    user_id: requestActor(request).userId,
     event_type: kind.type,
     event_category: kind.category,
     severity: kind.severity,
@@ -70,10 +70,7 @@ export function registerRefusalEvents(app: FastifyInstance): void {
     flushIntervalMs: app.config.security.accessLog.flushIntervalMs,
     closeWaitMs: app.config.security.accessLog.closeWaitMs,
     isTransient: (error) => databaseUnavailable(error) !== undefined,
-    write: (entries) =>
-      writePerTenant(app, entries, (tenantId, rows) =>
-        withScope(app.database.db, { tenantId }, (transaction) => insertSecurityEventRows(transaction, rows)),
-      ),
+    write: (entries) => writePerTenant(app, entries, insertSecurityEventRows),
     onWriteError: (error) => app.log.warn({ err: error }, 'security events not written; retrying'),
   });
   app.addHook('onResponse', async (request) => {
@@ -82,7 +79,7 @@ export function registerRefusalEvents(app: FastifyInstance): void {
     if (kind.type === 'ACCESS_TOKEN_REJECTED' && !request.headers.authorization) return;
     counted.inc({ type: kind.type });
     queue.push({
-      tenantId: request.principal?.tenantId ?? request.claims?.tenantId ?? request.resolvedTenantId,
+      tenantId: requestActor(request).tenantId,
       row: refusalRow(request, kind),
     });
   });

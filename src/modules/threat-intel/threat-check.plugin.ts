@@ -3,6 +3,7 @@ import pg from 'pg';
 import { Counter } from 'prom-client';
 import { withScope } from '../../db/tenant-transaction.ts';
 import { AppError } from '../../platform/errors.ts';
+import { requestActor } from '../../platform/request-actor.ts';
 import { resolveTenantId } from '../../platform/tenant-resolver.ts';
 import { printableText } from '../../platform/text-input.ts';
 import { insertSecurityEventRow } from '../security-events/security-events.repository.ts';
@@ -64,7 +65,7 @@ export function registerThreatChecks(app: FastifyInstance, index: IndicatorIndex
     await withScope(app.database.db, { tenantId }, (transaction) =>
       insertSecurityEventRow(transaction, {
         tenant_id: tenantId,
-        user_id: request.principal?.userId ?? request.claims?.userId ?? null,
+        user_id: requestActor(request).userId,
         event_type: 'THREAT_INTEL_MATCH',
         event_category: 'threat',
         severity: hit.severity,

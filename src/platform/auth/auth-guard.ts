@@ -138,6 +138,11 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The verified access token of a route whose session is checked in its own statement. */
     claims?: AccessTokenClaims;
+    /**
+     * Any route's access token once its signature verified and its tenant matched, whatever the session
+     * check says next: the background logs (access log, refusal events) file the request under it.
+     */
+    verifiedClaims?: AccessTokenClaims;
     /** A 'with-read' route's deferred session check (see callerScope in principal.ts). */
     pendingSessionCheck?: PendingSessionCheck & { checked: boolean };
   }
@@ -211,6 +216,7 @@ export function registerAuthGuard(app: FastifyInstance, options: AuthGuardOption
     if (typeof headerTenant === 'string' && headerTenant.toLowerCase() !== claims.tenantId) {
       throw new AppError('UNAUTHENTICATED');
     }
+    request.verifiedClaims = claims;
     const mode = request.routeOptions.config?.sessionCheck;
     if (mode === 'in-statement' || mode === 'with-read') {
       request.claims = claims;
