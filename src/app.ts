@@ -19,6 +19,7 @@ import { registerMoney } from './modules/money.plugin.ts';
 import { registerRateLimiting } from './modules/rate-limits/rate-limits.plugin.ts';
 import { registerRefusalEvents } from './modules/security-events/refusal-events.plugin.ts';
 import { registerThreatIntel } from './modules/threat-intel/indicators.routes.ts';
+import { registerClientContext } from './platform/audit/client-context.ts';
 import {
   answerServerErrors,
   handleClientError,
@@ -130,6 +131,7 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   registerShutdownRefusal(app);
   // Before the authentication guard (registered by registerIdentity): no hook may see such input.
   registerInputBoundary(app);
+  registerClientContext(app);
   app.addHook('onRequest', async (request, reply) => {
     reply.header(requestIdHeader, request.id);
   });

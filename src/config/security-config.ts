@@ -32,6 +32,8 @@ export interface SecurityConfig {
   rateLimit: RateLimitConfig;
   /** An outgoing entry at or above this (minor units) is "unusual" in the security summary. */
   largeAmountMinor: number;
+  /** GEOIP_ENABLED=false: no location lookups (the GeoIP data costs about 150 MB once loaded). */
+  geoIpEnabled: boolean;
 }
 
 /** Tests exercise many requests from one address; they set the limits they test explicitly. */
@@ -67,6 +69,7 @@ export function readSecurityConfig(source: Source, environment: Environment): Se
       1,
       Number.MAX_SAFE_INTEGER,
     ),
+    geoIpEnabled: readBoolean(source, 'GEOIP_ENABLED', true),
     rateLimit: {
       enabled: readBoolean(source, 'RATE_LIMIT_ENABLED', true),
       windowMs: readInteger(source, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 86_400_000),

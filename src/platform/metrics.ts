@@ -10,6 +10,8 @@ export interface AppMetrics {
   registry: Registry;
   httpRequestsTotal: Counter<'method' | 'route' | 'status_code'>;
   httpRequestDurationSeconds: Histogram<'method' | 'route' | 'status_code'>;
+  /** Security events recorded (issue 10 item 10), by event type and severity. */
+  securityEventsTotal: Counter<'type' | 'severity'>;
 }
 
 /** Requests that matched no route share one label, so random URLs cannot grow the series count. */
@@ -35,6 +37,12 @@ export function createMetrics(): AppMetrics {
       help: 'Time from receiving a request to finishing its response, by route pattern.',
       labelNames,
       buckets: durationBucketsSeconds,
+      registers: [registry],
+    }),
+    securityEventsTotal: new Counter({
+      name: 'corebank_security_events_total',
+      help: 'Security events recorded, by event type and severity.',
+      labelNames: ['type', 'severity'],
       registers: [registry],
     }),
   };

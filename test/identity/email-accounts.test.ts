@@ -221,7 +221,11 @@ describe('brute force', () => {
       await strict.app.inject({ method: 'POST', url: '/v1/auth/email/login', payload: { email, password } });
       const strictTenant = await ensureTenant(strict.app);
       const events = await withScope(strict.database.db, { tenantId: strictTenant }, (transaction) =>
-        transaction.selectFrom('security_events').select(['event_type', 'ip_address']).execute(),
+        transaction
+          .selectFrom('security_events')
+          .select(['event_type', 'ip_address'])
+          .where('event_type', '=', 'LOGIN_IP_BLOCKED')
+          .execute(),
       );
       assert.deepEqual(
         events,

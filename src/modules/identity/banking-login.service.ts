@@ -302,7 +302,7 @@ async function completeBankingLogin(
       pinHash: session.pin_hash,
       accountNumber: session.account_number,
     }));
-  await settleSuccess(transaction, decided, userId);
+  const signals = await settleSuccess(transaction, decided, userId);
   const tokens = await openSession(transaction, config, {
     tenantId: context.tenantId,
     userId,
@@ -311,6 +311,7 @@ async function completeBankingLogin(
     provider: 'email',
     origin: { ipAddress: context.ipAddress, userAgent: context.userAgent },
     mfaVerified: true,
+    security: { context: { ...context, userId }, signals },
   });
   const user = await findUserSummary(transaction, userId);
   return { ok: true, value: { ...tokens, user: userSummary(user) } };

@@ -7,6 +7,7 @@ import { staffRoles } from '../../platform/auth/permissions.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { MessageSender } from '../dev-outbox/message-outbox.ts';
+import { recordCredentialChange, recordSecurityEvent } from '../security-events/security-events.service.ts';
 import { endSessions, scopeOf } from '../sessions/sessions.service.ts';
 import { hashPassword, hashSecretToken, verifyPassword } from './credential-hashing.ts';
 import { registerCustomer } from './customer-registration.ts';
@@ -155,6 +156,11 @@ export async function verifyEmail(
         newValues: { is_verified: true },
       },
     );
+    await recordSecurityEvent(transaction, context, {
+      type: 'EMAIL_VERIFIED',
+      userId,
+      description: 'The email address was verified through its link.',
+    });
   });
 }
 
@@ -244,6 +250,12 @@ export async function resetPassword(
       action: 'RESET_PASSWORD',
       newValues: { password_changed: true },
     });
+    await recordCredentialChange(transaction, context, {
+      type: 'PASSWORD_CHANGED',
+      userId,
+      description: 'The password was reset through an emailed link; every session was ended.',
+      details: { via: 'reset_link' },
+    });
   });
 }
 
@@ -310,6 +322,12 @@ export async function changePassword(
       entityId: user.id,
       action: 'CHANGE_PASSWORD',
       newValues: { password_changed: true, other_sessions_ended: ended.length },
+    });
+    await recordCredentialChange(transaction, context, {
+      type: 'PASSWORD_CHANGED',
+      userId: user.id,
+      description: 'The password was changed by its owner.',
+      details: { via: 'current_password', other_sessions_ended: ended.length },
     });
     return ended.length;
   });

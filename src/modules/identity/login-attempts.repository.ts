@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { NewLoginAudit, NewSecurityEvent } from '../../db/schema.ts';
+import type { NewLoginAudit } from '../../db/schema.ts';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 
 /**
@@ -155,11 +155,4 @@ export async function claimOtpSession(
 
 export async function insertLoginAudit(transaction: ScopedTransaction, row: NewLoginAudit): Promise<void> {
   await transaction.insertInto('login_audits').values(row).execute();
-}
-
-export async function insertSecurityEvent(
-  transaction: ScopedTransaction,
-  row: NewSecurityEvent,
-): Promise<void> {
-  await transaction.insertInto('security_events').values(row).execute();
 }

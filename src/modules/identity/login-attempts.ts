@@ -4,13 +4,14 @@ import type { Database, LoginStatus, LoginType } from '../../db/schema.ts';
 import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
 import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail.ts';
 import type { AuthenticationConfig } from '../../platform/auth/authentication-config.ts';
-import { AppError } from '../../platform/errors.ts';
+import { AppError, type ErrorCode, errorCatalog } from '../../platform/errors.ts';
+import { assessSignals, recordSecurityEvent } from '../security-events/security-events.service.ts';
+import type { SecuritySignals } from '../security-events/security-scores.ts';
 import { hashSecretToken } from './credential-hashing.ts';
 import {
   countAccountFailure,
   findTenantStatus,
   insertLoginAudit,
-  insertSecurityEvent,
   type LockPolicy,
   lockAccountForAttempt,
   lowerTrustScore,
@@ -231,13 +232,47 @@ function storable(value: unknown): unknown {
     .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
 }
 
+/**
+ * What a refused attempt answers (its audit row's status_code): the callers throw these codes after
+ * the record is written — ACCOUNT_LOCKED once the failure locked the account, except where a wrong
+ * current credential of a signed-in user is always INVALID_CREDENTIALS.
+ */
+const failureCodes: Record<string, ErrorCode> = {
+  mfa_invalid: 'MFA_INVALID',
+  otp_invalid: 'OTP_INVALID',
+  login_token_invalid: 'LOGIN_TOKEN_INVALID',
+  registration_conflict: 'LOGIN_TOKEN_INVALID',
+};
+const lockNotAnswered = new Set(['password_change_wrong_current', 'reauthentication_failed']);
+const blockedCodes: Record<BlockReason, ErrorCode> = {
+  account_locked: 'ACCOUNT_LOCKED',
+  ip_blocked: 'TOO_MANY_ATTEMPTS',
+  account_inactive: 'ACCOUNT_INACTIVE',
+  account_blocked: 'ACCOUNT_BLOCKED',
+};
+
+function failureStatus(reason: string, locked: boolean): number {
+  const code =
+    locked && !lockNotAnswered.has(reason)
+      ? 'ACCOUNT_LOCKED'
+      : (failureCodes[reason] ?? 'INVALID_CREDENTIALS');
+  return errorCatalog[code].status;
+}
+
+interface LoginRecord {
+  status: LoginStatus;
+  failureReason?: string | undefined;
+  attemptNumber?: number | undefined;
+  /** The status the request answers with; the context's (the route's success status) when absent. */
+  statusCode?: number | undefined;
+}
+
 async function writeLoginRecord(
   transaction: ScopedTransaction,
   attempt: LoginAttempt,
-  status: LoginStatus,
-  failureReason: string | undefined,
-  attemptNumber?: number,
+  record: LoginRecord,
 ): Promise<void> {
+  const { status, failureReason, attemptNumber } = record;
   const isAdmin = attempt.loginType === 'admin_login' || attempt.loginType === 'admin_logout';
   const deviceInfo = Object.fromEntries(
     Object.entries({ method: attempt.method, ...(attempt.deviceInfo ?? {}) }).map(([key, value]) => [
@@ -246,6 +281,9 @@ async function writeLoginRecord(
     ]),
   );
   if (attemptNumber !== undefined) deviceInfo.attempt = attemptNumber;
+  // The keyed fingerprint hash and the country: what the next event's "known device / country" probes.
+  if (attempt.context.deviceFingerprint) deviceInfo.device_fingerprint = attempt.context.deviceFingerprint;
+  if (attempt.context.location) deviceInfo.country = attempt.context.location.country;
   await insertLoginAudit(transaction, {
     tenant_id: attempt.context.tenantId,
     user_id: isAdmin ? null : (attempt.userId ?? null),
@@ -265,6 +303,7 @@ async function writeLoginRecord(
     eventStatus: status === 'success' ? 'SUCCESS' : status === 'failed' ? 'FAILED' : 'BLOCKED',
     details: { method: attempt.method, ...(failureReason ? { failure_reason: failureReason } : {}) },
     riskScore: status === 'success' ? 0 : status === 'failed' ? 20 : 60,
+    statusCode: record.statusCode,
   });
 }
 
@@ -284,12 +323,28 @@ export async function recordFailure(
   reason: string,
 ): Promise<boolean> {
   const attempt = reserved.attempt;
-  await writeLoginRecord(transaction, attempt, 'failed', reason, attemptNumberOf(reserved));
-  if (reserved.unknown) return reserved.unknown.attemptNumber >= config.authentication.lockoutThreshold;
   const account = reserved.account;
-  if (!account?.ownLock) return false;
-  await recordLock(transaction, config, reserved.attempt, account);
-  return true;
+  const locked = reserved.unknown
+    ? reserved.unknown.attemptNumber >= config.authentication.lockoutThreshold
+    : account?.ownLock != null;
+  // The signals are read before this failure's own record, so it is not among "recent failures".
+  const signals = await assessSignals(transaction, attempt.context, attempt.userId);
+  await writeLoginRecord(transaction, attempt, {
+    status: 'failed',
+    failureReason: reason,
+    attemptNumber: attemptNumberOf(reserved),
+    statusCode: failureStatus(reason, locked),
+  });
+  await recordSecurityEvent(transaction, attempt.context, {
+    type: 'USER_LOGIN_FAILED',
+    userId: attempt.userId,
+    description: `A ${attempt.method.replace('_', ' ')} check failed (${reason}).`,
+    details: { method: attempt.method, failure_reason: reason, attempt: attemptNumberOf(reserved) ?? null },
+    signals,
+    attackVector: attempt.method,
+  });
+  if (account?.ownLock) await recordLock(transaction, config, attempt, account, signals);
+  return locked;
 }
 
 /** recordFailure in a transaction of its own. */
@@ -308,25 +363,22 @@ async function recordLock(
   config: Config,
   attempt: LoginAttempt,
   account: { userId: string; ownLock: Date | null; lockoutCount: number },
+  signals: SecuritySignals,
 ): Promise<void> {
   const lockedUntil = account.ownLock;
   if (lockedUntil === null) return;
   const minutes = Math.round((lockedUntil.getTime() - Date.now()) / 60_000);
   await lowerTrustScore(transaction, attempt.context.tenantId, account.userId);
-  await insertSecurityEvent(transaction, {
-    tenant_id: attempt.context.tenantId,
-    user_id: account.userId,
-    event_type: 'ACCOUNT_LOCKED',
-    event_category: 'authentication',
+  await recordSecurityEvent(transaction, attempt.context, {
+    type: 'ACCOUNT_LOCKED',
+    userId: account.userId,
     severity: account.lockoutCount > 1 ? 'high' : 'medium',
-    threat_type: 'brute_force',
-    ip_address: attempt.context.ipAddress ?? null,
-    user_agent: attempt.context.userAgent ?? null,
+    threatType: 'brute_force',
     description: `Account locked for ${minutes} minutes after ${config.authentication.lockoutThreshold} failed attempts.`,
-    details: JSON.stringify({ method: attempt.method, lockout_count: account.lockoutCount, minutes }),
-    attack_vector: attempt.method,
-    detection_method: 'rule_based',
-    action_taken: 'lock',
+    details: { method: attempt.method, lockout_count: account.lockoutCount, minutes },
+    signals,
+    attackVector: attempt.method,
+    detectionMethod: 'rule_based',
   });
   await recordAudit(transaction, attempt.context, {
     entityType: 'user',
@@ -336,6 +388,7 @@ async function recordLock(
     eventStatus: 'BLOCKED',
     newValues: { lockout_count: account.lockoutCount, locked_minutes: minutes },
     riskScore: 70,
+    statusCode: errorCatalog.ACCOUNT_LOCKED.status,
   });
 }
 
@@ -350,17 +403,27 @@ export async function recordRefusedAfterCheck(
 }
 
 /**
- * A login succeeded: the account's count starts again and the login is recorded, in the transaction
- * that opens the session.
+ * A login succeeded: the account's count starts again and the login is recorded with its security
+ * event, in the transaction that opens the session. Returns the signals the event was scored on (read
+ * before this login's own record), for the session's event.
  */
 export async function settleSuccess(
   transaction: ScopedTransaction,
   decided: DecidedAttempt,
   userId: string,
-): Promise<void> {
+): Promise<SecuritySignals> {
   const { context } = decided.attempt;
+  const signals = await assessSignals(transaction, context, userId);
   await settleAccountSuccess(transaction, context.tenantId, userId, context.ipAddress);
-  await writeLoginRecord(transaction, { ...decided.attempt, userId }, 'success', undefined);
+  await writeLoginRecord(transaction, { ...decided.attempt, userId }, { status: 'success' });
+  await recordSecurityEvent(transaction, context, {
+    type: 'USER_LOGIN_SUCCESS',
+    userId,
+    description: `Logged in (${decided.attempt.method.replace('_', ' ')}).`,
+    details: { method: decided.attempt.method },
+    signals,
+  });
+  return signals;
 }
 
 /** A logout is recorded too (seed 000 login_type user_logout / admin_logout). */
@@ -368,7 +431,7 @@ export async function recordLogout(
   transaction: ScopedTransaction,
   attempt: LoginAttempt & { userId: string },
 ): Promise<void> {
-  await writeLoginRecord(transaction, attempt, 'success', undefined);
+  await writeLoginRecord(transaction, attempt, { status: 'success' });
 }
 
 /** An attempt refused without checking credentials (or refused after them): recorded as blocked. */
@@ -378,8 +441,21 @@ export async function recordLoginBlocked(
   attempt: LoginAttempt,
   reason: BlockReason,
 ): Promise<void> {
-  await writeLoginRecord(transaction, attempt, 'blocked', reason);
-  if (reason === 'ip_blocked') await recordAddressBlocked(transaction, config, attempt);
+  await writeLoginRecord(transaction, attempt, {
+    status: 'blocked',
+    failureReason: reason,
+    statusCode: errorCatalog[blockedCodes[reason]].status,
+  });
+  // A blocked address writes one event per window (below), not one per refused attempt of a flood.
+  if (reason === 'ip_blocked') return recordAddressBlocked(transaction, config, attempt);
+  await recordSecurityEvent(transaction, attempt.context, {
+    type: 'USER_LOGIN_FAILED',
+    userId: attempt.userId,
+    description: `A login was refused without a session (${reason}).`,
+    details: { method: attempt.method, failure_reason: reason },
+    actionTaken: reason === 'account_locked' ? 'lock' : 'deny',
+    attackVector: attempt.method,
+  });
 }
 
 /** The first refusal of an address in a window writes a security event; a counter decides which is first. */
@@ -400,18 +476,14 @@ async function recordAddressBlocked(
     { max: 1, windowSeconds: addressBlockedEventWindowSeconds },
   );
   if (!first.granted) return;
-  await insertSecurityEvent(transaction, {
-    tenant_id: attempt.context.tenantId,
-    event_type: 'LOGIN_IP_BLOCKED',
-    event_category: 'authentication',
-    severity: 'high',
-    threat_type: 'brute_force',
-    ip_address: ipAddress,
-    user_agent: attempt.context.userAgent ?? null,
+  await recordSecurityEvent(transaction, attempt.context, {
+    type: 'LOGIN_IP_BLOCKED',
+    // An address's event, whoever it tried.
+    userId: undefined,
+    threatType: 'brute_force',
     description: 'Too many failed logins from this address; further attempts are refused for the window.',
-    details: JSON.stringify({ method: attempt.method }),
-    attack_vector: attempt.method,
-    detection_method: 'rule_based',
-    action_taken: 'block',
+    details: { method: attempt.method },
+    attackVector: attempt.method,
+    detectionMethod: 'rule_based',
   });
 }

@@ -214,7 +214,7 @@ async function completeLogin(
   if (upgradedHash) {
     await upgradePasswordHash(transaction, user.id, upgradedHash);
   }
-  await settleSuccess(transaction, decided, user.id);
+  const signals = await settleSuccess(transaction, decided, user.id);
   const tokens = await openSession(transaction, config, {
     tenantId: context.tenantId,
     userId: user.id,
@@ -222,6 +222,7 @@ async function completeLogin(
     provider: 'email',
     origin: { ipAddress: context.ipAddress, userAgent: context.userAgent },
     mfaVerified,
+    security: { context: { ...context, userId: user.id }, signals },
   });
   return { ok: true, value: { ...tokens, user: userSummary(user), trustedDeviceToken } };
 }

@@ -21,6 +21,10 @@ export interface TransferAudit {
   method?: string | undefined;
   request_id?: string | undefined;
   session_id?: string | undefined;
+  /** The status the request answers with when the transfer succeeds (migration 0013). */
+  status_code?: number | undefined;
+  device_fingerprint?: string | undefined;
+  location?: Record<string, unknown> | undefined;
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   type LoginAttempt,
   recordFailureAlone,
 } from '../identity/login-attempts.ts';
+import { recordCredentialChange } from '../security-events/security-events.service.ts';
 import { scopeOf } from '../sessions/sessions.service.ts';
 import {
   clearMfa,
@@ -110,6 +111,11 @@ export async function confirmTotp(
       eventType: 'SECURITY',
       newValues: { mfa_enabled: true, backup_codes_issued: codes.length },
     });
+    await recordCredentialChange(transaction, context, {
+      type: 'MFA_ENABLED',
+      userId: principal.userId,
+      description: 'Two-factor authentication (TOTP) was turned on.',
+    });
     return codes;
   });
 }
@@ -191,6 +197,11 @@ export async function disableTotp(
       eventType: 'SECURITY',
       newValues: { mfa_enabled: false },
     });
+    await recordCredentialChange(transaction, context, {
+      type: 'MFA_DISABLED',
+      userId: principal.userId,
+      description: 'Two-factor authentication was turned off after re-authentication.',
+    });
   });
 }
 
@@ -213,6 +224,11 @@ export async function renewBackupCodes(
       entityId: principal.userId,
       action: 'MFA_BACKUP_CODES_REGENERATE',
       eventType: 'SECURITY',
+    });
+    await recordCredentialChange(transaction, context, {
+      type: 'MFA_BACKUP_CODES_REGENERATED',
+      userId: principal.userId,
+      description: 'Ten new backup codes replaced the old ones.',
     });
     return issued;
   });

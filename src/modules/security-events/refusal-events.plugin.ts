@@ -1,8 +1,9 @@
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Counter } from 'prom-client';
 import { databaseUnavailable } from '../../db/database-errors.ts';
+import { requestLocation } from '../../platform/audit/client-context.ts';
 import { BatchQueue } from '../../platform/batch-queue.ts';
+import { locationJson } from '../../platform/geolocation.ts';
 import { requestActor } from '../../platform/request-actor.ts';
 import { type TenantEntry, writePerTenant } from '../../platform/tenant-batches.ts';
 import { printableText } from '../../platform/text-input.ts';
@@ -43,6 +44,8 @@ function refusalRow(request: FastifyRequest, kind: RefusalKind): EventRow {
     event_category: kind.category,
     severity: kind.severity,
     ip_address: isIP(request.ip) ? request.ip : null,
+    device_fingerprint: request.deviceFingerprintHash ?? null,
+    geolocation: locationJson(requestLocation(request)),
     user_agent: typeof userAgent === 'string' ? printableText(userAgent.slice(0, 1000)) : null,
     description: kind.description,
     target_resource: printableText(`${request.method} ${request.routeOptions.url ?? ''}`.slice(0, 255)),
@@ -58,12 +61,6 @@ function refusalRow(request: FastifyRequest, kind: RefusalKind): EventRow {
  * the response (BatchQueue), never on the request's critical path.
  */
 export function registerRefusalEvents(app: FastifyInstance): void {
-  const counted = new Counter({
-    name: 'corebank_security_events_total',
-    help: 'Security events recorded for refused requests, by type.',
-    labelNames: ['type'],
-    registers: [app.metrics.registry],
-  });
   const queue = new BatchQueue<TenantEntry<EventRow>>({
     entriesMax: 10_000,
     batchEntriesMax: 200,
@@ -77,7 +74,7 @@ export function registerRefusalEvents(app: FastifyInstance): void {
     const kind = request.errorCode ? refusals[request.errorCode] : undefined;
     if (!kind) return;
     if (kind.type === 'ACCESS_TOKEN_REJECTED' && !request.headers.authorization) return;
-    counted.inc({ type: kind.type });
+    app.metrics.securityEventsTotal.inc({ type: kind.type, severity: kind.severity });
     queue.push({
       tenantId: requestActor(request).tenantId,
       row: refusalRow(request, kind),

@@ -2,9 +2,12 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../../config/config.ts';
 import type { AuthenticationProvider, DeviceType } from '../../db/schema.ts';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
+import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { signAccessToken } from '../../platform/auth/access-token.ts';
 import { hashSecretToken } from '../identity/credential-hashing.ts';
 import type { UserSummary } from '../identity/identity.schemas.ts';
+import { recordSecurityEvent } from '../security-events/security-events.service.ts';
+import type { SecuritySignals } from '../security-events/security-scores.ts';
 import { insertDeviceSession, insertRefreshTokenRow, insertSessionLog } from './sessions.repository.ts';
 
 export interface DeviceInfo {
@@ -32,6 +35,8 @@ export interface OpenSessionInput {
   provider: AuthenticationProvider;
   origin: RequestOrigin;
   mfaVerified: boolean;
+  /** The login's context and the signals its event was scored on (the session's event reuses them). */
+  security: { context: AuditContext; signals: SecuritySignals };
 }
 
 const refreshTokenBytes = 32;
@@ -90,6 +95,18 @@ export async function openSession(
     origin: input.origin,
     deviceInfo: `${input.device.type}${input.device.name ? `: ${input.device.name}` : ''}`,
   });
+  await recordSecurityEvent(
+    transaction,
+    { ...input.security.context, sessionId: session.id },
+    {
+      type: 'SESSION_CREATED',
+      userId: input.userId,
+      description: `A ${input.device.type} session was opened.`,
+      details: { session_id: session.id, device_type: input.device.type, mfa_verified: input.mfaVerified },
+      signals: input.security.signals,
+      targetResource: `session:${session.id}`,
+    },
+  );
   const accessToken = await signAccessToken(authentication, {
     tenantId: input.tenantId,
     userId: input.userId,

@@ -5,7 +5,6 @@ import type {
   Database,
   DeviceType,
   LogoutReason,
-  SecurityEventsTable,
   SessionLogsTable,
 } from '../../db/schema.ts';
 import { readInScope, type Scope, type ScopedTransaction } from '../../db/tenant-transaction.ts';
@@ -220,13 +219,6 @@ export async function touchSession(
     })
     .where('id', '=', sessionId)
     .execute();
-}
-
-export async function insertSecurityEvent(
-  transaction: ScopedTransaction,
-  event: Insertable<SecurityEventsTable>,
-): Promise<void> {
-  await transaction.insertInto('security_events').values(event).execute();
 }
 
 export async function listTenantIds(db: Kysely<Database>) {

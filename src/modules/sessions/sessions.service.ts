@@ -7,10 +7,11 @@ import { type AuditContext, recordAudit } from '../../platform/audit/audit-trail
 import { signAccessToken } from '../../platform/auth/access-token.ts';
 import { staffRoles } from '../../platform/auth/permissions.ts';
 import type { Caller, Principal } from '../../platform/auth/principal.ts';
-import { AppError, type ErrorCode } from '../../platform/errors.ts';
+import { AppError, type ErrorCode, errorCatalog } from '../../platform/errors.ts';
 import { assertTenantActive, recordLogout } from '../identity/login-attempts.ts';
 import { deleteEndedCounters } from '../identity/security-counters.repository.ts';
 import { userStatus } from '../identity/user-status.ts';
+import { recordSecurityEvent } from '../security-events/security-events.service.ts';
 import {
   type IssuedTokens,
   insertRefreshToken,
@@ -25,7 +26,6 @@ import {
   expireSessions,
   findCurrentRefreshTokenForUpdate,
   findRefreshTokenForUpdate,
-  insertSecurityEvent,
   insertSessionLogs,
   listActiveSessions,
   listTenantIds,
@@ -73,6 +73,14 @@ export async function endSessions(
       details: { reason: input.reason },
     });
   }
+  // One event for the change, however many sessions it ended.
+  await recordSecurityEvent(transaction, input.context, {
+    type: 'SESSION_TERMINATED',
+    userId: input.userId,
+    description: `${ids.length} session${ids.length === 1 ? '' : 's'} ended (${input.reason}).`,
+    details: { reason: input.reason, session_ids: ids, forced: !userChoice },
+    targetResource: ids.length === 1 ? `session:${ids[0]}` : undefined,
+  });
   return ids;
 }
 
@@ -165,6 +173,18 @@ async function rotate(
     refreshTokenHash: next.hash,
     origin,
   });
+  // One INSERT in the refresh's own transaction, scored on its type alone: no extra read.
+  await recordSecurityEvent(
+    transaction,
+    { ...context, userId: row.user_id, sessionId: row.session_id },
+    {
+      type: 'SESSION_REFRESHED',
+      userId: row.user_id,
+      description: 'The session was refreshed with a new token pair.',
+      details: { session_id: row.session_id, within_reuse_grace: rotatedTokenId !== row.id },
+      targetResource: `session:${row.session_id}`,
+    },
+  );
   const accessToken = await signAccessToken(config.authentication, {
     tenantId: context.tenantId,
     userId: row.user_id,
@@ -190,21 +210,15 @@ async function revokeForReuse(
     sessionIds: [row.session_id],
     context,
   });
-  await insertSecurityEvent(transaction, {
-    tenant_id: context.tenantId,
-    user_id: row.user_id,
-    event_type: 'REFRESH_TOKEN_REUSE',
-    event_category: 'session',
-    severity: 'high',
-    threat_type: 'token_theft',
-    ip_address: context.ipAddress ?? null,
-    user_agent: context.userAgent ?? null,
+  await recordSecurityEvent(transaction, context, {
+    type: 'REFRESH_TOKEN_REUSE',
+    userId: row.user_id,
+    threatType: 'token_theft',
     description: 'A rotated refresh token was presented again; the session was revoked.',
-    details: JSON.stringify({ session_id: row.session_id, refresh_token_id: row.id }),
-    target_resource: `session:${row.session_id}`,
-    attack_vector: 'refresh_token_replay',
-    detection_method: 'rule_based',
-    action_taken: 'block',
+    details: { session_id: row.session_id, refresh_token_id: row.id },
+    targetResource: `session:${row.session_id}`,
+    attackVector: 'refresh_token_replay',
+    detectionMethod: 'rule_based',
   });
   await recordAudit(
     transaction,
@@ -217,6 +231,7 @@ async function revokeForReuse(
       eventStatus: 'BLOCKED',
       details: { reason: 'refresh_reuse' },
       riskScore: 80,
+      statusCode: errorCatalog.REFRESH_TOKEN_REUSED.status,
     },
   );
 }

@@ -2,6 +2,7 @@ import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { sessionTouchIntervalMs } from '../../platform/auth/auth-guard.ts';
 import { rolePermissions } from '../../platform/auth/permissions.ts';
 import { AppError, type ErrorCode, type ErrorDetail } from '../../platform/errors.ts';
+import { locationObject } from '../../platform/geolocation.ts';
 import { type MoneyResponse, requestHash } from '../ledger/idempotency.ts';
 import type { MoneyServices } from '../ledger/money-services.ts';
 import type {
@@ -170,6 +171,9 @@ function transferAudit(audit: AuditContext, caller: TransferCaller): TransferAud
     method: audit.method,
     request_id: audit.requestId,
     session_id: audit.sessionId ?? caller.uncheckedSessionId,
+    status_code: audit.statusCode,
+    device_fingerprint: audit.deviceFingerprint,
+    location: locationObject(audit.location),
   };
 }
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import type { Counter } from 'prom-client';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
+import { type GeoLocation, locationJson } from '../geolocation.ts';
 import { maskSecrets } from '../logger.ts';
 
 /**
@@ -18,6 +20,18 @@ export interface AuditContext {
   method?: string | undefined;
   requestId?: string | undefined;
   sessionId?: string | undefined;
+  /** The keyed hash of the client's X-Device-Fingerprint header (never the raw value). */
+  deviceFingerprint?: string | undefined;
+  /** Where the client address is (GeoIP); null for private and loopback addresses. */
+  location?: GeoLocation | null | undefined;
+  /**
+   * The HTTP status the request will answer with when it succeeds (the route's success status): audit
+   * rows are written before the reply, so the status is known ahead. A refusal recorded in its own
+   * transaction names its own status (AuditEntry.statusCode).
+   */
+  statusCode?: number | undefined;
+  /** corebank_security_events_total of the app serving the request, counted as events are written. */
+  securityEventsCounter?: Counter<'type' | 'severity'> | undefined;
 }
 
 export interface AuditEntry {
@@ -64,9 +78,11 @@ export async function recordAudit(
       user_agent: context.userAgent?.slice(0, userAgentLengthMax) ?? null,
       api_endpoint: context.endpoint?.slice(0, 255) ?? null,
       request_method: context.method ?? null,
-      status_code: entry.statusCode ?? null,
+      status_code: entry.statusCode ?? context.statusCode ?? null,
       request_id: context.requestId ?? null,
       session_id: context.sessionId ?? null,
+      device_fingerprint: context.deviceFingerprint ?? null,
+      location: locationJson(context.location),
       details: JSON.stringify(maskSecrets(entry.details ?? {})),
       risk_score: entry.riskScore ?? 0,
     })

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { AuditContext } from './audit-trail.ts';
+import { requestLocation, routeSuccessStatus } from './client-context.ts';
 
 /**
  * The audit context of an HTTP request: tenant and actor from the verified principal, and where the
@@ -22,5 +23,9 @@ export function auditContextFromRequest(
     method: request.method,
     requestId: request.id,
     sessionId: principal?.sessionId,
+    deviceFingerprint: request.deviceFingerprintHash,
+    location: requestLocation(request),
+    statusCode: routeSuccessStatus(request),
+    securityEventsCounter: request.server.metrics.securityEventsTotal,
   };
 }
