@@ -1,8 +1,7 @@
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
-import { databaseUnavailable } from '../../db/database-errors.ts';
-import { BatchQueue } from '../../platform/batch-queue.ts';
+import { backgroundQueue } from '../../platform/background-queue.ts';
 import { requestActor } from '../../platform/request-actor.ts';
 import { type TenantEntry, writePerTenant } from '../../platform/tenant-batches.ts';
 import { printableText } from '../../platform/text-input.ts';
@@ -64,14 +63,12 @@ export function registerRefusalEvents(app: FastifyInstance): void {
     labelNames: ['type'],
     registers: [app.metrics.registry],
   });
-  const queue = new BatchQueue<TenantEntry<EventRow>>({
+  const queue = backgroundQueue<TenantEntry<EventRow>>(app, {
+    queue: 'refusal_events',
+    holds: 'security events',
     entriesMax: 10_000,
     batchEntriesMax: 200,
-    flushIntervalMs: app.config.security.accessLog.flushIntervalMs,
-    closeWaitMs: app.config.security.accessLog.closeWaitMs,
-    isTransient: (error) => databaseUnavailable(error) !== undefined,
-    write: (entries) => writePerTenant(app, entries, insertSecurityEventRows),
-    onWriteError: (error) => app.log.warn({ err: error }, 'security events not written; retrying'),
+    write: (entries, onUnfiled) => writePerTenant(app, entries, insertSecurityEventRows, onUnfiled),
   });
   app.addHook('onResponse', async (request) => {
     const kind = request.errorCode ? refusals[request.errorCode] : undefined;
