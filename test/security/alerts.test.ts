@@ -3,6 +3,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../../src/config/config.ts';
 import type { Severity } from '../../src/db/schema.ts';
 import { withScope } from '../../src/db/tenant-transaction.ts';
 import { alertSignature } from '../../src/modules/alerts/alert-sinks.ts';
@@ -367,3 +368,58 @@ async function metricValue(sink: string, outcome: string): Promise<number> {
     metric.values.find((value) => value.labels.sink === sink && value.labels.outcome === outcome)?.value ?? 0
   );
 }
+
+describe('alert configuration', () => {
+  const refused = (environment: Record<string, string>) => {
+    try {
+      loadConfig({ NODE_ENV: 'test', ...environment });
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+    return undefined;
+  };
+
+  test('the webhook URL is http(s), its secret is required with it and at least 32 characters, and no message shows the secret', () => {
+    const shortSecret = 'short-secret-value-1234';
+    assert.match(
+      refused({ ALERT_WEBHOOK_URL: 'ftp://alerts.example', ALERT_WEBHOOK_SECRET: secret }) ?? '',
+      /ALERT_WEBHOOK_URL must start with https:\/\/ or http:\/\//,
+    );
+    assert.match(
+      refused({ ALERT_WEBHOOK_URL: 'not a url', ALERT_WEBHOOK_SECRET: secret }) ?? '',
+      /ALERT_WEBHOOK_URL is not a URL/,
+    );
+    assert.match(
+      refused({ ALERT_WEBHOOK_URL: 'https://alerts.example/hook' }) ?? '',
+      /ALERT_WEBHOOK_SECRET is required with ALERT_WEBHOOK_URL/,
+    );
+    assert.match(
+      refused({ ALERT_WEBHOOK_SECRET: secret }) ?? '',
+      /ALERT_WEBHOOK_SECRET is set but ALERT_WEBHOOK_URL is not/,
+    );
+    const short = refused({
+      ALERT_WEBHOOK_URL: 'https://alerts.example/hook',
+      ALERT_WEBHOOK_SECRET: shortSecret,
+    });
+    assert.match(short ?? '', /ALERT_WEBHOOK_SECRET must be 32 to 512 characters/);
+    assert.equal(short?.includes(shortSecret), false, 'the secret is not in the message');
+    assert.match(
+      refused({ ALERT_WEBHOOK_ATTEMPTS_MAX: '0' }) ?? '',
+      /ALERT_WEBHOOK_ATTEMPTS_MAX must be between 1 and 20/,
+    );
+    const accepted = loadConfig({
+      NODE_ENV: 'test',
+      ALERT_WEBHOOK_URL: 'https://alerts.example/hook',
+      ALERT_WEBHOOK_SECRET: secret,
+    });
+    assert.deepEqual(
+      [accepted.security.alerts.webhook?.url, accepted.security.alerts.webhook?.attemptsMax],
+      ['https://alerts.example/hook', 8],
+    );
+    assert.equal(
+      loadConfig({ NODE_ENV: 'test' }).security.alerts.webhook,
+      undefined,
+      'no URL: the log sink alone',
+    );
+  });
+});
