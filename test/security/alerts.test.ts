@@ -345,6 +345,28 @@ describe('alerts', () => {
     );
   });
 
+  test('two job runs at once (two server processes) queue and send each alert once', async () => {
+    answers = [];
+    const eventIds = await Promise.all([1, 2, 3, 4, 5].map(() => securityEvent('critical')));
+    await Promise.all([runJob(), runJob(), runJob()]);
+    for (const eventId of eventIds) {
+      assert.equal(sentFor(eventId).length, 1, 'one POST per alert');
+      assert.equal(
+        harness.logLines.filter((line) => line.includes('"msg":"security alert"') && line.includes(eventId))
+          .length,
+        1,
+        'one log line per alert',
+      );
+      assert.deepEqual(
+        (await deliveriesOf(eventId)).map((row) => [row.sink, row.status, row.attempts]),
+        [
+          ['log', 'delivered', 1],
+          ['webhook', 'delivered', 1],
+        ],
+      );
+    }
+  });
+
   test('/metrics counts alert deliveries by sink and outcome', async () => {
     const metrics = await harness.app.inject({ method: 'GET', url: '/metrics' });
     assert.match(metrics.body, /corebank_alert_deliveries_total\{sink="webhook",outcome="delivered"\} [1-9]/);

@@ -50,6 +50,8 @@ export async function queueNewAlerts(
       select 1 from alert_deliveries d
       where d.tenant_id = ${tenantId} and d.sink = sinks.sink
         and d.event_source = events.source and d.event_id = events.id)
+    -- One insertion order for every process: two runs queueing at once wait on each other, never deadlock.
+    order by events.source, events.id, sinks.sink
     on conflict (tenant_id, sink, event_source, event_id) do nothing
     returning id`.execute(transaction);
   return result.rows.length;
