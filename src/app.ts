@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/config.ts';
 import type { DatabaseHandle } from './db/database.ts';
 import { registerAccessLog } from './modules/access-log/access-log.plugin.ts';
+import { alertRoutes } from './modules/alerts/alerts.routes.ts';
 import { healthRoutes } from './modules/health/health.routes.ts';
 import { registerIdentity } from './modules/identity/identity.plugin.ts';
 import { incidentRoutes } from './modules/incidents/incidents.routes.ts';
@@ -161,5 +162,6 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   await registerMoney(app);
   await app.register(investigationRoutes);
   await app.register(incidentRoutes);
+  await app.register(alertRoutes);
   return app;
 }

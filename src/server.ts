@@ -7,12 +7,14 @@ import { type DatabaseHandle, openDatabase } from './db/database.ts';
 import { migrateToLatest, readMigrationStatus } from './db/migrator.ts';
 import { demoDataLines, ensureTenant, seedDatabase } from './db/seed/seed.ts';
 import { moneyJobs } from './jobs/money-jobs.ts';
+import { alertJobs } from './modules/alerts/alerts.jobs.ts';
 import { identityJobs } from './modules/sessions/sessions.jobs.ts';
 import { sealPendingAudits } from './platform/audit/audit-sealer.ts';
 import { withPersistedDevelopmentSigningKey } from './platform/auth/development-signing-key.ts';
 import { syncRolePermissions } from './platform/auth/role-permission-sync.ts';
 import { type AdminListener, listenAdminPort, needsAdminListener } from './platform/exposure.ts';
 import { createLogger } from './platform/logger.ts';
+import type { AppMetrics } from './platform/metrics.ts';
 import { type Scheduler, startScheduler } from './platform/scheduler.ts';
 
 export class StartupError extends Error {
@@ -82,7 +84,7 @@ export async function startServer(
   }
   const app = await buildApp({ config, database, logger });
   const scheduler = role.backgroundJobs
-    ? startBackgroundJobs(database, config, logger)
+    ? startBackgroundJobs(database, config, logger, app.metrics)
     : startScheduler([], logger);
   let address: string;
   let admin: AdminListener | undefined;
@@ -210,7 +212,12 @@ async function seedDevelopmentData(
   }
 }
 
-function startBackgroundJobs(database: DatabaseHandle, config: Config, logger: Logger): Scheduler {
+function startBackgroundJobs(
+  database: DatabaseHandle,
+  config: Config,
+  logger: Logger,
+  metrics: AppMetrics,
+): Scheduler {
   const signing = { key: config.auditHmacKey, keyId: config.auditHmacKeyId };
   return startScheduler(
     [
@@ -227,6 +234,7 @@ function startBackgroundJobs(database: DatabaseHandle, config: Config, logger: L
       },
       ...identityJobs(database),
       ...moneyJobs(database, config),
+      ...alertJobs(database, config.security.alerts, logger, metrics),
     ],
     logger,
   );

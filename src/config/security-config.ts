@@ -1,3 +1,4 @@
+import { type AlertConfig, readAlertConfig } from './alert-config.ts';
 import { type Environment, readBoolean, readInteger, type Source } from './config-readers.ts';
 
 /** The API access log (seed 004 api_access_log, issue 10 item 7): written asynchronously in batches. */
@@ -30,6 +31,8 @@ export interface RateLimitConfig {
 export interface SecurityConfig {
   accessLog: AccessLogConfig;
   rateLimit: RateLimitConfig;
+  /** Alert sinks for critical security events (alert-config.ts). */
+  alerts: AlertConfig;
   /** An outgoing entry at or above this (minor units) is "unusual" in the security summary. */
   largeAmountMinor: number;
   /** GEOIP_ENABLED=false: no location lookups (the GeoIP data costs about 150 MB once loaded). */
@@ -43,6 +46,7 @@ function limitDefault(environment: Environment, value: number): number {
 
 export function readSecurityConfig(source: Source, environment: Environment): SecurityConfig {
   return {
+    alerts: readAlertConfig(source, environment),
     accessLog: {
       enabled: readBoolean(source, 'ACCESS_LOG_ENABLED', true),
       queueEntriesMax: readInteger(source, 'ACCESS_LOG_QUEUE_ENTRIES_MAX', 10_000, 10, 1_000_000),

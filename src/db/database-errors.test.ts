@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { databaseUnavailable } from './database-errors.ts';
+import { databaseUnavailable, transactionConflict } from './database-errors.ts';
 
 function withCode(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
@@ -65,5 +65,18 @@ describe('databaseUnavailable (issue 7.9)', () => {
     assert.equal(databaseUnavailable(new TypeError('x is undefined')), undefined);
     assert.equal(databaseUnavailable('ECONNREFUSED'), undefined);
     assert.equal(databaseUnavailable(null), undefined);
+  });
+});
+
+describe('transactionConflict (issue 10 review: a deadlocked import answered 500)', () => {
+  test('names a deadlock and a serialization failure, also behind a cause, and nothing else', () => {
+    assert.equal(transactionConflict(withCode('deadlock detected', '40P01')), '40P01');
+    assert.equal(transactionConflict(withCode('could not serialize access', '40001')), '40001');
+    const wrapped = new Error('query failed', { cause: withCode('deadlock detected', '40P01') });
+    assert.equal(transactionConflict(wrapped), '40P01');
+    for (const sqlstate of ['23505', '57P01', '08006']) {
+      assert.equal(transactionConflict(withCode('other', sqlstate)), undefined, sqlstate);
+    }
+    assert.equal(transactionConflict(null), undefined);
   });
 });

@@ -99,3 +99,18 @@ export function databaseUnavailableLogFields(unavailable: DatabaseUnavailable): 
   if (unavailable.errno) fields.errno = unavailable.errno;
   return fields;
 }
+
+/** serialization_failure and deadlock_detected: the transaction lost a race and may simply be run again. */
+const transactionConflictSqlStates = new Set(['40001', '40P01']);
+
+/**
+ * The SQLSTATE when PostgreSQL rolled the statement back for losing a race with another transaction
+ * (a deadlock, a serialization failure), or undefined. The money paths retry these themselves; anywhere
+ * else one reaching the error mapper is a 503 TRANSACTION_CONFLICT the client may retry, never a 500.
+ */
+export function transactionConflict(error: unknown, depth = 0): string | undefined {
+  if (depth > causeDepthMax || error === null || typeof error !== 'object') return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && transactionConflictSqlStates.has(code)) return code;
+  return transactionConflict((error as { cause?: unknown }).cause, depth + 1);
+}

@@ -800,6 +800,32 @@ export interface TopupApprovalsTable {
   updated_at: Timestamp;
 }
 
+// ---------------------------------------------------------------------------------------------
+// 0015_alert_deliveries
+// ---------------------------------------------------------------------------------------------
+
+export type AlertSink = 'log' | 'webhook';
+export type AlertEventSource = 'security_event' | 'threat_event';
+export type AlertDeliveryStatus = 'pending' | 'delivered' | 'dead';
+
+/** One critical event on its way to one sink (the alert outbox, src/modules/alerts/). */
+export interface AlertDeliveriesTable {
+  tenant_id: string;
+  id: Generated<string>;
+  sink: AlertSink;
+  event_source: AlertEventSource;
+  event_id: string;
+  event_created_at: RequiredTimestamp;
+  payload: Json;
+  status: Generated<AlertDeliveryStatus>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_error: string | null;
+  delivered_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   // Global
   tenants: TenantsTable;
@@ -847,6 +873,8 @@ export interface Database {
   login_audits: LoginAuditsTable;
   security_events: SecurityEventsTable;
   api_access_log: ApiAccessLogTable;
+  // Alerts
+  alert_deliveries: AlertDeliveriesTable;
 }
 
 // ---------------------------------------------------------------------------------------------

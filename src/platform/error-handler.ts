@@ -11,6 +11,7 @@ import {
   type DatabaseUnavailable,
   databaseUnavailable,
   databaseUnavailableLogFields,
+  transactionConflict,
 } from '../db/database-errors.ts';
 import { AppError, type ErrorCode, type ErrorDetail, errorBody, errorCatalog } from './errors.ts';
 import { newRequestId, requestIdHeader } from './request-id.ts';
@@ -89,11 +90,16 @@ function isFastifyError(error: unknown): error is FastifyError {
 export const retryAfterSecondsDefault = 5;
 const retryAfterSecondsByCode: Partial<Record<ErrorCode, number>> = { TRANSACTION_CONFLICT: 1 };
 
+const transactionConflictMessage =
+  'The request conflicted with another one running at the same time; retry it.';
+
 export function toClientError(error: unknown): ClientError {
   if (error instanceof AppError) return fromCode(error.code, error.message, error.details);
   // Wherever it was thrown (the auth guard, the tenant resolver, a handler), a database that cannot be
   // reached is a 503 the client may retry: never a 500, never a 401 that would discard a valid token.
   if (databaseUnavailable(error)) return fromCode('SERVICE_UNAVAILABLE');
+  // A deadlock or serialization failure that no retry absorbed: the request may be sent again.
+  if (transactionConflict(error)) return fromCode('TRANSACTION_CONFLICT', transactionConflictMessage);
   if (!isFastifyError(error)) return fromCode('INTERNAL_ERROR');
   if (error.validation) {
     const part = error.validationContext ?? 'request';
@@ -125,6 +131,15 @@ function logRejection(
     request.log.warn(
       { ...fields, database: databaseUnavailableLogFields(unavailable) },
       'request rejected: database unavailable',
+    );
+    return;
+  }
+  const conflict = error instanceof AppError ? undefined : transactionConflict(error);
+  if (conflict) {
+    // Lost a race with another transaction: an operating condition, retried by the client.
+    request.log.warn(
+      { code: clientError.code, status: clientError.status, sqlstate: conflict },
+      'request rejected: transaction conflict',
     );
     return;
   }

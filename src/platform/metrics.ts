@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ExposureMode } from './exposure.ts';
 
 /**
@@ -12,7 +12,25 @@ export interface AppMetrics {
   httpRequestDurationSeconds: Histogram<'method' | 'route' | 'status_code'>;
   /** Security events recorded (issue 10 item 10), by event type and severity. */
   securityEventsTotal: Counter<'type' | 'severity'>;
+  /** corebank_rate_limit_rejections_total: requests answered 429 by a rate limit (rate-limits.plugin.ts). */
+  rateLimitRejectionsTotal: Counter<'limit'>;
+  /** corebank_access_log_written_total: API access log rows written. */
+  accessLogWrittenTotal: Counter;
+  /** corebank_access_log_dropped_total: access log entries dropped, by reason. */
+  accessLogDroppedTotal: Counter<'reason'>;
+  /** corebank_background_queue_dropped_total: entries any background queue dropped, by queue and reason. */
+  backgroundQueueDroppedTotal: Counter<'queue' | 'reason'>;
+  /** corebank_alert_deliveries_total: alert sends by sink and outcome (delivered, retry, dead). */
+  alertDeliveriesTotal: Counter<'sink' | 'outcome'>;
+  /**
+   * Registers how to read a background queue's depth: corebank_background_queue_depth{queue} (and
+   * corebank_access_log_queue_depth for the access log) read it when scraped.
+   */
+  watchQueueDepth(queue: BackgroundQueueName, depth: () => number): void;
 }
+
+/** The in-memory queues written in the background (src/platform/background-queue.ts). */
+export type BackgroundQueueName = 'access_log' | 'refusal_events' | 'rate_limit_violations';
 
 /** Requests that matched no route share one label, so random URLs cannot grow the series count. */
 export const unmatchedRouteLabel = 'unmatched';
@@ -24,8 +42,14 @@ export function createMetrics(): AppMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status_code'] as const;
+  const depths = new Map<BackgroundQueueName, () => number>();
+  registerQueueDepthGauges(registry, depths);
   return {
     registry,
+    ...securityMetrics(registry),
+    watchQueueDepth: (queue, depth) => {
+      depths.set(queue, depth);
+    },
     httpRequestsTotal: new Counter({
       name: 'http_requests_total',
       help: 'HTTP requests answered, by method, route pattern and status code.',
@@ -39,11 +63,71 @@ export function createMetrics(): AppMetrics {
       buckets: durationBucketsSeconds,
       registers: [registry],
     }),
+  };
+}
+
+/** Gauges read when scraped: a queue's depth is a number in memory, not an event to count. */
+function registerQueueDepthGauges(
+  registry: Registry,
+  depths: ReadonlyMap<BackgroundQueueName, () => number>,
+) {
+  new Gauge({
+    name: 'corebank_background_queue_depth',
+    help: 'Entries waiting in a background queue (access log, refusal events, rate-limit violations).',
+    labelNames: ['queue'],
+    registers: [registry],
+    collect() {
+      for (const [queue, depth] of depths) this.set({ queue }, depth());
+    },
+  });
+  new Gauge({
+    name: 'corebank_access_log_queue_depth',
+    help: 'API access log entries waiting to be written.',
+    registers: [registry],
+    collect() {
+      this.set(depths.get('access_log')?.() ?? 0);
+    },
+  });
+}
+
+/** The security-operations counters (issue 10 item 10); docs/security.md lists them. */
+function securityMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
     securityEventsTotal: new Counter({
       name: 'corebank_security_events_total',
       help: 'Security events recorded, by event type and severity.',
-      labelNames: ['type', 'severity'],
-      registers: [registry],
+      labelNames: ['type', 'severity'] as const,
+      registers,
+    }),
+    rateLimitRejectionsTotal: new Counter({
+      name: 'corebank_rate_limit_rejections_total',
+      help: 'Requests answered 429 by a rate limit, by limit.',
+      labelNames: ['limit'] as const,
+      registers,
+    }),
+    accessLogWrittenTotal: new Counter({
+      name: 'corebank_access_log_written_total',
+      help: 'API access log rows written.',
+      registers,
+    }),
+    accessLogDroppedTotal: new Counter({
+      name: 'corebank_access_log_dropped_total',
+      help: 'API access log entries dropped: the queue was full, or a batch failed with no room to retry.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    backgroundQueueDroppedTotal: new Counter({
+      name: 'corebank_background_queue_dropped_total',
+      help: 'Entries a background queue dropped, by queue and reason (queue_full, write_failed, closed, no_tenant).',
+      labelNames: ['queue', 'reason'] as const,
+      registers,
+    }),
+    alertDeliveriesTotal: new Counter({
+      name: 'corebank_alert_deliveries_total',
+      help: 'Alert sends by sink and outcome: delivered, retry (failed, tried again later) or dead.',
+      labelNames: ['sink', 'outcome'] as const,
+      registers,
     }),
   };
 }

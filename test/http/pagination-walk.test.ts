@@ -95,6 +95,17 @@ async function createFixture(): Promise<void> {
         })
         .execute();
       await transaction
+        .insertInto('alert_deliveries')
+        .values({
+          tenant_id: customer.tenantId,
+          sink: 'log',
+          event_source: 'security_event',
+          event_id: randomUUID(),
+          event_created_at: new Date(),
+          payload: { type: 'PAGING', severity: 'critical' },
+        })
+        .execute();
+      await transaction
         .insertInto('login_audits')
         .values({
           tenant_id: customer.tenantId,

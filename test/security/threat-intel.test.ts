@@ -285,4 +285,28 @@ describe('threat intelligence', () => {
     });
     assert.equal(login.statusCode, 200, login.body);
   });
+
+  test('regression (issue 10 review): two overlapping imports at once both succeed instead of deadlocking', async () => {
+    const rows = Array.from({ length: 400 }, (_, index) => ({
+      indicator_type: 'ip',
+      indicator_value: `100.64.${Math.floor(index / 250)}.${index % 250}`,
+      threat_type: 'scanner',
+      severity: 'low',
+      source: 'overlap',
+    }));
+    const send = (indicators: typeof rows) =>
+      harness.app.inject({
+        method: 'POST',
+        url: '/v1/admin/security/indicators/import',
+        headers: bearer(admin),
+        payload: { format: 'json', indicators },
+      });
+    // The same rows in opposite orders: unsorted upserts lock them in opposite orders.
+    const answers = await Promise.all([send(rows), send([...rows].reverse()), send(rows.slice(100))]);
+    assert.deepEqual(
+      answers.map((answer) => answer.statusCode),
+      [200, 200, 200],
+      answers.map((answer) => answer.body.slice(0, 200)).join(' | '),
+    );
+  });
 });

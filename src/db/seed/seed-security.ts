@@ -133,6 +133,24 @@ async function seedSecurityEvents(
   return eventId;
 }
 
+/** The high threat event's alert, already written to the log sink (the alert job's outbox row). */
+async function seedAlertDelivery(context: SeedContext, threatId: string): Promise<void> {
+  await context.transaction
+    .insertInto('alert_deliveries')
+    .values({
+      tenant_id: context.tenantId,
+      sink: 'log',
+      event_source: 'threat_event',
+      event_id: threatId,
+      event_created_at: new Date(),
+      payload: { type: 'brute_force', category: 'threat', severity: 'high', status: 'investigating' },
+      status: 'delivered',
+      attempts: 1,
+      delivered_at: new Date(),
+    })
+    .execute();
+}
+
 async function seedThreats(context: SeedContext, people: SeededPeople, eventId: string): Promise<void> {
   const tenant = { tenant_id: context.tenantId };
   const [, budi] = people.customers;
@@ -154,6 +172,7 @@ async function seedThreats(context: SeedContext, people: SeededPeople, eventId: 
       response_status: 'executed',
     })
     .execute();
+  await seedAlertDelivery(context, threatId);
   await context.transaction
     .insertInto('security_incidents')
     .values({

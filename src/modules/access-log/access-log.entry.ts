@@ -83,7 +83,6 @@ function integerHeader(value: unknown): number | null {
 export type AccessLogEntry = TenantEntry<Omit<AccessLogRow, 'tenant_id'>>;
 
 export function accessLogEntry(request: FastifyRequest, reply: FastifyReply): AccessLogEntry {
-  const principal = request.principal;
   const userAgent = request.headers['user-agent'];
   const status = reply.statusCode >= 100 && reply.statusCode <= 599 ? reply.statusCode : 500;
   return {

@@ -1,7 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { Counter, Gauge } from 'prom-client';
-import { databaseUnavailable } from '../../db/database-errors.ts';
-import { BatchQueue } from '../../platform/batch-queue.ts';
+import { backgroundQueue } from '../../platform/background-queue.ts';
 import { writePerTenant } from '../../platform/tenant-batches.ts';
 import { type AccessLogEntry, accessLogEntry } from './access-log.entry.ts';
 import { insertAccessLogRows } from './access-log.repository.ts';
@@ -18,58 +16,21 @@ import { insertAccessLogRows } from './access-log.repository.ts';
 export function registerAccessLog(app: FastifyInstance): void {
   const settings = app.config.security.accessLog;
   if (!settings.enabled) return;
-  let queue: BatchQueue<AccessLogEntry> | undefined;
-  const metrics = accessLogMetrics(app, () => queue?.depth ?? 0);
-  queue = new BatchQueue<AccessLogEntry>({
+  const { metrics } = app;
+  const queue = backgroundQueue<AccessLogEntry>(app, {
+    queue: 'access_log',
+    holds: 'access log batch',
     entriesMax: settings.queueEntriesMax,
     batchEntriesMax: settings.batchEntriesMax,
-    flushIntervalMs: settings.flushIntervalMs,
-    closeWaitMs: settings.closeWaitMs,
-    isTransient: (error) => databaseUnavailable(error) !== undefined,
-    write: (entries) =>
-      writeEntries(app, entries, (count) => metrics.dropped.inc({ reason: 'no_tenant' }, count)),
-    onDrop: (count, reason) => metrics.dropped.inc({ reason }, count),
-    onWritten: (count) => metrics.written.inc(count),
-    onWriteError: (error) => app.log.warn({ err: error }, 'access log batch not written; it will be retried'),
+    write: (entries, onUnfiled) => writePerTenant(app, entries, insertAccessLogRows, onUnfiled),
+    onDrop: (count, reason) => metrics.accessLogDroppedTotal.inc({ reason }, count),
+    onWritten: (count) => metrics.accessLogWrittenTotal.inc(count),
   });
   app.addHook('onResponse', async (request, reply) => {
-    queue?.push(accessLogEntry(request, reply));
+    queue.push(accessLogEntry(request, reply));
   });
   // onClose runs once the server has stopped taking requests and the in-flight ones have answered.
   app.addHook('onClose', async () => {
-    await queue?.close();
+    await queue.close();
   });
-}
-
-function writeEntries(
-  app: FastifyInstance,
-  entries: readonly AccessLogEntry[],
-  onUnfiled: (count: number) => void,
-): Promise<void> {
-  return writePerTenant(app, entries, insertAccessLogRows, onUnfiled);
-}
-
-function accessLogMetrics(app: FastifyInstance, depth: () => number) {
-  const registers = [app.metrics.registry];
-  return {
-    written: new Counter({
-      name: 'corebank_access_log_written_total',
-      help: 'API access log rows written.',
-      registers,
-    }),
-    dropped: new Counter({
-      name: 'corebank_access_log_dropped_total',
-      help: 'API access log entries dropped: the queue was full, or a batch failed with no room to retry.',
-      labelNames: ['reason'],
-      registers,
-    }),
-    depth: new Gauge({
-      name: 'corebank_access_log_queue_depth',
-      help: 'API access log entries waiting to be written.',
-      registers,
-      collect() {
-        this.set(depth());
-      },
-    }),
-  };
 }

@@ -3,8 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
 import { Counter } from 'prom-client';
-import { databaseUnavailable } from '../../db/database-errors.ts';
-import { BatchQueue } from '../../platform/batch-queue.ts';
+import { backgroundQueue } from '../../platform/background-queue.ts';
 import { AppError } from '../../platform/errors.ts';
 import { requestActor } from '../../platform/request-actor.ts';
 import { type TenantEntry, writePerTenant } from '../../platform/tenant-batches.ts';
@@ -52,7 +51,8 @@ export async function registerRateLimiting(app: FastifyInstance): Promise<RateLi
     cache: 100_000,
     ...(redis ? { redis, nameSpace: 'corebank-rate-limit:' } : {}),
   });
-  const { errors, rejected } = rateLimitMetrics(app);
+  const errors = rateLimitErrors(app);
+  const rejected = app.metrics.rateLimitRejectionsTotal;
   const recorder = violationRecorder(app);
   const checkers: Record<Kind, Checker> = {
     ip: app.createRateLimit({
@@ -107,21 +107,12 @@ export async function registerRateLimiting(app: FastifyInstance): Promise<RateLi
   };
 }
 
-function rateLimitMetrics(app: FastifyInstance) {
-  const registers = [app.metrics.registry];
-  return {
-    errors: new Counter({
-      name: 'corebank_rate_limit_errors_total',
-      help: 'Rate-limit checks that failed (the store did not answer) and let the request through.',
-      registers,
-    }),
-    rejected: new Counter({
-      name: 'corebank_rate_limit_rejections_total',
-      help: 'Requests answered 429 by a rate limit, by limit.',
-      labelNames: ['limit'],
-      registers,
-    }),
-  };
+function rateLimitErrors(app: FastifyInstance): Counter {
+  return new Counter({
+    name: 'corebank_rate_limit_errors_total',
+    help: 'Rate-limit checks that failed (the store did not answer) and let the request through.',
+    registers: [app.metrics.registry],
+  });
 }
 
 /**
@@ -178,14 +169,12 @@ type ViolationEntry = TenantEntry<Omit<ViolationRow, 'tenant_id'>>;
 function violationRecorder(app: FastifyInstance) {
   const settings = app.config.security.rateLimit;
   const recorded = new Map<string, number>();
-  const queue = new BatchQueue<ViolationEntry>({
+  const queue = backgroundQueue<ViolationEntry>(app, {
+    queue: 'rate_limit_violations',
+    holds: 'rate-limit violations',
     entriesMax: 10_000,
     batchEntriesMax: 200,
-    flushIntervalMs: app.config.security.accessLog.flushIntervalMs,
-    closeWaitMs: app.config.security.accessLog.closeWaitMs,
-    isTransient: (error) => databaseUnavailable(error) !== undefined,
-    write: (entries) => writePerTenant(app, entries, insertViolations),
-    onWriteError: (error) => app.log.warn({ err: error }, 'rate-limit violations not written; retrying'),
+    write: (entries, onUnfiled) => writePerTenant(app, entries, insertViolations, onUnfiled),
   });
   return {
     record(request: FastifyRequest, kind: Kind, outcome: Extract<Outcome, { isAllowed: false }>): void {

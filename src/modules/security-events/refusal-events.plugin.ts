@@ -1,8 +1,7 @@
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { databaseUnavailable } from '../../db/database-errors.ts';
 import { requestLocation } from '../../platform/audit/client-context.ts';
-import { BatchQueue } from '../../platform/batch-queue.ts';
+import { backgroundQueue } from '../../platform/background-queue.ts';
 import { locationJson } from '../../platform/geolocation.ts';
 import { requestActor } from '../../platform/request-actor.ts';
 import { type TenantEntry, writePerTenant } from '../../platform/tenant-batches.ts';
@@ -61,14 +60,12 @@ function refusalRow(request: FastifyRequest, kind: RefusalKind): EventRow {
  * the response (BatchQueue), never on the request's critical path.
  */
 export function registerRefusalEvents(app: FastifyInstance): void {
-  const queue = new BatchQueue<TenantEntry<EventRow>>({
+  const queue = backgroundQueue<TenantEntry<EventRow>>(app, {
+    queue: 'refusal_events',
+    holds: 'security events',
     entriesMax: 10_000,
     batchEntriesMax: 200,
-    flushIntervalMs: app.config.security.accessLog.flushIntervalMs,
-    closeWaitMs: app.config.security.accessLog.closeWaitMs,
-    isTransient: (error) => databaseUnavailable(error) !== undefined,
-    write: (entries) => writePerTenant(app, entries, insertSecurityEventRows),
-    onWriteError: (error) => app.log.warn({ err: error }, 'security events not written; retrying'),
+    write: (entries, onUnfiled) => writePerTenant(app, entries, insertSecurityEventRows, onUnfiled),
   });
   app.addHook('onResponse', async (request) => {
     const kind = request.errorCode ? refusals[request.errorCode] : undefined;

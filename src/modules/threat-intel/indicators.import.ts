@@ -96,7 +96,26 @@ export function indicatorFromRecord(
   };
 }
 
-/** Checks every record; a later record with the same type, value and source as an earlier one is an error. */
+const identityOf = (indicator: IndicatorFields) =>
+  `${indicator.indicator_type}\u0000${indicator.indicator_value}\u0000${indicator.source}`;
+
+/**
+ * The indicators in the order of their unique key (type, value, source). Two imports that overlap
+ * upsert — and so lock — the rows they share in the same order, so one waits for the other instead of
+ * each holding a row the other needs (a deadlock, issue 10 review). Code-unit order is enough: any
+ * one total order shared by every import is.
+ */
+export function inKeyOrder(indicators: readonly IndicatorFields[]): IndicatorFields[] {
+  return indicators
+    .map((indicator) => ({ indicator, key: identityOf(indicator) }))
+    .sort((left, right) => (left.key < right.key ? -1 : left.key > right.key ? 1 : 0))
+    .map(({ indicator }) => indicator);
+}
+
+/**
+ * Checks every record; a later record with the same type, value and source as an earlier one is an
+ * error. The indicators come back in key order (inKeyOrder), ready to upsert.
+ */
 export function checkRecords(records: readonly Record<string, unknown>[]): {
   indicators: IndicatorFields[];
   errors: RowError[];
@@ -111,7 +130,7 @@ export function checkRecords(records: readonly Record<string, unknown>[]): {
       errors.push({ row, ...checked });
       return;
     }
-    const identity = `${checked.indicator_type}|${checked.indicator_value}|${checked.source}`;
+    const identity = identityOf(checked);
     const earlier = seen.get(identity);
     if (earlier !== undefined) {
       errors.push({ row, field: 'indicator_value', reason: `repeats row ${earlier}` });
@@ -120,5 +139,5 @@ export function checkRecords(records: readonly Record<string, unknown>[]): {
     seen.set(identity, row);
     indicators.push(checked);
   });
-  return { indicators, errors };
+  return { indicators: inKeyOrder(indicators), errors };
 }
