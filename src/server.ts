@@ -7,13 +7,14 @@ import { type DatabaseHandle, openDatabase } from './db/database.ts';
 import { migrateToLatest, readMigrationStatus } from './db/migrator.ts';
 import { demoDataLines, ensureTenant, seedDatabase } from './db/seed/seed.ts';
 import { moneyJobs } from './jobs/money-jobs.ts';
+import { detectionJobs } from './modules/detection/detection.jobs.ts';
 import { identityJobs } from './modules/sessions/sessions.jobs.ts';
 import { sealPendingAudits } from './platform/audit/audit-sealer.ts';
 import { withPersistedDevelopmentSigningKey } from './platform/auth/development-signing-key.ts';
 import { syncRolePermissions } from './platform/auth/role-permission-sync.ts';
 import { type AdminListener, listenAdminPort, needsAdminListener } from './platform/exposure.ts';
 import { createLogger } from './platform/logger.ts';
-import { type Scheduler, startScheduler } from './platform/scheduler.ts';
+import { type ScheduledJob, type Scheduler, startScheduler } from './platform/scheduler.ts';
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -82,7 +83,7 @@ export async function startServer(
   }
   const app = await buildApp({ config, database, logger });
   const scheduler = role.backgroundJobs
-    ? startBackgroundJobs(database, config, logger)
+    ? startBackgroundJobs(database, config, logger, detectionJobs(app))
     : startScheduler([], logger);
   let address: string;
   let admin: AdminListener | undefined;
@@ -210,7 +211,12 @@ async function seedDevelopmentData(
   }
 }
 
-function startBackgroundJobs(database: DatabaseHandle, config: Config, logger: Logger): Scheduler {
+function startBackgroundJobs(
+  database: DatabaseHandle,
+  config: Config,
+  logger: Logger,
+  appJobs: readonly ScheduledJob[],
+): Scheduler {
   const signing = { key: config.auditHmacKey, keyId: config.auditHmacKeyId };
   return startScheduler(
     [
@@ -227,6 +233,7 @@ function startBackgroundJobs(database: DatabaseHandle, config: Config, logger: L
       },
       ...identityJobs(database),
       ...moneyJobs(database, config),
+      ...appJobs,
     ],
     logger,
   );

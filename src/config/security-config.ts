@@ -27,9 +27,47 @@ export interface RateLimitConfig {
   userRequestsMax: number;
 }
 
+/**
+ * Detection rules and their responses (issue 10 item 3; docs/security.md "Detection rules"). Counts are
+ * minimums ("fires at N"), windows in minutes, response durations in minutes.
+ */
+export interface DetectionConfig {
+  /** DETECTION_ENABLED=false runs no rule, inline or in the sweep, and enforces no block or step-up. */
+  enabled: boolean;
+  /** How often the sweep runs every rule over the recent window. */
+  sweepIntervalMs: number;
+  /** The window of the login rules (brute force, credential stuffing, password spraying). */
+  loginWindowMinutes: number;
+  /** Failed logins from one address in the window: brute force. */
+  bruteForceFailuresMin: number;
+  /** Distinct accounts failed from one address, each tried about once: credential stuffing. */
+  stuffingAccountsMin: number;
+  /** Distinct accounts failed from one address, each tried a few times: password spraying. */
+  sprayingAccountsMin: number;
+  /** Average failures per account from which a many-account run is spraying, below which it is stuffing. */
+  sprayingAttemptsPerAccountMin: number;
+  /** How far back a user's earlier sessions are compared for "a new address" and "a new device". */
+  newAddressLookbackDays: number;
+  /** How long after a login from a new device and address a sensitive change or large transfer is a takeover chain. */
+  takeoverWindowMinutes: number;
+  /** Transfers (outgoing entries) by one user within velocityWindowMinutes. */
+  velocityTransfersMin: number;
+  velocityWindowMinutes: number;
+  /** AUTHORIZATION_DENIED events for one address within forbiddenWindowMinutes. */
+  forbiddenEventsMin: number;
+  forbiddenWindowMinutes: number;
+  /** How long a response blocks an address. */
+  ipBlockMinutes: number;
+  /** How long a response locks an account. */
+  accountLockMinutes: number;
+  /** How old each process's copy of the blocked addresses may get before it is read again. */
+  blockCacheMs: number;
+}
+
 export interface SecurityConfig {
   accessLog: AccessLogConfig;
   rateLimit: RateLimitConfig;
+  detection: DetectionConfig;
   /** An outgoing entry at or above this (minor units) is "unusual" in the security summary. */
   largeAmountMinor: number;
 }
@@ -39,8 +77,36 @@ function limitDefault(environment: Environment, value: number): number {
   return environment === 'test' ? 1_000_000 : value;
 }
 
+function readDetectionConfig(source: Source): DetectionConfig {
+  return {
+    enabled: readBoolean(source, 'DETECTION_ENABLED', true),
+    sweepIntervalMs: readInteger(source, 'DETECTION_SWEEP_INTERVAL_MS', 60_000, 1000, 3_600_000),
+    loginWindowMinutes: readInteger(source, 'DETECTION_LOGIN_WINDOW_MINUTES', 60, 1, 1440),
+    bruteForceFailuresMin: readInteger(source, 'DETECTION_BRUTE_FORCE_FAILURES_MIN', 5, 2, 100_000),
+    stuffingAccountsMin: readInteger(source, 'DETECTION_STUFFING_ACCOUNTS_MIN', 10, 2, 100_000),
+    sprayingAccountsMin: readInteger(source, 'DETECTION_SPRAYING_ACCOUNTS_MIN', 5, 2, 100_000),
+    sprayingAttemptsPerAccountMin: readInteger(
+      source,
+      'DETECTION_SPRAYING_ATTEMPTS_PER_ACCOUNT_MIN',
+      2,
+      2,
+      100,
+    ),
+    newAddressLookbackDays: readInteger(source, 'DETECTION_NEW_ADDRESS_LOOKBACK_DAYS', 90, 1, 3650),
+    takeoverWindowMinutes: readInteger(source, 'DETECTION_TAKEOVER_WINDOW_MINUTES', 60, 1, 1440),
+    velocityTransfersMin: readInteger(source, 'DETECTION_VELOCITY_TRANSFERS_MIN', 10, 2, 100_000),
+    velocityWindowMinutes: readInteger(source, 'DETECTION_VELOCITY_WINDOW_MINUTES', 10, 1, 1440),
+    forbiddenEventsMin: readInteger(source, 'DETECTION_FORBIDDEN_EVENTS_MIN', 10, 2, 100_000),
+    forbiddenWindowMinutes: readInteger(source, 'DETECTION_FORBIDDEN_WINDOW_MINUTES', 10, 1, 1440),
+    ipBlockMinutes: readInteger(source, 'DETECTION_IP_BLOCK_MINUTES', 60, 1, 43_200),
+    accountLockMinutes: readInteger(source, 'DETECTION_ACCOUNT_LOCK_MINUTES', 60, 1, 43_200),
+    blockCacheMs: readInteger(source, 'DETECTION_BLOCK_CACHE_MS', 5000, 100, 60_000),
+  };
+}
+
 export function readSecurityConfig(source: Source, environment: Environment): SecurityConfig {
   return {
+    detection: readDetectionConfig(source),
     accessLog: {
       enabled: readBoolean(source, 'ACCESS_LOG_ENABLED', true),
       queueEntriesMax: readInteger(source, 'ACCESS_LOG_QUEUE_ENTRIES_MAX', 10_000, 10, 1_000_000),

@@ -10,6 +10,10 @@ export interface AppMetrics {
   registry: Registry;
   httpRequestsTotal: Counter<'method' | 'route' | 'status_code'>;
   httpRequestDurationSeconds: Histogram<'method' | 'route' | 'status_code'>;
+  /** Threat events created by the detection rules, by rule (issue 10 item 3). */
+  detectionsTotal: Counter<'rule'>;
+  /** Responses the detections ran (block, lock, step_up, escalate, alert). */
+  responsesTotal: Counter<'action'>;
 }
 
 /** Requests that matched no route share one label, so random URLs cannot grow the series count. */
@@ -35,6 +39,18 @@ export function createMetrics(): AppMetrics {
       help: 'Time from receiving a request to finishing its response, by route pattern.',
       labelNames,
       buckets: durationBucketsSeconds,
+      registers: [registry],
+    }),
+    detectionsTotal: new Counter({
+      name: 'corebank_detections_total',
+      help: 'Threat events created by the detection rules, by rule.',
+      labelNames: ['rule'],
+      registers: [registry],
+    }),
+    responsesTotal: new Counter({
+      name: 'corebank_detection_responses_total',
+      help: 'Automatic responses run by the detection rules, by action.',
+      labelNames: ['action'],
       registers: [registry],
     }),
   };

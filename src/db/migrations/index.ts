@@ -10,6 +10,7 @@ import { migration as moneyRanges } from './0009_money_ranges.ts';
 import { migration as transferEngine } from './0010_transfer_engine.ts';
 import { migration as activityIsolation } from './0011_activity_isolation.ts';
 import { migration as tenantIndicators } from './0012_tenant_indicators.ts';
+import { migration as detection } from './0014_detection.ts';
 
 /** Every migration in order. Names are permanent once released: they are recorded in schema_migrations. */
 export const migrations = {
@@ -25,4 +26,5 @@ export const migrations = {
   '0010_transfer_engine': transferEngine,
   '0011_activity_isolation': activityIsolation,
   '0012_tenant_indicators': tenantIndicators,
+  '0014_detection': detection,
 };
