@@ -28,6 +28,7 @@ import { createHarness, type Harness } from '../identity/harness.ts';
  */
 
 const thresholds = {
+  DETECTION_ENABLED: 'true',
   DETECTION_BRUTE_FORCE_FAILURES_MIN: '5',
   DETECTION_STUFFING_ACCOUNTS_MIN: '3',
   DETECTION_SPRAYING_ACCOUNTS_MIN: '2',
