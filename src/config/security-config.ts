@@ -23,8 +23,10 @@ export interface RateLimitConfig {
   ipRequestsMax: number;
   /** Requests per window from one address to the login, registration and token routes. */
   authRequestsMax: number;
-  /** Requests per window by one signed-in user, any route. */
+  /** Requests per window by one signed-in user, any route: the base of the adaptive limit. */
   userRequestsMax: number;
+  /** RATE_LIMIT_ADAPTIVE_ENABLED: the user limit is the base times the user's trust multiplier. */
+  adaptive: boolean;
 }
 
 /**
@@ -161,6 +163,7 @@ export function readSecurityConfig(source: Source, environment: Environment): Se
         1,
         10_000_000,
       ),
+      adaptive: readBoolean(source, 'RATE_LIMIT_ADAPTIVE_ENABLED', true),
     },
   };
 }
