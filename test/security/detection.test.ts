@@ -13,6 +13,7 @@ import {
   latestCode,
   loginCustomer,
   loginStaff,
+  registerEmailCustomer,
   testMotherName,
   testPin,
 } from '../helpers/auth.ts';
@@ -435,6 +436,39 @@ describe('new address and account takeover', () => {
         .execute(),
     );
     assert.deepEqual(incidents, [{ incident_type: 'account_takeover' }]);
+  });
+
+  test('a login from a new device and address followed by a password change is an account takeover', async () => {
+    const password = 'A long enough passphrase 2026';
+    const { email, userId } = await registerEmailCustomer(app, password);
+    const emailLogin = (remoteAddress: string, deviceId: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/auth/email/login',
+        remoteAddress,
+        payload: { email, password, device: { type: 'web', id: deviceId, name: 'Browser' } },
+      });
+    const home = await emailLogin('127.0.0.1', 'home-laptop');
+    assert.equal(home.statusCode, 200, home.body);
+    const attacker = randomAddress();
+    const intruder = await emailLogin(attacker, `intruder-${randomInt(1e9)}`);
+    assert.equal(intruder.statusCode, 200, intruder.body);
+    const accessToken = (intruder.json() as { access_token: string }).access_token;
+    const changed = await app.inject({
+      method: 'POST',
+      url: '/v1/me/password',
+      headers: bearer({ accessToken }),
+      remoteAddress: attacker,
+      payload: { current_password: password, new_password: 'Another long passphrase 2026' },
+    });
+    assert.equal(changed.statusCode, 200, changed.body);
+    await waitFor(
+      async () => (await rulesFired(threatsOfUser(userId))).includes('account_takeover'),
+      'the takeover threat',
+    );
+    const takeover = (await threatsOfUser(userId)).find((row) => row.threat_type === 'account_takeover');
+    assert.ok(takeover?.indicators.includes('change:CHANGE_PASSWORD'), JSON.stringify(takeover?.indicators));
+    assert.deepEqual(takeover?.affected_transaction_ids, []);
   });
 
   test('normal traffic: logging in again from the same address and device, then a large transfer, is no takeover and no new address', async () => {

@@ -135,7 +135,7 @@ export async function takeoverChains(
   largeAmountMinor: number,
   userId: string | undefined,
 ) {
-  const within = sql.raw(`make_interval(mins => ${Math.trunc(windowMinutes)})`);
+  const within = sql<string>`make_interval(mins => ${windowMinutes}::integer)`;
   const result = await sql<{
     session_id: string;
     user_id: string;
