@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig } from '../../config/config.ts';
-import { type AddressFailures, classifyLoginFailures, dedupKey, loginFindings } from './detection.rules.ts';
+import {
+  type AddressFailures,
+  classifyLoginFailures,
+  dedupKey,
+  type Finding,
+  loginFindings,
+} from './detection.rules.ts';
 
 const config = loadConfig({ NODE_ENV: 'test' }).security.detection;
 
@@ -45,4 +51,12 @@ test('a run is one dedup key per rule, subject and window; the next window is a 
   assert.equal(dedupKey(finding, config, start), dedupKey(finding, config, start + windowMs - 1));
   assert.notEqual(dedupKey(finding, config, start), dedupKey(finding, config, start + windowMs));
   assert.match(dedupKey(finding, config, start), /^brute_force:ip:10\.0\.0\.1:\d+$/);
+});
+
+test('a rule about one session or transaction has one key for good', () => {
+  const [counted] = loginFindings(failures(5, 1), config);
+  assert.ok(counted);
+  const finding: Finding = { ...counted, rule: 'large_amount', subject: 'transaction:t1' };
+  assert.equal(dedupKey(finding, config, 0), 'large_amount:transaction:t1');
+  assert.equal(dedupKey(finding, config, 10 * 86_400_000), 'large_amount:transaction:t1');
 });

@@ -56,7 +56,7 @@ export const rulePolicies: Record<RuleName, RulePolicy> = {
 /** One detection before it is recorded: what fired, against whom, and the evidence. */
 export interface Finding {
   rule: RuleName;
-  /** `ip:<address>`, `user:<id>`, `session:<id>` or `transaction:<id>`: what the threat is about. */
+  /** `ip:<address>`, `user:<id>` (counted over a window), `session:<id>` or `transaction:<id>` (one event). */
   subject: string;
   description: string;
   /** Short `name:value` pieces of evidence (threat_events.indicators, varchar(500) each). */
@@ -87,13 +87,18 @@ export function ruleWindowMinutes(rule: RuleName, config: DetectionConfig): numb
 }
 
 /**
- * The key that makes one ongoing attack one threat: the rule, its subject and the window of the clock
- * the detection fell in. A run that straddles a window boundary can make one threat per window, never
- * more; the unique index (migration 0014) decides it atomically.
+ * The key that makes one ongoing attack one threat; the unique index (migration 0014) decides it
+ * atomically. A rule about one event (a session, a transaction) fires once per event, ever. A rule
+ * that counts over a window (an address's failures, a user's transfers) adds the window of the clock
+ * the detection fell in: a run that straddles a window boundary can make one threat per window, never
+ * more.
  */
 export function dedupKey(finding: Finding, config: DetectionConfig, nowMs: number): string {
   const windowMs = ruleWindowMinutes(finding.rule, config) * 60_000;
-  const key = `${finding.rule}:${finding.subject}:${Math.floor(nowMs / windowMs)}`;
+  const single = finding.subject.startsWith('session:') || finding.subject.startsWith('transaction:');
+  const key = single
+    ? `${finding.rule}:${finding.subject}`
+    : `${finding.rule}:${finding.subject}:${Math.floor(nowMs / windowMs)}`;
   assert.ok(key.length <= 300, 'a dedup key fits threat_events.dedup_key');
   return key;
 }

@@ -94,7 +94,7 @@ async function newAddressRule(
   return rows.map(
     (row): Finding => ({
       rule: 'new_address_login',
-      subject: `user:${row.user_id}:${row.ip}`,
+      subject: `session:${row.session_id}`,
       description: `A login from ${row.ip}, an address this user has not logged in from before`,
       indicators: [`ip:${row.ip}`, `session:${row.session_id}`, `new_device:${row.new_device}`],
       userIds: [row.user_id],
