@@ -64,6 +64,8 @@ export interface DetectionConfig {
   accountLockMinutes: number;
   /** How old each process's copy of the blocked addresses may get before it is read again. */
   blockCacheMs: number;
+  /** The least time between two inline runs for one subject (a busy user or address costs one run per pause). */
+  inlineRepeatMs: number;
 }
 
 export interface SecurityConfig {
@@ -107,6 +109,7 @@ function readDetectionConfig(source: Source, environment: Environment): Detectio
     ipBlockMinutes: readInteger(source, 'DETECTION_IP_BLOCK_MINUTES', 60, 1, 43_200),
     accountLockMinutes: readInteger(source, 'DETECTION_ACCOUNT_LOCK_MINUTES', 60, 1, 43_200),
     blockCacheMs: readInteger(source, 'DETECTION_BLOCK_CACHE_MS', 5000, 100, 60_000),
+    inlineRepeatMs: readInteger(source, 'DETECTION_INLINE_REPEAT_MS', 1000, 0, 60_000),
   };
 }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { databaseUnavailable } from '../../db/database-errors.ts';
 import { withScope } from '../../db/tenant-transaction.ts';
@@ -88,11 +89,12 @@ async function tenantOf(app: FastifyInstance, request: FastifyRequest): Promise<
 }
 
 /**
- * Runs inline detections off the request's path: one run per tenant and trigger subject at a time,
- * a trigger arriving during its run makes it run once more (so the last failure of a burst is
- * counted), and errors are logged, never thrown.
+ * Runs inline detections off the request's path: one run per tenant and trigger subject at a time and
+ * at most one per DETECTION_INLINE_REPEAT_MS; a trigger arriving during a run or its pause makes it
+ * run once more (so the last failure of a burst is counted); errors are logged, never thrown.
  */
 function inlineRunner(app: FastifyInstance, services: DetectionServices) {
+  const repeatMs = services.config.inlineRepeatMs;
   const running = new Map<string, { again: boolean; done: Promise<void> }>();
   const runOnce = async (tenantId: string, trigger: DetectionTrigger) => {
     try {
@@ -116,6 +118,8 @@ function inlineRunner(app: FastifyInstance, services: DetectionServices) {
       do {
         entry.again = false;
         await runOnce(tenantId, trigger);
+        // Triggers during this pause fold into one more run: a busy subject costs one run per pause.
+        if (repeatMs > 0) await sleep(repeatMs);
       } while (entry.again);
       running.delete(key);
     })();
