@@ -12,6 +12,7 @@ import type { Config } from './config/config.ts';
 import type { DatabaseHandle } from './db/database.ts';
 import { registerAccessLog } from './modules/access-log/access-log.plugin.ts';
 import { alertRoutes } from './modules/alerts/alerts.routes.ts';
+import { registerDetection } from './modules/detection/detection.plugin.ts';
 import { healthRoutes } from './modules/health/health.routes.ts';
 import { registerIdentity } from './modules/identity/identity.plugin.ts';
 import { incidentRoutes } from './modules/incidents/incidents.routes.ts';
@@ -158,6 +159,8 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   // Identity first among the modules: it installs the authentication guard every later route relies on.
   await registerIdentity(app);
   rateLimiting.afterAuthentication(app);
+  // After the guard: a verified token names the tenant whose blocks and step-ups apply.
+  registerDetection(app);
   await registerThreatIntel(app);
   await registerMoney(app);
   await app.register(investigationRoutes);

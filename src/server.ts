@@ -8,6 +8,7 @@ import { migrateToLatest, readMigrationStatus } from './db/migrator.ts';
 import { demoDataLines, ensureTenant, seedDatabase } from './db/seed/seed.ts';
 import { moneyJobs } from './jobs/money-jobs.ts';
 import { alertJobs } from './modules/alerts/alerts.jobs.ts';
+import { detectionJobs } from './modules/detection/detection.jobs.ts';
 import { identityJobs } from './modules/sessions/sessions.jobs.ts';
 import { sealPendingAudits } from './platform/audit/audit-sealer.ts';
 import { withPersistedDevelopmentSigningKey } from './platform/auth/development-signing-key.ts';
@@ -15,7 +16,7 @@ import { syncRolePermissions } from './platform/auth/role-permission-sync.ts';
 import { type AdminListener, listenAdminPort, needsAdminListener } from './platform/exposure.ts';
 import { createLogger } from './platform/logger.ts';
 import type { AppMetrics } from './platform/metrics.ts';
-import { type Scheduler, startScheduler } from './platform/scheduler.ts';
+import { type ScheduledJob, type Scheduler, startScheduler } from './platform/scheduler.ts';
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -84,7 +85,7 @@ export async function startServer(
   }
   const app = await buildApp({ config, database, logger });
   const scheduler = role.backgroundJobs
-    ? startBackgroundJobs(database, config, logger, app.metrics)
+    ? startBackgroundJobs(database, config, logger, app.metrics, detectionJobs(app))
     : startScheduler([], logger);
   let address: string;
   let admin: AdminListener | undefined;
@@ -217,6 +218,7 @@ function startBackgroundJobs(
   config: Config,
   logger: Logger,
   metrics: AppMetrics,
+  appJobs: readonly ScheduledJob[],
 ): Scheduler {
   const signing = { key: config.auditHmacKey, keyId: config.auditHmacKeyId };
   return startScheduler(
@@ -235,6 +237,7 @@ function startBackgroundJobs(
       ...identityJobs(database),
       ...moneyJobs(database, config),
       ...alertJobs(database, config.security.alerts, logger, metrics),
+      ...appJobs,
     ],
     logger,
   );

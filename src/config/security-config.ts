@@ -24,8 +24,49 @@ export interface RateLimitConfig {
   ipRequestsMax: number;
   /** Requests per window from one address to the login, registration and token routes. */
   authRequestsMax: number;
-  /** Requests per window by one signed-in user, any route. */
+  /** Requests per window by one signed-in user, any route: the base of the adaptive limit. */
   userRequestsMax: number;
+  /** RATE_LIMIT_ADAPTIVE_ENABLED: the user limit is the base times the user's trust multiplier. */
+  adaptive: boolean;
+}
+
+/**
+ * Detection rules and their responses (issue 10 item 3; docs/security.md "Detection rules"). Counts are
+ * minimums ("fires at N"), windows in minutes, response durations in minutes.
+ */
+export interface DetectionConfig {
+  /** DETECTION_ENABLED=false runs no rule, inline or in the sweep, and enforces no block or step-up. */
+  enabled: boolean;
+  /** How often the sweep runs every rule over the recent window. */
+  sweepIntervalMs: number;
+  /** The window of the login rules (brute force, credential stuffing, password spraying). */
+  loginWindowMinutes: number;
+  /** Failed logins from one address in the window: brute force. */
+  bruteForceFailuresMin: number;
+  /** Distinct accounts failed from one address, each tried about once: credential stuffing. */
+  stuffingAccountsMin: number;
+  /** Distinct accounts failed from one address, each tried a few times: password spraying. */
+  sprayingAccountsMin: number;
+  /** Average failures per account from which a many-account run is spraying, below which it is stuffing. */
+  sprayingAttemptsPerAccountMin: number;
+  /** How far back a user's earlier sessions are compared for "a new address" and "a new device". */
+  newAddressLookbackDays: number;
+  /** How long after a login from a new device and address a sensitive change or large transfer is a takeover chain. */
+  takeoverWindowMinutes: number;
+  /** Transfers (outgoing entries) by one user within velocityWindowMinutes. */
+  velocityTransfersMin: number;
+  velocityWindowMinutes: number;
+  /** AUTHORIZATION_DENIED events for one address within forbiddenWindowMinutes. */
+  forbiddenEventsMin: number;
+  forbiddenWindowMinutes: number;
+  /** How long a response blocks an address. */
+  ipBlockMinutes: number;
+  /** How long a response locks an account. */
+  accountLockMinutes: number;
+  /** How old each process's copy of the blocked addresses may get before it is read again. */
+  blockCacheMs: number;
+  /** The least time between two inline runs for one subject (a busy user or address costs one run per pause). */
+  inlineRepeatMs: number;
 }
 
 export interface SecurityConfig {
@@ -33,6 +74,7 @@ export interface SecurityConfig {
   rateLimit: RateLimitConfig;
   /** Alert sinks for critical security events (alert-config.ts). */
   alerts: AlertConfig;
+  detection: DetectionConfig;
   /** An outgoing entry at or above this (minor units) is "unusual" in the security summary. */
   largeAmountMinor: number;
   /** GEOIP_ENABLED=false: no location lookups (the GeoIP data costs about 150 MB once loaded). */
@@ -44,9 +86,42 @@ function limitDefault(environment: Environment, value: number): number {
   return environment === 'test' ? 1_000_000 : value;
 }
 
+/**
+ * Off by default under NODE_ENV=test: the suites make many failed logins and refused requests from one
+ * address (127.0.0.1), which would block it for every later test; the detection suite turns it on.
+ */
+function readDetectionConfig(source: Source, environment: Environment): DetectionConfig {
+  return {
+    enabled: readBoolean(source, 'DETECTION_ENABLED', environment !== 'test'),
+    sweepIntervalMs: readInteger(source, 'DETECTION_SWEEP_INTERVAL_MS', 60_000, 1000, 3_600_000),
+    loginWindowMinutes: readInteger(source, 'DETECTION_LOGIN_WINDOW_MINUTES', 60, 1, 1440),
+    bruteForceFailuresMin: readInteger(source, 'DETECTION_BRUTE_FORCE_FAILURES_MIN', 5, 2, 100_000),
+    stuffingAccountsMin: readInteger(source, 'DETECTION_STUFFING_ACCOUNTS_MIN', 10, 2, 100_000),
+    sprayingAccountsMin: readInteger(source, 'DETECTION_SPRAYING_ACCOUNTS_MIN', 5, 2, 100_000),
+    sprayingAttemptsPerAccountMin: readInteger(
+      source,
+      'DETECTION_SPRAYING_ATTEMPTS_PER_ACCOUNT_MIN',
+      2,
+      2,
+      100,
+    ),
+    newAddressLookbackDays: readInteger(source, 'DETECTION_NEW_ADDRESS_LOOKBACK_DAYS', 90, 1, 3650),
+    takeoverWindowMinutes: readInteger(source, 'DETECTION_TAKEOVER_WINDOW_MINUTES', 60, 1, 1440),
+    velocityTransfersMin: readInteger(source, 'DETECTION_VELOCITY_TRANSFERS_MIN', 10, 2, 100_000),
+    velocityWindowMinutes: readInteger(source, 'DETECTION_VELOCITY_WINDOW_MINUTES', 10, 1, 1440),
+    forbiddenEventsMin: readInteger(source, 'DETECTION_FORBIDDEN_EVENTS_MIN', 10, 2, 100_000),
+    forbiddenWindowMinutes: readInteger(source, 'DETECTION_FORBIDDEN_WINDOW_MINUTES', 10, 1, 1440),
+    ipBlockMinutes: readInteger(source, 'DETECTION_IP_BLOCK_MINUTES', 60, 1, 43_200),
+    accountLockMinutes: readInteger(source, 'DETECTION_ACCOUNT_LOCK_MINUTES', 60, 1, 43_200),
+    blockCacheMs: readInteger(source, 'DETECTION_BLOCK_CACHE_MS', 5000, 100, 60_000),
+    inlineRepeatMs: readInteger(source, 'DETECTION_INLINE_REPEAT_MS', 1000, 0, 60_000),
+  };
+}
+
 export function readSecurityConfig(source: Source, environment: Environment): SecurityConfig {
   return {
     alerts: readAlertConfig(source, environment),
+    detection: readDetectionConfig(source, environment),
     accessLog: {
       enabled: readBoolean(source, 'ACCESS_LOG_ENABLED', true),
       queueEntriesMax: readInteger(source, 'ACCESS_LOG_QUEUE_ENTRIES_MAX', 10_000, 10, 1_000_000),
@@ -98,6 +173,7 @@ export function readSecurityConfig(source: Source, environment: Environment): Se
         1,
         10_000_000,
       ),
+      adaptive: readBoolean(source, 'RATE_LIMIT_ADAPTIVE_ENABLED', true),
     },
   };
 }

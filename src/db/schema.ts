@@ -101,7 +101,7 @@ export type KycDocumentType = 'national_id' | 'passport' | 'driving_license' | '
 
 export type ThreatStatus = 'detected' | 'investigating' | 'mitigated' | 'resolved';
 export type ThreatDetectionMethod = 'ml_model' | 'rule_based' | 'manual';
-export type ThreatResponseAction = 'block' | 'lock' | 'alert' | 'escalate';
+export type ThreatResponseAction = 'block' | 'lock' | 'alert' | 'escalate' | 'step_up';
 export type ThreatResponseStatus = 'pending' | 'executed' | 'failed';
 export type IncidentStatus = 'open' | 'investigating' | 'resolved' | 'closed';
 
@@ -579,6 +579,20 @@ export interface ThreatEventsTable {
   resolved_at: NullableTimestamp;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Rule, subject and window of a detection (migration 0014): one threat per attack and window. */
+  dedup_key: string | null;
+}
+
+/** A user who must verify a second factor again before a sensitive action (migration 0014). */
+export interface StepUpRequirementsTable {
+  tenant_id: string;
+  user_id: string;
+  threat_id: string | null;
+  reason: string;
+  required_at: Timestamp;
+  satisfied_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface SecurityIncidentsTable {
@@ -864,6 +878,7 @@ export interface Database {
   configs: ConfigsTable;
   threat_events: ThreatEventsTable;
   security_incidents: SecurityIncidentsTable;
+  step_up_requirements: StepUpRequirementsTable;
   rate_limit_entries: RateLimitEntriesTable;
   rate_limit_violations: RateLimitViolationsTable;
   compliance_reports: ComplianceReportsTable;

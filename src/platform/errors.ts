@@ -93,6 +93,11 @@ export const errorCatalog = {
   },
   // Security operations (issue 10): a threat-intelligence indicator of high or critical severity.
   REQUEST_BLOCKED: { status: 403, message: 'The request was refused by a security rule.' },
+  // A detection asked for a fresh second factor before the next sensitive action (issue 10 item 3).
+  STEP_UP_REQUIRED: {
+    status: 403,
+    message: 'Sign in again with your second factor (OTP or authenticator code) before this action.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

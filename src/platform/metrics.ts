@@ -27,6 +27,10 @@ export interface AppMetrics {
    * corebank_access_log_queue_depth for the access log) read it when scraped.
    */
   watchQueueDepth(queue: BackgroundQueueName, depth: () => number): void;
+  /** Threat events created by the detection rules, by rule (issue 10 item 3). */
+  detectionsTotal: Counter<'rule'>;
+  /** Responses the detections ran (block, lock, step_up, escalate, alert). */
+  responsesTotal: Counter<'action'>;
 }
 
 /** The in-memory queues written in the background (src/platform/background-queue.ts). */
@@ -61,6 +65,18 @@ export function createMetrics(): AppMetrics {
       help: 'Time from receiving a request to finishing its response, by route pattern.',
       labelNames,
       buckets: durationBucketsSeconds,
+      registers: [registry],
+    }),
+    detectionsTotal: new Counter({
+      name: 'corebank_detections_total',
+      help: 'Threat events created by the detection rules, by rule.',
+      labelNames: ['rule'],
+      registers: [registry],
+    }),
+    responsesTotal: new Counter({
+      name: 'corebank_detection_responses_total',
+      help: 'Automatic responses run by the detection rules, by action.',
+      labelNames: ['action'],
       registers: [registry],
     }),
   };

@@ -11,6 +11,7 @@ import { migration as transferEngine } from './0010_transfer_engine.ts';
 import { migration as activityIsolation } from './0011_activity_isolation.ts';
 import { migration as tenantIndicators } from './0012_tenant_indicators.ts';
 import { migration as securityContext } from './0013_security_context.ts';
+import { migration as detection } from './0014_detection.ts';
 import { migration as alertDeliveries } from './0015_alert_deliveries.ts';
 
 /** Every migration in order. Names are permanent once released: they are recorded in schema_migrations. */
@@ -29,4 +30,5 @@ export const migrations = {
   '0012_tenant_indicators': tenantIndicators,
   '0013_security_context': securityContext,
   '0015_alert_deliveries': alertDeliveries,
+  '0014_detection': detection,
 };

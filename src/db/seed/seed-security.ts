@@ -173,6 +173,20 @@ async function seedThreats(context: SeedContext, people: SeededPeople, eventId: 
     })
     .execute();
   await seedAlertDelivery(context, threatId);
+  // The step-up the threat asked for, already met (a fresh login with its OTP): seeded customers log in freely.
+  if (budi)
+    await context.transaction
+      .insertInto('step_up_requirements')
+      .values({
+        ...tenant,
+        user_id: budi.id,
+        threat_id: threatId,
+        reason: 'brute_force',
+        required_at: hoursAgo(2),
+        satisfied_at: hoursAgo(1),
+      })
+      .onConflict((conflict) => conflict.doNothing())
+      .execute();
   await context.transaction
     .insertInto('security_incidents')
     .values({

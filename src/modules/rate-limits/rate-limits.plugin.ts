@@ -9,6 +9,7 @@ import { requestActor } from '../../platform/request-actor.ts';
 import { type TenantEntry, writePerTenant } from '../../platform/tenant-batches.ts';
 import { printableText } from '../../platform/text-input.ts';
 import { insertViolations, type ViolationRow } from './rate-limits.repository.ts';
+import { adaptiveLimit, TrustMultipliers } from './trust-multipliers.ts';
 
 /**
  * Request rate limits (issue 10 item 6) on @fastify/rate-limit's counters: in memory by default, in
@@ -30,6 +31,8 @@ type Outcome = Awaited<ReturnType<Checker>>;
 
 const authRoutePattern = /^\/v1\/(admin\/)?auth\//;
 const recordedKeysMax = 10_000;
+/** How long a process counts a user at the trust multiplier it read (a lowered score applies within it). */
+const trustMultiplierMaxAgeMs = 60_000;
 
 export interface RateLimiting {
   /** Registered before the authentication guard: the per-address limits. */
@@ -64,7 +67,7 @@ export async function registerRateLimiting(app: FastifyInstance): Promise<RateLi
       keyGenerator: (request) => `auth:${clientKey(request.ip)}`,
     }),
     user: app.createRateLimit({
-      max: settings.userRequestsMax,
+      max: userLimit(app),
       keyGenerator: (request) => `user:${signedInUser(request) ?? clientKey(request.ip)}`,
     }),
   };
@@ -113,6 +116,18 @@ function rateLimitErrors(app: FastifyInstance): Counter {
     help: 'Rate-limit checks that failed (the store did not answer) and let the request through.',
     registers: [app.metrics.registry],
   });
+}
+
+/** The per-user maximum: the base, times the user's trust multiplier when limits are adaptive. */
+function userLimit(app: FastifyInstance): number | ((request: FastifyRequest) => number) {
+  const settings = app.config.security.rateLimit;
+  if (!settings.adaptive) return settings.userRequestsMax;
+  const multipliers = new TrustMultipliers(app.database.db, trustMultiplierMaxAgeMs);
+  return (request) => {
+    const { tenantId, userId } = requestActor(request);
+    const multiplier = tenantId && userId ? multipliers.multiplier(tenantId, userId) : 1;
+    return adaptiveLimit(settings.userRequestsMax, multiplier);
+  };
 }
 
 /**

@@ -25,3 +25,18 @@ export async function insertViolations(
     .values(rows.map((row) => ({ ...row })))
     .execute();
 }
+
+/** The user's trust score (users.trust_score, 0-100, seed 003), or undefined for no such user. */
+export async function readTrustScore(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  userId: string,
+): Promise<number | undefined> {
+  const row = await transaction
+    .selectFrom('users')
+    .select('trust_score')
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', userId)
+    .executeTakeFirst();
+  return row ? Number(row.trust_score) : undefined;
+}

@@ -1,0 +1,385 @@
+import { type Kysely, type RawBuilder, sql } from 'kysely';
+import type { Database, Severity, ThreatResponseAction } from '../../db/schema.ts';
+import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
+
+/**
+ * The queries of the detection rules and their responses. Every read covers one tenant and a recent
+ * window on an index that leads with (tenant_id, …, created_at); an optional subject (an address or
+ * a user) narrows the inline run to the request that triggered it, the sweep reads the whole window.
+ * Results are bounded: a rule never reads more than `findingsMax` subjects per run.
+ */
+const findingsMax = 500;
+
+const minutesAgo = (minutes: number) => sql<Date>`now() - make_interval(mins => ${minutes}::integer)`;
+
+function andIf(condition: unknown, fragment: RawBuilder<unknown>): RawBuilder<unknown> {
+  return condition ? fragment : sql``;
+}
+
+/** Failed logins per address in the window, with the accounts they named (brute force, stuffing, spraying). */
+export async function loginFailuresByAddress(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  windowMinutes: number,
+  failuresMin: number,
+  ip: string | undefined,
+) {
+  const result = await sql<{
+    ip: string;
+    failures: number;
+    accounts: number;
+    account_failures: number;
+    user_ids: string[];
+  }>`
+    with per_account as (
+      select ip_address, coalesce(user_id, admin_id) as user_uuid,
+             coalesce(user_id::text, admin_id::text, device_info ->> 'identifier') as account,
+             count(*)::int as attempts
+      from login_audits
+      where tenant_id = ${tenantId} and created_at > ${minutesAgo(windowMinutes)}
+        and status <> 'success' and login_type in ('user_login', 'admin_login')
+        and ip_address is not null ${andIf(ip, sql`and ip_address = ${ip ?? null}::inet`)}
+      group by 1, 2, 3
+    )
+    select host(ip_address) as ip, sum(attempts)::int as failures,
+           count(account)::int as accounts,
+           coalesce(sum(attempts) filter (where account is not null), 0)::int as account_failures,
+           coalesce(array_agg(user_uuid) filter (where user_uuid is not null), '{}') as user_ids
+    from per_account
+    group by ip_address
+    having sum(attempts) >= ${failuresMin}::integer
+    order by ip_address limit ${findingsMax}`.execute(transaction);
+  return result.rows;
+}
+
+// A device is known by its fingerprint, else the client's device id, else its type and name.
+const deviceOf = (alias: string) =>
+  sql.raw(`coalesce(${alias}.device_fingerprint, ${alias}.device_id,
+                    ${alias}.device_type || ':' || coalesce(${alias}.device_name, ''))`);
+
+export interface SessionFilter {
+  ip?: string | undefined;
+  userId?: string | undefined;
+}
+
+/**
+ * Sessions opened in the window from an address none of the user's earlier sessions (within the
+ * lookback) came from, by a user who had earlier sessions: a first login is nobody's "new address".
+ * `new_device` says whether the device is new to the user as well.
+ */
+function newAddressSessionsQuery(
+  tenantId: string,
+  windowMinutes: number,
+  lookbackDays: number,
+  filter: SessionFilter,
+) {
+  return sql`
+    select s.id as session_id, s.user_id, host(s.ip_address) as ip, s.created_at,
+           ${deviceOf('s')} as device,
+           not exists (select 1 from device_sessions d
+             where d.tenant_id = s.tenant_id and d.user_id = s.user_id and d.created_at < s.created_at
+               and ${deviceOf('d')} = ${deviceOf('s')}) as new_device
+    from device_sessions s
+    where s.tenant_id = ${tenantId} and s.created_at > ${minutesAgo(windowMinutes)}
+      and s.ip_address is not null
+      ${andIf(filter.ip, sql`and s.ip_address = ${filter.ip ?? null}::inet`)}
+      ${andIf(filter.userId, sql`and s.user_id = ${filter.userId ?? null}`)}
+      and exists (select 1 from device_sessions p
+        where p.tenant_id = s.tenant_id and p.user_id = s.user_id and p.created_at < s.created_at
+          and p.created_at > now() - make_interval(days => ${lookbackDays}::integer))
+      and not exists (select 1 from device_sessions p
+        where p.tenant_id = s.tenant_id and p.user_id = s.user_id and p.created_at < s.created_at
+          and p.ip_address = s.ip_address
+          and p.created_at > now() - make_interval(days => ${lookbackDays}::integer))`;
+}
+
+export async function newAddressSessions(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  windowMinutes: number,
+  lookbackDays: number,
+  filter: SessionFilter,
+) {
+  const result = await sql<{
+    session_id: string;
+    user_id: string;
+    ip: string;
+    device: string;
+    new_device: boolean;
+  }>`
+    ${newAddressSessionsQuery(tenantId, windowMinutes, lookbackDays, filter)}
+    order by s.created_at limit ${findingsMax}`.execute(transaction);
+  return result.rows;
+}
+
+/** The audit actions that change how an account is protected (the takeover chain's second step). */
+export const sensitiveChangeActions = [
+  'CHANGE_PASSWORD',
+  'RESET_PASSWORD',
+  'CHANGE_PIN',
+  'MFA_ENROL',
+  'MFA_ENABLE',
+  'MFA_DISABLE',
+  'MFA_BACKUP_CODES_REGENERATE',
+] as const;
+
+/**
+ * Sessions from a new device and a new address followed, within the takeover window, by a sensitive
+ * change (audit_logs) or an outgoing amount at or above the large amount (transactions).
+ */
+export async function takeoverChains(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  windowMinutes: number,
+  lookbackDays: number,
+  largeAmountMinor: number,
+  userId: string | undefined,
+) {
+  const within = sql<string>`make_interval(mins => ${windowMinutes}::integer)`;
+  const result = await sql<{
+    session_id: string;
+    user_id: string;
+    ip: string;
+    device: string;
+    changes: string[] | null;
+    transaction_ids: string[] | null;
+    wallet_ids: string[] | null;
+  }>`
+    with fresh as (${newAddressSessionsQuery(tenantId, windowMinutes * 2, lookbackDays, { userId })})
+    select f.session_id, f.user_id, f.ip, f.device,
+      (select array_agg(distinct a.action) from audit_logs a
+        where a.tenant_id = ${tenantId} and (a.user_id = f.user_id or a.admin_id = f.user_id)
+          and a.action in (${sql.join(sensitiveChangeActions.map((action) => sql`${action}`))})
+          and a.created_at >= f.created_at and a.created_at <= f.created_at + ${within}) as changes,
+      (select array_agg(t.id) from transactions t
+        where t.tenant_id = ${tenantId} and t.user_id = f.user_id
+          and t.type in ('transfer_out', 'withdraw') and t.amount >= ${largeAmountMinor}
+          and t.created_at >= f.created_at and t.created_at <= f.created_at + ${within}) as transaction_ids,
+      (select array_agg(distinct t.wallet_id) from transactions t
+        where t.tenant_id = ${tenantId} and t.user_id = f.user_id
+          and t.type in ('transfer_out', 'withdraw') and t.amount >= ${largeAmountMinor}
+          and t.created_at >= f.created_at and t.created_at <= f.created_at + ${within}) as wallet_ids
+    from fresh f where f.new_device
+    limit ${findingsMax}`.execute(transaction);
+  return result.rows.filter((row) => row.changes !== null || row.transaction_ids !== null);
+}
+
+/** Users with at least `transfersMin` outgoing transfer entries in the window. */
+export async function transferVelocity(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  windowMinutes: number,
+  transfersMin: number,
+  userId: string | undefined,
+) {
+  const result = await sql<{
+    user_id: string;
+    transfers: number;
+    transaction_ids: string[];
+    wallet_ids: string[];
+  }>`
+    select user_id, count(*)::int as transfers,
+           (array_agg(id order by created_at desc))[1:20] as transaction_ids,
+           array_agg(distinct wallet_id) as wallet_ids
+    from transactions
+    where tenant_id = ${tenantId} and type = 'transfer_out' and user_id is not null
+      and created_at > ${minutesAgo(windowMinutes)}
+      ${andIf(userId, sql`and user_id = ${userId ?? null}`)}
+    group by user_id having count(*) >= ${transfersMin}::integer
+    order by user_id limit ${findingsMax}`.execute(transaction);
+  return result.rows;
+}
+
+/** Outgoing entries (transfers, withdrawals) at or above the large amount in the window. */
+export async function largeOutgoingAmounts(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  windowMinutes: number,
+  amountMin: number,
+  userId: string | undefined,
+) {
+  return transaction
+    .selectFrom('transactions')
+    .select(['id', 'user_id', 'wallet_id', 'amount', 'asset_code', 'type'])
+    .where('tenant_id', '=', tenantId)
+    .where('type', 'in', ['transfer_out', 'withdraw'])
+    .where('amount', '>=', amountMin)
+    .where('created_at', '>', minutesAgo(windowMinutes))
+    .$if(userId !== undefined, (query) => query.where('user_id', '=', userId ?? null))
+    .orderBy('created_at')
+    .limit(findingsMax)
+    .execute();
+}
+
+/** Addresses with at least `eventsMin` AUTHORIZATION_DENIED events (every 403) in the window. */
+export async function repeatedForbidden(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  windowMinutes: number,
+  eventsMin: number,
+  ip: string | undefined,
+) {
+  const result = await sql<{ ip: string; events: number; user_ids: string[] }>`
+    select host(ip_address) as ip, count(*)::int as events,
+           coalesce(array_agg(distinct user_id) filter (where user_id is not null), '{}') as user_ids
+    from security_events
+    where tenant_id = ${tenantId} and event_type = 'AUTHORIZATION_DENIED' and ip_address is not null
+      and created_at > ${minutesAgo(windowMinutes)}
+      ${andIf(ip, sql`and ip_address = ${ip ?? null}::inet`)}
+    group by ip_address having count(*) >= ${eventsMin}::integer
+    order by ip_address limit ${findingsMax}`.execute(transaction);
+  return result.rows;
+}
+
+export interface NewThreat {
+  threat_type: string;
+  severity: Severity;
+  description: string;
+  indicators: string[];
+  affected_user_ids: string[];
+  affected_account_ids: string[];
+  affected_transaction_ids: string[];
+  confidence: number;
+  response_action: ThreatResponseAction;
+  dedup_key: string;
+}
+
+/**
+ * The threat of a detection, unless this rule already detected this subject in this window: the
+ * unique (tenant_id, dedup_key) index decides in this one statement, so concurrent detections of the
+ * same attack (two requests, two processes, a request and the sweep) write one row. Undefined: a
+ * duplicate, whose response already ran.
+ */
+export async function insertThreatOnce(transaction: ScopedTransaction, tenantId: string, threat: NewThreat) {
+  const row = await transaction
+    .insertInto('threat_events')
+    .values({
+      ...threat,
+      tenant_id: tenantId,
+      detection_method: 'rule_based',
+      response_status: 'executed',
+      status: 'mitigated',
+      mitigated_at: sql<Date>`now()`,
+    })
+    .onConflict((conflict) => conflict.columns(['tenant_id', 'dedup_key']).doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return row?.id;
+}
+
+/** Blocks an address for every route but the probes (seed 003 rate_limit_entries.is_blocked). */
+export async function insertAddressBlock(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  ip: string,
+  minutes: number,
+): Promise<void> {
+  const until = sql<Date>`now() + make_interval(mins => ${minutes}::integer)`;
+  await transaction
+    .insertInto('rate_limit_entries')
+    .values({
+      tenant_id: tenantId,
+      ip_address: ip,
+      endpoint: '*',
+      window_start: sql<Date>`now()`,
+      window_end: until,
+      base_limit: 1,
+      is_blocked: true,
+      blocked_until: until,
+    })
+    .execute();
+}
+
+/** Locks the accounts as the login lockout does (users.locked_until), never shortening a longer lock. */
+export async function lockAccounts(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  userIds: readonly string[],
+  minutes: number,
+): Promise<void> {
+  if (userIds.length === 0) return;
+  const until = sql<Date>`now() + make_interval(mins => ${minutes}::integer)`;
+  await transaction
+    .updateTable('users')
+    .set({ locked_until: sql<Date>`greatest(coalesce(locked_until, now()), ${until})` })
+    .where('tenant_id', '=', tenantId)
+    .where('id', 'in', [...userIds])
+    .execute();
+}
+
+/** The user must verify a second factor again before a sensitive action (a newer requirement replaces an older). */
+export async function requireStepUp(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  userId: string,
+  threatId: string,
+  reason: string,
+): Promise<void> {
+  await transaction
+    .insertInto('step_up_requirements')
+    .values({ tenant_id: tenantId, user_id: userId, threat_id: threatId, reason })
+    .onConflict((conflict) =>
+      conflict.columns(['tenant_id', 'user_id']).doUpdateSet({
+        threat_id: threatId,
+        reason,
+        required_at: sql<Date>`now()`,
+        satisfied_at: null,
+      }),
+    )
+    .execute();
+}
+
+/** The tenant's live address blocks and pending step-ups: what each process caches. */
+export async function readActiveControls(transaction: ScopedTransaction, tenantId: string) {
+  const blocks = await transaction
+    .selectFrom('rate_limit_entries')
+    .select([sql<string>`host(ip_address)`.as('ip'), 'blocked_until'])
+    .where('tenant_id', '=', tenantId)
+    .where('is_blocked', '=', true)
+    .where('ip_address', 'is not', null)
+    .where('blocked_until', '>', sql<Date>`now()`)
+    .orderBy('blocked_until', 'desc')
+    .limit(100_000)
+    .execute();
+  const stepUps = await transaction
+    .selectFrom('step_up_requirements')
+    .select('user_id')
+    .where('tenant_id', '=', tenantId)
+    .where('satisfied_at', 'is', null)
+    .limit(100_000)
+    .execute();
+  return { blocks, stepUps };
+}
+
+/**
+ * Satisfies a pending step-up when the request's session was opened after the requirement and passed
+ * its second factor (device_sessions.mfa_verified): one conditional UPDATE. Then says whether one is
+ * still pending.
+ */
+export async function settleStepUp(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  userId: string,
+  sessionId: string,
+): Promise<'satisfied' | 'pending' | 'none'> {
+  const satisfied = await sql<{ user_id: string }>`
+    update step_up_requirements r set satisfied_at = now()
+    from device_sessions s
+    where r.tenant_id = ${tenantId} and r.user_id = ${userId} and r.satisfied_at is null
+      and s.tenant_id = r.tenant_id and s.id = ${sessionId} and s.user_id = r.user_id
+      and s.mfa_verified and s.created_at > r.required_at
+    returning r.user_id`.execute(transaction);
+  if (satisfied.rows.length > 0) return 'satisfied';
+  const pending = await transaction
+    .selectFrom('step_up_requirements')
+    .select('user_id')
+    .where('tenant_id', '=', tenantId)
+    .where('user_id', '=', userId)
+    .where('satisfied_at', 'is', null)
+    .executeTakeFirst();
+  return pending ? 'pending' : 'none';
+}
+
+export function listTenantIds(db: Kysely<Database>) {
+  return db.selectFrom('tenants').select('id').orderBy('id').execute();
+}

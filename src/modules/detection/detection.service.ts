@@ -1,0 +1,385 @@
+import type { Kysely } from 'kysely';
+import type { DetectionConfig } from '../../config/security-config.ts';
+import type { Database, SecurityActionTaken } from '../../db/schema.ts';
+import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
+import type { AppMetrics } from '../../platform/metrics.ts';
+import { insertIncident } from '../incidents/incidents.repository.ts';
+import { insertSecurityEventRow } from '../security-events/security-events.repository.ts';
+import {
+  insertAddressBlock,
+  insertThreatOnce,
+  largeOutgoingAmounts,
+  listTenantIds,
+  lockAccounts,
+  loginFailuresByAddress,
+  newAddressSessions,
+  repeatedForbidden,
+  requireStepUp,
+  takeoverChains,
+  transferVelocity,
+} from './detection.repository.ts';
+import {
+  dedupKey,
+  type Finding,
+  loginFindings,
+  type ResponseAction,
+  rulePolicies,
+} from './detection.rules.ts';
+
+export interface DetectionServices {
+  db: Kysely<Database>;
+  config: DetectionConfig;
+  largeAmountMinor: number;
+  metrics: Pick<AppMetrics, 'detectionsTotal' | 'responsesTotal'>;
+  /** Called after a detection blocked an address or required a step-up, so this process reloads at once. */
+  onControlsChanged?: ((tenantId: string) => void) | undefined;
+}
+
+/** What set an inline run off: the rules it runs read only the rows about that subject. */
+export type DetectionTrigger =
+  | { kind: 'login_failure'; ip: string }
+  | { kind: 'login_success'; ip: string }
+  | { kind: 'sensitive_action'; userId: string }
+  | { kind: 'forbidden'; ip: string };
+
+type Subject = { ip?: string | undefined; userId?: string | undefined };
+
+async function loginRules(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  services: DetectionServices,
+  ip?: string,
+) {
+  const config = services.config;
+  const failuresMin = Math.min(
+    config.bruteForceFailuresMin,
+    config.stuffingAccountsMin,
+    config.sprayingAccountsMin,
+  );
+  const rows = await loginFailuresByAddress(
+    transaction,
+    tenantId,
+    config.loginWindowMinutes,
+    failuresMin,
+    ip,
+  );
+  return rows.flatMap((row) =>
+    loginFindings(
+      {
+        ip: row.ip,
+        failures: row.failures,
+        accounts: row.accounts,
+        accountFailures: row.account_failures,
+        userIds: row.user_ids,
+      },
+      config,
+    ),
+  );
+}
+
+async function newAddressRule(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  services: DetectionServices,
+  subject: Subject,
+) {
+  const { loginWindowMinutes, newAddressLookbackDays } = services.config;
+  const rows = await newAddressSessions(
+    transaction,
+    tenantId,
+    loginWindowMinutes,
+    newAddressLookbackDays,
+    subject,
+  );
+  return rows.map(
+    (row): Finding => ({
+      rule: 'new_address_login',
+      subject: `session:${row.session_id}`,
+      description: `A login from ${row.ip}, an address this user has not logged in from before`,
+      indicators: [`ip:${row.ip}`, `session:${row.session_id}`, `new_device:${row.new_device}`],
+      userIds: [row.user_id],
+      accountIds: [],
+      transactionIds: [],
+      ipAddress: row.ip,
+    }),
+  );
+}
+
+async function takeoverRule(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  services: DetectionServices,
+  userId?: string,
+) {
+  const config = services.config;
+  const rows = await takeoverChains(
+    transaction,
+    tenantId,
+    config.takeoverWindowMinutes,
+    config.newAddressLookbackDays,
+    services.largeAmountMinor,
+    userId,
+  );
+  return rows.map(
+    (row): Finding => ({
+      rule: 'account_takeover',
+      subject: `session:${row.session_id}`,
+      description: `A login from a new device and a new address (${row.ip}) followed within ${config.takeoverWindowMinutes} minutes by ${[...(row.changes ?? []), ...(row.transaction_ids ? ['a large outgoing amount'] : [])].join(', ')}`,
+      indicators: [
+        `ip:${row.ip}`,
+        `session:${row.session_id}`,
+        `device:${row.device}`.slice(0, 500),
+        ...(row.changes ?? []).map((change) => `change:${change}`),
+      ],
+      userIds: [row.user_id],
+      accountIds: row.wallet_ids ?? [],
+      transactionIds: row.transaction_ids ?? [],
+      ipAddress: row.ip,
+    }),
+  );
+}
+
+async function moneyRules(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  services: DetectionServices,
+  userId?: string,
+) {
+  const config = services.config;
+  const velocity = await transferVelocity(
+    transaction,
+    tenantId,
+    config.velocityWindowMinutes,
+    config.velocityTransfersMin,
+    userId,
+  );
+  const large = await largeOutgoingAmounts(
+    transaction,
+    tenantId,
+    config.takeoverWindowMinutes,
+    services.largeAmountMinor,
+    userId,
+  );
+  const none: string[] = [];
+  return [
+    ...velocity.map(
+      (row): Finding => ({
+        rule: 'transaction_velocity',
+        subject: `user:${row.user_id}`,
+        description: `${row.transfers} transfers within ${config.velocityWindowMinutes} minutes`,
+        indicators: [`transfers:${row.transfers}`, `window_minutes:${config.velocityWindowMinutes}`],
+        userIds: [row.user_id],
+        accountIds: row.wallet_ids,
+        transactionIds: row.transaction_ids,
+        ipAddress: null,
+      }),
+    ),
+    ...large.map(
+      (row): Finding => ({
+        rule: 'large_amount',
+        subject: `transaction:${row.id}`,
+        description: `A ${row.type} of ${row.amount} ${row.asset_code} (minor units), at or above ${services.largeAmountMinor}`,
+        indicators: [`amount:${row.amount}`, `asset:${row.asset_code}`],
+        userIds: row.user_id ? [row.user_id] : none,
+        accountIds: [row.wallet_id],
+        transactionIds: [row.id],
+        ipAddress: null,
+      }),
+    ),
+  ];
+}
+
+async function forbiddenRule(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  services: DetectionServices,
+  ip?: string,
+) {
+  const config = services.config;
+  const rows = await repeatedForbidden(
+    transaction,
+    tenantId,
+    config.forbiddenWindowMinutes,
+    config.forbiddenEventsMin,
+    ip,
+  );
+  return rows.map(
+    (row): Finding => ({
+      rule: 'repeated_forbidden',
+      subject: `ip:${row.ip}`,
+      description: `${row.events} requests refused 403 from ${row.ip} within ${config.forbiddenWindowMinutes} minutes`,
+      indicators: [`ip:${row.ip}`, `forbidden:${row.events}`],
+      userIds: row.user_ids,
+      accountIds: [],
+      transactionIds: [],
+      ipAddress: row.ip,
+    }),
+  );
+}
+
+async function sensitiveRules(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  services: DetectionServices,
+  userId: string,
+) {
+  const takeovers = await takeoverRule(transaction, tenantId, services, userId);
+  return [...takeovers, ...(await moneyRules(transaction, tenantId, services, userId))];
+}
+
+/** The rules a trigger concerns, over the rows about its subject; the sweep runs them all. */
+function findingsFor(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  services: DetectionServices,
+  trigger: DetectionTrigger,
+): Promise<Finding[]> {
+  switch (trigger.kind) {
+    case 'login_failure':
+      return loginRules(transaction, tenantId, services, trigger.ip);
+    case 'login_success':
+      return newAddressRule(transaction, tenantId, services, { ip: trigger.ip });
+    case 'sensitive_action':
+      return sensitiveRules(transaction, tenantId, services, trigger.userId);
+    case 'forbidden':
+      return forbiddenRule(transaction, tenantId, services, trigger.ip);
+  }
+}
+
+async function sweepFindings(transaction: ScopedTransaction, tenantId: string, services: DetectionServices) {
+  const found: Finding[] = [];
+  found.push(...(await loginRules(transaction, tenantId, services)));
+  found.push(...(await newAddressRule(transaction, tenantId, services, {})));
+  found.push(...(await takeoverRule(transaction, tenantId, services)));
+  found.push(...(await moneyRules(transaction, tenantId, services)));
+  found.push(...(await forbiddenRule(transaction, tenantId, services)));
+  return found;
+}
+
+const strongestAction: readonly [ResponseAction, SecurityActionTaken][] = [
+  ['block', 'block'],
+  ['lock', 'lock'],
+  ['step_up', 'challenge'],
+];
+
+function actionTaken(actions: readonly ResponseAction[]): SecurityActionTaken {
+  return strongestAction.find(([action]) => actions.includes(action))?.[1] ?? 'allow';
+}
+
+async function respond(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  services: DetectionServices,
+  finding: Finding,
+  threatId: string,
+): Promise<void> {
+  const policy = rulePolicies[finding.rule];
+  for (const action of policy.actions) {
+    if (action === 'block' && finding.ipAddress)
+      await insertAddressBlock(transaction, tenantId, finding.ipAddress, services.config.ipBlockMinutes);
+    if (action === 'lock')
+      await lockAccounts(transaction, tenantId, finding.userIds, services.config.accountLockMinutes);
+    if (action === 'step_up')
+      for (const userId of finding.userIds)
+        await requireStepUp(transaction, tenantId, userId, threatId, finding.rule);
+    if (action === 'escalate')
+      await insertIncident(transaction, tenantId, {
+        incident_type: finding.rule,
+        severity: policy.severity,
+        priority: policy.severity,
+        title: `Detected: ${finding.rule.replaceAll('_', ' ')}`.slice(0, 500),
+        description: finding.description,
+        assigned_to: null,
+        related_threat_ids: [threatId],
+        related_event_ids: [],
+      });
+  }
+}
+
+/**
+ * Records a finding and runs its response in one transaction: the threat (unless this attack is
+ * already one in this window — then nothing else happens), the responses, and the security event of
+ * category `threat`. A critical event is the alert the alert sinks pick up.
+ */
+export async function recordFinding(
+  services: DetectionServices,
+  tenantId: string,
+  finding: Finding,
+  nowMs: number,
+): Promise<boolean> {
+  const policy = rulePolicies[finding.rule];
+  const created = await withScope(services.db, { tenantId }, async (transaction) => {
+    const threatId = await insertThreatOnce(transaction, tenantId, {
+      threat_type: finding.rule,
+      severity: policy.severity,
+      description: finding.description,
+      indicators: finding.indicators.map((indicator) => indicator.slice(0, 500)),
+      affected_user_ids: finding.userIds,
+      affected_account_ids: finding.accountIds,
+      affected_transaction_ids: finding.transactionIds,
+      confidence: policy.confidence,
+      response_action: policy.actions[0],
+      dedup_key: dedupKey(finding, services.config, nowMs),
+    });
+    if (!threatId) return false;
+    await respond(transaction, tenantId, services, finding, threatId);
+    await insertSecurityEventRow(transaction, {
+      tenant_id: tenantId,
+      user_id: finding.userIds.length === 1 ? (finding.userIds[0] ?? null) : null,
+      event_type: 'THREAT_DETECTED',
+      event_category: 'threat',
+      severity: policy.severity,
+      threat_type: finding.rule,
+      ip_address: finding.ipAddress,
+      description: finding.description.slice(0, 2000),
+      details: JSON.stringify({
+        threat_id: threatId,
+        rule: finding.rule,
+        indicators: finding.indicators,
+        responses: policy.actions,
+      }),
+      detection_method: 'rule_based',
+      risk_score: policy.confidence,
+      action_taken: actionTaken(policy.actions),
+      mitigation_action: policy.actions.join(','),
+    });
+    return true;
+  });
+  if (!created) return false;
+  services.metrics.detectionsTotal.inc({ rule: finding.rule });
+  for (const action of policy.actions) services.metrics.responsesTotal.inc({ action });
+  if (policy.actions.some((action) => action === 'block' || action === 'step_up'))
+    services.onControlsChanged?.(tenantId);
+  return true;
+}
+
+async function recordAll(services: DetectionServices, tenantId: string, findings: readonly Finding[]) {
+  const nowMs = Date.now();
+  let created = 0;
+  for (const finding of findings) if (await recordFinding(services, tenantId, finding, nowMs)) created += 1;
+  return created;
+}
+
+/** The inline run after a response: the trigger's rules over its subject. Returns the threats created. */
+export async function detectAfterRequest(
+  services: DetectionServices,
+  tenantId: string,
+  trigger: DetectionTrigger,
+): Promise<number> {
+  const findings = await withScope(services.db, { tenantId }, (transaction) =>
+    findingsFor(transaction, tenantId, services, trigger),
+  );
+  return recordAll(services, tenantId, findings);
+}
+
+/** The scheduled sweep: every rule over the recent window of every tenant. Returns the threats created. */
+export async function sweepDetections(services: DetectionServices): Promise<number> {
+  let created = 0;
+  for (const tenant of await listTenantIds(services.db)) {
+    const findings = await withScope(services.db, { tenantId: tenant.id }, (transaction) =>
+      sweepFindings(transaction, tenant.id, services),
+    );
+    created += await recordAll(services, tenant.id, findings);
+  }
+  return created;
+}

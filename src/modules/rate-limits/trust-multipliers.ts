@@ -1,0 +1,74 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/schema.ts';
+import { withScope } from '../../db/tenant-transaction.ts';
+import { readTrustScore } from './rate-limits.repository.ts';
+
+/**
+ * Adaptive limits (seed 003 rate_limit_entries.adaptive_limit / trust_multiplier; issue 10 item 6):
+ * the per-user limit is the base limit times a multiplier from the user's trust score. The score
+ * starts at 50 and each lockout lowers it by 10 (identity's login attempts).
+ */
+export function trustMultiplier(trustScore: number): number {
+  if (trustScore >= 80) return 2;
+  if (trustScore >= 50) return 1;
+  if (trustScore >= 20) return 0.5;
+  return 0.25;
+}
+
+/** The adaptive maximum: never below one request per window. */
+export function adaptiveLimit(baseLimit: number, multiplier: number): number {
+  return Math.max(1, Math.floor(baseLimit * multiplier));
+}
+
+const entriesMax = 100_000;
+
+/**
+ * Each process's copy of users' multipliers, read at most once per `maxAgeMs` per user. A lookup never
+ * waits for the database: a user not held yet (or held too long) counts at the multiplier held, 1 for
+ * a new one, while the score is read in the background. A failed read keeps the old value.
+ */
+export class TrustMultipliers {
+  readonly #db: Kysely<Database>;
+  readonly #maxAgeMs: number;
+  readonly #held = new Map<string, { multiplier: number; loadedAtMs: number }>();
+  readonly #loading = new Set<string>();
+
+  constructor(db: Kysely<Database>, maxAgeMs: number) {
+    this.#db = db;
+    this.#maxAgeMs = maxAgeMs;
+  }
+
+  multiplier(tenantId: string, userId: string): number {
+    const key = `${tenantId}:${userId}`;
+    const held = this.#held.get(key);
+    if (!held || Date.now() - held.loadedAtMs >= this.#maxAgeMs) void this.#load(key, tenantId, userId);
+    return held?.multiplier ?? 1;
+  }
+
+  /** Resolves when no read is in flight (tests). */
+  async settled(): Promise<void> {
+    while (this.#loading.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  async #load(key: string, tenantId: string, userId: string): Promise<void> {
+    if (this.#loading.has(key) || this.#loading.size >= 1000) return;
+    this.#loading.add(key);
+    try {
+      const score = await withScope(this.#db, { tenantId }, (transaction) =>
+        readTrustScore(transaction, tenantId, userId),
+      );
+      this.#held.delete(key);
+      if (this.#held.size >= entriesMax) {
+        const oldest = this.#held.keys().next().value;
+        if (oldest !== undefined) this.#held.delete(oldest);
+      }
+      this.#held.set(key, { multiplier: trustMultiplier(score ?? 50), loadedAtMs: Date.now() });
+    } catch {
+      // The database is unavailable or the user is gone: keep counting at the value held.
+      const held = this.#held.get(key);
+      if (held) held.loadedAtMs = Date.now();
+    } finally {
+      this.#loading.delete(key);
+    }
+  }
+}
