@@ -29,6 +29,6 @@ export const migrations = {
   '0011_activity_isolation': activityIsolation,
   '0012_tenant_indicators': tenantIndicators,
   '0013_security_context': securityContext,
-  '0015_alert_deliveries': alertDeliveries,
   '0014_detection': detection,
+  '0015_alert_deliveries': alertDeliveries,
 };
