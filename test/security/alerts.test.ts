@@ -312,19 +312,43 @@ describe('alerts', () => {
       headers: bearer(customer),
     });
     assert.equal(forbidden.statusCode, 403);
-    const retried = await harness.app.inject({
-      method: 'POST',
-      url: `/v1/admin/security/alerts/${dead.id}/retry`,
-      headers: bearer(admin),
-    });
-    assert.equal(retried.statusCode, 200, retried.body);
-    assert.deepEqual([retried.json().status, retried.json().attempts], ['pending', 0]);
-    const again = await harness.app.inject({
-      method: 'POST',
-      url: `/v1/admin/security/alerts/${dead.id}/retry`,
-      headers: bearer(admin),
-    });
-    assert.deepEqual([again.statusCode, answerCode(again)], [409, 'CONFLICT']);
+    // 40 retries of one dead letter at once: exactly one revives it, the others are 409.
+    const burst = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        harness.app.inject({
+          method: 'POST',
+          url: `/v1/admin/security/alerts/${dead.id}/retry`,
+          headers: bearer(admin),
+        }),
+      ),
+    );
+    const retried = burst.filter((answer) => answer.statusCode === 200);
+    assert.equal(retried.length, 1, burst.map((answer) => answer.statusCode).join(','));
+    assert.deepEqual([retried[0]?.json().status, retried[0]?.json().attempts], ['pending', 0]);
+    for (const again of burst.filter((answer) => answer.statusCode !== 200))
+      assert.deepEqual([again.statusCode, answerCode(again)], [409, 'CONFLICT']);
+    for (const url of [
+      '/v1/admin/security/alerts/not-a-uuid/retry',
+      '/v1/admin/security/alerts/%00/retry',
+      '/v1/admin/security/alerts/%ED%A0%80/retry',
+    ]) {
+      const bad = await harness.app.inject({ method: 'POST', url, headers: bearer(admin) });
+      assert.equal(bad.statusCode, 400, `${url}: ${bad.body}`);
+    }
+    for (const query of [
+      'status=gone',
+      'limit=0',
+      'limit=100000000000000000000',
+      'sink=%00',
+      'cursor=%ED%A0%80',
+    ]) {
+      const bad = await harness.app.inject({
+        method: 'GET',
+        url: `/v1/admin/security/alerts?${query}`,
+        headers: bearer(admin),
+      });
+      assert.equal(bad.statusCode, 400, `${query}: ${bad.body}`);
+    }
     const unknown = await harness.app.inject({
       method: 'POST',
       url: '/v1/admin/security/alerts/0190a000-0000-7000-8000-000000000000/retry',

@@ -30,7 +30,8 @@ const failureFunction = `create function corebank_money_failure(
  * pass, writes both entries, the daily total and the audit row. Returns {ok: true, …the entry} or a
  * rejection {status, body} with nothing written.
  */
-const itemFunction = `create function corebank_transfer_item(
+/** Migration 0013 restores this body when it is rolled back. */
+export const itemFunction = `create function corebank_transfer_item(
     p_tenant uuid, p_caller jsonb, p_item jsonb, p_prefix text, p_request jsonb, p_settings jsonb)
   returns jsonb language plpgsql volatile as $$
   declare
