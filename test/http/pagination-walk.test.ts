@@ -134,6 +134,12 @@ function rowsOf(body: Record<string, unknown>): { id: string }[] {
   return arrays[0] as { id: string }[];
 }
 
+/**
+ * Lists that grow in the background while the walk runs: the access log is written in batches after
+ * the responses, so the walk's own earlier requests can land between its two passes.
+ */
+const growingLists: ReadonlySet<string> = new Set(['/v1/admin/api-access-log']);
+
 async function pageThrough(who: LoggedIn, path: string, limit: number): Promise<string[]> {
   const ids: string[] = [];
   let cursor: string | null = null;
@@ -167,7 +173,17 @@ test('every keyset-paginated list gives the same rows once each, in the same ord
     const whole = await pageThrough(who, concrete, 100);
     assert.ok(whole.length >= rowsMin, `${path}: the fixture gives it only ${whole.length} rows`);
     assert.equal(new Set(whole).size, whole.length, `${path} repeats a row`);
-    assert.deepEqual(await pageThrough(who, concrete, 1), whole, `${path} pages differently at limit=1`);
+    const paged = await pageThrough(who, concrete, 1);
+    assert.equal(new Set(paged).size, paged.length, `${path} repeats a row at limit=1`);
+    if (growingLists.has(path)) {
+      // Rows flushed while the walk runs may appear; every row seen before must still come, in order.
+      const known = new Set(whole);
+      assert.deepEqual(
+        paged.filter((id) => known.has(id)),
+        whole,
+        `${path} pages differently at limit=1`,
+      );
+    } else assert.deepEqual(paged, whole, `${path} pages differently at limit=1`);
   }
 });
 
