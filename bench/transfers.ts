@@ -14,7 +14,8 @@
  * "32,256"), BENCH_SECONDS (T, 15), PGBENCH (path to pgbench), BENCH_SCALE (pgbench scale, 10),
  * BENCH_BATCH_SIZE (transfers per batch request, 100), BENCH_PGLITE (0 skips the embedded engine),
  * BENCH_ANALYZE (1 runs ANALYZE after funding, before the load), BENCH_SECURITY_ROUNDS (on/off pairs, 3),
- * BENCH_ONLY=security (only the security on/off rounds after funding).
+ * BENCH_ONLY=security (only the security on/off rounds after funding), BENCH_SECURITY_OFF (which of
+ * ACCESS_LOG_ENABLED, RATE_LIMIT_ENABLED, DETECTION_ENABLED the "off" side turns off; all three).
  * It creates two scratch databases (corebank_bench, corebank_bench_pgbench) and drops them at the end.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -26,7 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { startCountingProxy } from './round-trips.ts';
-import { percentile } from './statistics.ts';
+import { median, percentile } from './statistics.ts';
 import { bareLoopPglite } from './transfers-pglite.ts';
 
 const adminUrl = process.env.BENCH_ADMIN_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
@@ -67,11 +68,20 @@ async function recreateDatabases(): Promise<void> {
 
 /** Security operations off: the access log, rate limits and detection (the "off" side of the overhead pair). */
 // BENCH_SECURITY_OFF (a comma list of these names) turns off only some of them, to attribute the cost.
+const securitySwitches = ['ACCESS_LOG_ENABLED', 'RATE_LIMIT_ENABLED', 'DETECTION_ENABLED'];
 const securityOff = Object.fromEntries(
-  (process.env.BENCH_SECURITY_OFF ?? 'ACCESS_LOG_ENABLED,RATE_LIMIT_ENABLED,DETECTION_ENABLED')
-    .split(',')
-    .map((name) => [name.trim(), 'false']),
+  (process.env.BENCH_SECURITY_OFF ?? securitySwitches.join(',')).split(',').map((raw) => {
+    const name = raw.trim();
+    if (!securitySwitches.includes(name))
+      throw new Error(
+        `BENCH_SECURITY_OFF: ${name || '(empty)'} is not one of ${securitySwitches.join(', ')}`,
+      );
+    return [name, 'false'];
+  }),
 );
+const securityRounds = Number(process.env.BENCH_SECURITY_ROUNDS ?? 3);
+if (!Number.isInteger(securityRounds) || securityRounds < 1 || securityRounds > 20)
+  throw new Error('BENCH_SECURITY_ROUNDS must be a whole number from 1 to 20');
 
 // One signing key for every server of the run, so the customers' tokens stay valid across restarts.
 const signingKey = generateKeyPairSync('ed25519')
@@ -448,11 +458,11 @@ async function measureRound(
   }
 }
 
+/** The round of median throughput, with the median of the rounds' p99s (bench/statistics.ts). */
 function medianRun(results: LoadResult[]): LoadResult {
-  const sorted = [...results].sort((left, right) => left.transfersPerSecond - right.transfersPerSecond);
-  const middle = sorted[Math.floor(sorted.length / 2)] as LoadResult;
-  const p99s = results.map((result) => result.p99Ms).sort((left, right) => left - right);
-  return { ...middle, p99Ms: p99s[Math.floor(p99s.length / 2)] as number };
+  const rate = median(results.map((result) => result.transfersPerSecond));
+  const middle = results.find((result) => result.transfersPerSecond === rate) as LoadResult;
+  return { ...middle, p99Ms: median(results.map((result) => result.p99Ms)) };
 }
 
 /**
@@ -465,9 +475,8 @@ async function measureSecurityOverhead(
   pair: () => [number, number],
 ): Promise<OverheadResult> {
   const rounds: { on: LoadResult; off: LoadResult }[] = [];
-  const count = Number(process.env.BENCH_SECURITY_ROUNDS ?? 3);
-  for (let round = 1; round <= count; round += 1) {
-    process.stderr.write(`security operations on, then off: round ${round} of ${count}…\n`);
+  for (let round = 1; round <= securityRounds; round += 1) {
+    process.stderr.write(`security operations on, then off: round ${round} of ${securityRounds}…\n`);
     const on = await measureRound(people, pair, {});
     const off = await measureRound(people, pair, securityOff);
     rounds.push({ on, off });
