@@ -136,7 +136,7 @@ describe('rate limits', () => {
 const redisUrl = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL;
 
 describe('rate limits across server processes', () => {
-  test('two apps sharing Redis count one limit', {
+  test('regression (CI on 7166526): two apps sharing Redis count one limit from their first request', {
     skip: redisUrl ? false : 'TEST_REDIS_URL is not set',
   }, async () => {
     const environment = { ...limits, RATE_LIMIT_IP_REQUESTS_MAX: '20', REDIS_URL: redisUrl ?? '' };
@@ -156,6 +156,31 @@ describe('rate limits across server processes', () => {
     } finally {
       await first.close();
       await second.close();
+    }
+  });
+
+  test('a Redis that refuses connections neither stops the start nor the requests (fail open, counted)', async () => {
+    const started = Date.now();
+    const open = await createHarness({
+      ...limits,
+      RATE_LIMIT_IP_REQUESTS_MAX: '1',
+      REDIS_URL: 'redis://127.0.0.1:1',
+    });
+    try {
+      assert.ok(Date.now() - started < 15_000, 'the start is bounded');
+      for (let index = 0; index < 3; index += 1) {
+        const answer = await open.app.inject({
+          method: 'GET',
+          url: '/health',
+          remoteAddress: randomAddress(),
+        });
+        assert.equal(answer.statusCode, 200, answer.body);
+      }
+      const metrics = await open.app.inject({ method: 'GET', url: '/metrics' });
+      const errors = /^corebank_rate_limit_errors_total (\d+)/m.exec(metrics.body);
+      assert.ok(Number(errors?.[1]) >= 3, 'each unchecked request is counted');
+    } finally {
+      await open.close();
     }
   });
 });
