@@ -31,6 +31,8 @@ export interface AppMetrics {
   detectionsTotal: Counter<'rule'>;
   /** Responses the detections ran (block, lock, step_up, escalate, alert). */
   responsesTotal: Counter<'action'>;
+  /** Inline runs after a sensitive action, by whether its screen let rules run (`ran`) or not (`screened_out`). */
+  detectionScreensTotal: Counter<'outcome'>;
 }
 
 /** The in-memory queues written in the background (src/platform/background-queue.ts). */
@@ -71,6 +73,12 @@ export function createMetrics(): AppMetrics {
       name: 'corebank_detections_total',
       help: 'Threat events created by the detection rules, by rule.',
       labelNames: ['rule'],
+      registers: [registry],
+    }),
+    detectionScreensTotal: new Counter({
+      name: 'corebank_detection_screens_total',
+      help: 'Inline detection runs after a sensitive action, by whether its one-read screen let rules run.',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
     responsesTotal: new Counter({

@@ -544,6 +544,45 @@ describe('money rules', () => {
     await app.detection.sweep();
     assert.equal((await threatsOfUser(payer.userId)).length, 1, 'the sweep does not detect it twice');
   });
+
+  test('a large item in a batch of small ones fires large_amount inline: the screen reads every amount', async () => {
+    const payer = await funded(700_000);
+    const payee = await loginCustomer(app);
+    const sent = await post(payer, '/v1/transactions/batch', {
+      atomic: true,
+      transfers: [
+        { to_account_number: payee.accountNumber, amount: 1_000 },
+        { to_account_number: payee.accountNumber, amount: 500_000 },
+      ],
+    });
+    assert.equal(sent.statusCode, 201, sent.body);
+    // No sweep: only the inline run can find it.
+    await waitFor(async () => (await threatsOfUser(payer.userId)).length > 0, 'the large-amount threat');
+    assert.deepEqual(await rulesFired(threatsOfUser(payer.userId)), ['large_amount']);
+  });
+
+  test('small transfers without a fresh session end at the one-read screen: no rule runs, nothing fires', async () => {
+    const payer = await funded(100_000);
+    const payee = await loginCustomer(app);
+    await quiet();
+    const count = async (outcome: string) =>
+      (await app.metrics.detectionScreensTotal.get()).values.find((value) => value.labels.outcome === outcome)
+        ?.value ?? 0;
+    const [screenedBefore, ranBefore] = [await count('screened_out'), await count('ran')];
+    for (let index = 0; index < 3; index += 1) {
+      assert.equal((await transfer(payer, payee, 1_000)).statusCode, 201);
+      await quiet();
+    }
+    assert.equal((await count('screened_out')) - screenedBefore, 3, 'each transfer was screened');
+    assert.equal((await count('ran')) - ranBefore, 0, 'and no rule ran');
+    // The fourth reaches the velocity minimum: the screen lets the rule run and it fires.
+    assert.equal((await transfer(payer, payee, 1_000)).statusCode, 201);
+    await waitFor(
+      async () => (await rulesFired(threatsOfUser(payer.userId))).includes('transaction_velocity'),
+      'the velocity threat',
+    );
+    assert.equal((await count('ran')) - ranBefore, 1);
+  });
 });
 
 describe('repeated 403s', () => {

@@ -48,6 +48,13 @@ export const sensitiveRoutes: ReadonlySet<string> = new Set([
   'POST /v1/transactions/withdraw',
 ]);
 
+/** The sensitive routes that move money out: their amounts decide whether the large-amount rule runs. */
+const moneyOutRoutes: ReadonlySet<string> = new Set([
+  'POST /v1/transactions/transfer',
+  'POST /v1/transactions/batch',
+  'POST /v1/transactions/withdraw',
+]);
+
 const loginRefusals: ReadonlySet<number> = new Set([401, 403, 423, 429]);
 
 /** Inline runs in flight at once; past it a trigger is left to the sweep (memory stays bounded). */
@@ -68,14 +75,40 @@ function routeKey(request: FastifyRequest): string {
   return `${request.method} ${request.routeOptions.url ?? ''}`;
 }
 
-function triggerOf(request: FastifyRequest, status: number): DetectionTrigger | undefined {
+/** The amounts a money route's validated body moves out (`amount`, or each of `transfers`); undefined when not read. */
+function outgoingAmounts(body: unknown): number[] | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const { amount, transfers } = body as { amount?: unknown; transfers?: unknown };
+  if (typeof amount === 'number') return [amount];
+  if (!Array.isArray(transfers)) return undefined;
+  const amounts = transfers.map((item: { amount?: unknown } | null) => item?.amount);
+  return amounts.every((value) => typeof value === 'number') ? (amounts as number[]) : undefined;
+}
+
+/** Whether a sensitive action may have moved a large amount out: an unread money body counts as one. */
+function mayMoveLargeAmount(request: FastifyRequest, key: string, largeAmountMinor: number): boolean {
+  if (!moneyOutRoutes.has(key)) return false;
+  const amounts = outgoingAmounts(request.body);
+  return amounts === undefined || amounts.some((amount) => amount >= largeAmountMinor);
+}
+
+function triggerOf(
+  request: FastifyRequest,
+  status: number,
+  largeAmountMinor: number,
+): DetectionTrigger | undefined {
   const key = routeKey(request);
   if (request.errorCode === 'REQUEST_BLOCKED' || request.errorCode === 'STEP_UP_REQUIRED') return undefined;
   if (loginRoutes.has(key) && loginRefusals.has(status)) return { kind: 'login_failure', ip: request.ip };
   if (status >= 200 && status < 300) {
     if (sessionRoutes.has(key)) return { kind: 'login_success', ip: request.ip };
     const userId = requestActor(request).userId;
-    if (sensitiveRoutes.has(key) && userId) return { kind: 'sensitive_action', userId };
+    if (sensitiveRoutes.has(key) && userId)
+      return {
+        kind: 'sensitive_action',
+        userId,
+        largeAmount: mayMoveLargeAmount(request, key, largeAmountMinor),
+      };
   }
   if (request.errorCode === 'FORBIDDEN') return { kind: 'forbidden', ip: request.ip };
   return undefined;
@@ -88,6 +121,18 @@ async function tenantOf(app: FastifyInstance, request: FastifyRequest): Promise<
   return resolveTenantId(app, { headers: request.headers }).catch(() => undefined);
 }
 
+function subjectOf(trigger: DetectionTrigger): string {
+  return trigger.kind === 'sensitive_action'
+    ? `${trigger.kind}|${trigger.userId}`
+    : `${trigger.kind}|${trigger.ip}`;
+}
+
+/** Two triggers of one subject as one run: a large amount in either is a large amount in both. */
+function mergeTriggers(pending: DetectionTrigger | undefined, trigger: DetectionTrigger): DetectionTrigger {
+  if (pending?.kind !== 'sensitive_action' || trigger.kind !== 'sensitive_action') return trigger;
+  return { ...trigger, largeAmount: pending.largeAmount || trigger.largeAmount };
+}
+
 /**
  * Runs inline detections off the request's path: one run per tenant and trigger subject at a time and
  * at most one per DETECTION_INLINE_REPEAT_MS; a trigger arriving during a run or its pause makes it
@@ -95,7 +140,7 @@ async function tenantOf(app: FastifyInstance, request: FastifyRequest): Promise<
  */
 function inlineRunner(app: FastifyInstance, services: DetectionServices) {
   const repeatMs = services.config.inlineRepeatMs;
-  const running = new Map<string, { again: boolean; done: Promise<void> }>();
+  const running = new Map<string, { again: DetectionTrigger | undefined; done: Promise<void> }>();
   const runOnce = async (tenantId: string, trigger: DetectionTrigger) => {
     try {
       await detectAfterRequest(services, tenantId, trigger);
@@ -106,21 +151,24 @@ function inlineRunner(app: FastifyInstance, services: DetectionServices) {
     }
   };
   const schedule = (tenantId: string, trigger: DetectionTrigger) => {
-    const key = `${tenantId}|${JSON.stringify(trigger)}`;
+    const key = `${tenantId}|${subjectOf(trigger)}`;
     const current = running.get(key);
     if (current) {
-      current.again = true;
+      current.again = mergeTriggers(current.again, trigger);
       return;
     }
     if (running.size >= inlineRunsMax) return;
-    const entry = { again: false, done: Promise.resolve() };
+    const entry: { again: DetectionTrigger | undefined; done: Promise<void> } = {
+      again: trigger,
+      done: Promise.resolve(),
+    };
     entry.done = (async () => {
-      do {
-        entry.again = false;
-        await runOnce(tenantId, trigger);
+      for (let next = entry.again; next; next = entry.again) {
+        entry.again = undefined;
+        await runOnce(tenantId, next);
         // Triggers during this pause fold into one more run: a busy subject costs one run per pause.
         if (repeatMs > 0) await sleep(repeatMs);
-      } while (entry.again);
+      }
       running.delete(key);
     })();
     running.set(key, entry);
@@ -177,6 +225,7 @@ export function registerDetection(app: FastifyInstance): void {
   );
   const services: DetectionServices = {
     db: app.database.db,
+    database: app.database,
     config,
     largeAmountMinor: app.config.security.largeAmountMinor,
     metrics: app.metrics,
@@ -192,7 +241,7 @@ export function registerDetection(app: FastifyInstance): void {
   const forbiddenDelayMs = app.config.security.accessLog.flushIntervalMs + 50;
   const delayed = new Set<NodeJS.Timeout>();
   app.addHook('onResponse', async (request, reply) => {
-    const trigger = triggerOf(request, reply.statusCode);
+    const trigger = triggerOf(request, reply.statusCode, services.largeAmountMinor);
     if (!trigger) return;
     const tenantId = await tenantOf(app, request);
     if (!tenantId) return;

@@ -1,6 +1,7 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
+import type { DatabaseHandle } from '../../db/database.ts';
 import type { Database, Severity, ThreatResponseAction } from '../../db/schema.ts';
-import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
+import { readInScope, type ScopedTransaction } from '../../db/tenant-transaction.ts';
 
 /**
  * The queries of the detection rules and their responses. Every read covers one tenant and a recent
@@ -162,6 +163,46 @@ export async function takeoverChains(
     from fresh f where f.new_device
     limit ${findingsMax}`.execute(transaction);
   return result.rows.filter((row) => row.changes !== null || row.transaction_ids !== null);
+}
+
+export interface SensitiveScreenWindows {
+  velocityWindowMinutes: number;
+  velocityTransfersMin: number;
+  takeoverWindowMinutes: number;
+  lookbackDays: number;
+}
+
+export interface SensitiveScreen {
+  /** The user's outgoing transfers in the velocity window, counted up to `velocityTransfersMin`. */
+  transfers: number;
+  /** Whether the user has a session that could start a takeover chain (new address and new device). */
+  fresh_session: boolean;
+}
+
+/**
+ * The inline screen of a sensitive action, one scoped read (one round trip on a server): the exact
+ * preconditions of the velocity rule (the count reaches the minimum) and of the takeover rule (a
+ * session from a new address and a new device within twice its window). The count stops at the
+ * minimum, so the screen reads at most that many of the user's entries however busy the user is.
+ */
+export async function screenSensitiveAction(
+  database: DatabaseHandle,
+  tenantId: string,
+  userId: string,
+  windows: SensitiveScreenWindows,
+): Promise<SensitiveScreen> {
+  const fresh = newAddressSessionsQuery(tenantId, windows.takeoverWindowMinutes * 2, windows.lookbackDays, {
+    userId,
+  });
+  const query = sql<SensitiveScreen>`
+    select
+      (select count(*)::int from (select 1 from transactions
+         where tenant_id = ${tenantId} and user_id = ${userId} and type = 'transfer_out'
+           and created_at > ${minutesAgo(windows.velocityWindowMinutes)}
+         limit ${windows.velocityTransfersMin}::integer) counted) as transfers,
+      exists (select 1 from (${fresh}) f where f.new_device) as fresh_session`.compile(database.db);
+  const [row] = await readInScope(database, { tenantId }, query);
+  return row ?? { transfers: 0, fresh_session: false };
 }
 
 /** Users with at least `transfersMin` outgoing transfer entries in the window. */

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DetectionConfig } from '../../config/security-config.ts';
+import type { DatabaseHandle } from '../../db/database.ts';
 import type { Database, SecurityActionTaken } from '../../db/schema.ts';
 import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
 import type { AppMetrics } from '../../platform/metrics.ts';
@@ -15,6 +16,7 @@ import {
   newAddressSessions,
   repeatedForbidden,
   requireStepUp,
+  screenSensitiveAction,
   takeoverChains,
   transferVelocity,
 } from './detection.repository.ts';
@@ -28,9 +30,11 @@ import {
 
 export interface DetectionServices {
   db: Kysely<Database>;
+  /** The same database: the inline screen reads through it in one round trip. */
+  database: DatabaseHandle;
   config: DetectionConfig;
   largeAmountMinor: number;
-  metrics: Pick<AppMetrics, 'detectionsTotal' | 'responsesTotal'>;
+  metrics: Pick<AppMetrics, 'detectionsTotal' | 'responsesTotal' | 'detectionScreensTotal'>;
   /** Called after a detection blocked an address or required a step-up, so this process reloads at once. */
   onControlsChanged?: ((tenantId: string) => void) | undefined;
 }
@@ -39,7 +43,8 @@ export interface DetectionServices {
 export type DetectionTrigger =
   | { kind: 'login_failure'; ip: string }
   | { kind: 'login_success'; ip: string }
-  | { kind: 'sensitive_action'; userId: string }
+  /** `largeAmount`: the action may have moved a large amount out (a money route whose amounts are not known below it). */
+  | { kind: 'sensitive_action'; userId: string; largeAmount: boolean }
   | { kind: 'forbidden'; ip: string };
 
 type Subject = { ip?: string | undefined; userId?: string | undefined };
@@ -139,7 +144,7 @@ async function takeoverRule(
   );
 }
 
-async function moneyRules(
+async function velocityRule(
   transaction: ScopedTransaction,
   tenantId: string,
   services: DetectionServices,
@@ -153,40 +158,46 @@ async function moneyRules(
     config.velocityTransfersMin,
     userId,
   );
+  return velocity.map(
+    (row): Finding => ({
+      rule: 'transaction_velocity',
+      subject: `user:${row.user_id}`,
+      description: `${row.transfers} transfers within ${config.velocityWindowMinutes} minutes`,
+      indicators: [`transfers:${row.transfers}`, `window_minutes:${config.velocityWindowMinutes}`],
+      userIds: [row.user_id],
+      accountIds: row.wallet_ids,
+      transactionIds: row.transaction_ids,
+      ipAddress: null,
+    }),
+  );
+}
+
+async function largeAmountRule(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  services: DetectionServices,
+  userId?: string,
+) {
   const large = await largeOutgoingAmounts(
     transaction,
     tenantId,
-    config.takeoverWindowMinutes,
+    services.config.takeoverWindowMinutes,
     services.largeAmountMinor,
     userId,
   );
   const none: string[] = [];
-  return [
-    ...velocity.map(
-      (row): Finding => ({
-        rule: 'transaction_velocity',
-        subject: `user:${row.user_id}`,
-        description: `${row.transfers} transfers within ${config.velocityWindowMinutes} minutes`,
-        indicators: [`transfers:${row.transfers}`, `window_minutes:${config.velocityWindowMinutes}`],
-        userIds: [row.user_id],
-        accountIds: row.wallet_ids,
-        transactionIds: row.transaction_ids,
-        ipAddress: null,
-      }),
-    ),
-    ...large.map(
-      (row): Finding => ({
-        rule: 'large_amount',
-        subject: `transaction:${row.id}`,
-        description: `A ${row.type} of ${row.amount} ${row.asset_code} (minor units), at or above ${services.largeAmountMinor}`,
-        indicators: [`amount:${row.amount}`, `asset:${row.asset_code}`],
-        userIds: row.user_id ? [row.user_id] : none,
-        accountIds: [row.wallet_id],
-        transactionIds: [row.id],
-        ipAddress: null,
-      }),
-    ),
-  ];
+  return large.map(
+    (row): Finding => ({
+      rule: 'large_amount',
+      subject: `transaction:${row.id}`,
+      description: `A ${row.type} of ${row.amount} ${row.asset_code} (minor units), at or above ${services.largeAmountMinor}`,
+      indicators: [`amount:${row.amount}`, `asset:${row.asset_code}`],
+      userIds: row.user_id ? [row.user_id] : none,
+      accountIds: [row.wallet_id],
+      transactionIds: [row.id],
+      ipAddress: null,
+    }),
+  );
 }
 
 async function forbiddenRule(
@@ -217,14 +228,43 @@ async function forbiddenRule(
   );
 }
 
+type UserRule = typeof takeoverRule;
+
+/**
+ * The rules a sensitive action needs, from one screening read: velocity once the user's count reaches
+ * its minimum, takeover when a fresh session from a new address and device exists, large amount when
+ * the action may have moved one out. Each is exactly its rule's precondition for this user, so a
+ * screened-out rule would have found nothing; the sweep still runs every rule over the window.
+ */
+async function sensitiveRulesNeeded(
+  services: DetectionServices,
+  tenantId: string,
+  trigger: Extract<DetectionTrigger, { kind: 'sensitive_action' }>,
+): Promise<UserRule[]> {
+  const config = services.config;
+  const screen = await screenSensitiveAction(services.database, tenantId, trigger.userId, {
+    velocityWindowMinutes: config.velocityWindowMinutes,
+    velocityTransfersMin: config.velocityTransfersMin,
+    takeoverWindowMinutes: config.takeoverWindowMinutes,
+    lookbackDays: config.newAddressLookbackDays,
+  });
+  const rules: UserRule[] = [];
+  if (screen.fresh_session) rules.push(takeoverRule);
+  if (screen.transfers >= config.velocityTransfersMin) rules.push(velocityRule);
+  if (trigger.largeAmount) rules.push(largeAmountRule);
+  return rules;
+}
+
 async function sensitiveRules(
   transaction: ScopedTransaction,
   tenantId: string,
   services: DetectionServices,
-  userId: string,
+  userId: string | undefined,
+  rules: readonly UserRule[] = [takeoverRule, velocityRule, largeAmountRule],
 ) {
-  const takeovers = await takeoverRule(transaction, tenantId, services, userId);
-  return [...takeovers, ...(await moneyRules(transaction, tenantId, services, userId))];
+  const found: Finding[] = [];
+  for (const rule of rules) found.push(...(await rule(transaction, tenantId, services, userId)));
+  return found;
 }
 
 /** The rules a trigger concerns, over the rows about its subject; the sweep runs them all. */
@@ -233,6 +273,7 @@ function findingsFor(
   tenantId: string,
   services: DetectionServices,
   trigger: DetectionTrigger,
+  userRules: readonly UserRule[],
 ): Promise<Finding[]> {
   switch (trigger.kind) {
     case 'login_failure':
@@ -240,7 +281,7 @@ function findingsFor(
     case 'login_success':
       return newAddressRule(transaction, tenantId, services, { ip: trigger.ip });
     case 'sensitive_action':
-      return sensitiveRules(transaction, tenantId, services, trigger.userId);
+      return sensitiveRules(transaction, tenantId, services, trigger.userId, userRules);
     case 'forbidden':
       return forbiddenRule(transaction, tenantId, services, trigger.ip);
   }
@@ -250,8 +291,7 @@ async function sweepFindings(transaction: ScopedTransaction, tenantId: string, s
   const found: Finding[] = [];
   found.push(...(await loginRules(transaction, tenantId, services)));
   found.push(...(await newAddressRule(transaction, tenantId, services, {})));
-  found.push(...(await takeoverRule(transaction, tenantId, services)));
-  found.push(...(await moneyRules(transaction, tenantId, services)));
+  found.push(...(await sensitiveRules(transaction, tenantId, services, undefined)));
   found.push(...(await forbiddenRule(transaction, tenantId, services)));
   return found;
 }
@@ -360,14 +400,23 @@ async function recordAll(services: DetectionServices, tenantId: string, findings
   return created;
 }
 
-/** The inline run after a response: the trigger's rules over its subject. Returns the threats created. */
+/**
+ * The inline run after a response: the trigger's rules over its subject (a sensitive action's, after
+ * its screen: most money actions end there, in one read). Returns the threats created.
+ */
 export async function detectAfterRequest(
   services: DetectionServices,
   tenantId: string,
   trigger: DetectionTrigger,
 ): Promise<number> {
+  let userRules: UserRule[] = [];
+  if (trigger.kind === 'sensitive_action') {
+    userRules = await sensitiveRulesNeeded(services, tenantId, trigger);
+    services.metrics.detectionScreensTotal.inc({ outcome: userRules.length === 0 ? 'screened_out' : 'ran' });
+    if (userRules.length === 0) return 0;
+  }
   const findings = await withScope(services.db, { tenantId }, (transaction) =>
-    findingsFor(transaction, tenantId, services, trigger),
+    findingsFor(transaction, tenantId, services, trigger, userRules),
   );
   return recordAll(services, tenantId, findings);
 }
