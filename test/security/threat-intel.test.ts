@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { withScope } from '../../src/db/tenant-transaction.ts';
 import {
   bearer,
   ensureTenant,
@@ -8,6 +9,7 @@ import {
   loginStaff,
   randomAccountNumber,
   randomPhone,
+  registerEmailCustomer,
   testMotherName,
   testPin,
 } from '../helpers/auth.ts';
@@ -137,6 +139,43 @@ describe('threat intelligence', () => {
       headers: bearer(admin),
     });
     assert.equal((events.json() as { items: { action_taken: string }[] }).items[0]?.action_taken, 'allow');
+  });
+
+  test('a login let through on a low-severity indicator is scored with the hit; one from a clean address is not', async () => {
+    await addIndicator({
+      indicator_type: 'ip',
+      indicator_value: '203.0.113.202',
+      threat_type: 'scanner',
+      severity: 'low',
+    });
+    const password = 'A-Long-Enough-Passphrase-2026';
+    const { email, userId } = await registerEmailCustomer(harness.app, password);
+    for (const remoteAddress of ['203.0.113.202', '198.51.100.202']) {
+      const login = await harness.app.inject({
+        method: 'POST',
+        url: '/v1/auth/email/login',
+        remoteAddress,
+        payload: { email, password },
+      });
+      assert.equal(login.statusCode, 200, login.body);
+    }
+    const tenantId = await ensureTenant(harness.app);
+    const rows = await withScope(harness.database.db, { tenantId }, (transaction) =>
+      transaction
+        .selectFrom('security_events')
+        .select(['ip_address', 'risk_score', 'details'])
+        .where('user_id', '=', userId)
+        .where('event_type', '=', 'USER_LOGIN_SUCCESS')
+        .orderBy('created_at')
+        .execute(),
+    );
+    const hit = (row: (typeof rows)[number] | undefined) =>
+      (row?.details as { signals?: { indicatorHit?: boolean } } | null)?.signals?.indicatorHit;
+    assert.equal(rows.length, 2);
+    assert.equal(hit(rows[0]), true, 'the indicator address');
+    assert.ok(Number(rows[0]?.risk_score) >= 40, `risk ${rows[0]?.risk_score}`);
+    assert.equal(hit(rows[1]), false, 'the clean address');
+    assert.ok(Number(rows[1]?.risk_score) < 40, `risk ${rows[1]?.risk_score}`);
   });
 
   test('an email-domain indicator refuses an email registration from that domain', async () => {

@@ -58,8 +58,8 @@ export async function assessSignals(
     knownDevice: row.known_device,
     knownCountry: row.known_country,
     recentFailures: row.recent_failures,
-    // Indicator hits are the threat-intelligence check's to report (issue 10 item 5).
-    indicatorHit: false,
+    // The threat-intelligence check marks the request it let through on a low or medium indicator.
+    indicatorHit: context.indicatorHit === true,
   };
 }
 

@@ -12,6 +12,7 @@ import type { IndicatorHit, IndicatorIndex } from './indicators.index.ts';
 /** Logins, registrations and money movements: checked against the tenant's indicators. */
 export const checkedRoutes: ReadonlySet<string> = new Set([
   'POST /v1/auth/banking/login',
+  'POST /v1/auth/banking/verify',
   'POST /v1/auth/email/login',
   'POST /v1/auth/email/register',
   'POST /v1/auth/password/forgot',
@@ -44,7 +45,8 @@ function bodyEmail(body: unknown): string | undefined {
 /**
  * Threat-intelligence checks (issue 10 item 5): before a checked route's handler runs, the client
  * address and any `email` in the body are looked up in the in-memory index. A high or critical hit is
- * refused with 403 REQUEST_BLOCKED; a low or medium one is let through. Both record a security event
+ * refused with 403 REQUEST_BLOCKED; a low or medium one is let through, and the security events the
+ * request then writes (a login, a session) count the hit in their scores. Both record a security event
  * (THREAT_INTEL_MATCH, action deny or allow) in a transaction of their own.
  */
 export function registerThreatChecks(app: FastifyInstance, index: IndicatorIndex): void {
@@ -85,6 +87,8 @@ export function registerThreatChecks(app: FastifyInstance, index: IndicatorIndex
       }),
     );
     if (action === 'deny') throw new AppError('REQUEST_BLOCKED');
+    // Let through: the request's own security events are scored with the hit (security-scores.ts).
+    request.indicatorHit = true;
   });
 }
 

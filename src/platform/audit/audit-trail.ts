@@ -24,6 +24,8 @@ export interface AuditContext {
   deviceFingerprint?: string | undefined;
   /** Where the client address is (GeoIP); null for private and loopback addresses. */
   location?: GeoLocation | null | undefined;
+  /** The request matched a low or medium threat-intelligence indicator (a high one is refused). */
+  indicatorHit?: boolean | undefined;
   /**
    * The HTTP status the request will answer with when it succeeds (the route's success status): audit
    * rows are written before the reply, so the status is known ahead. A refusal recorded in its own

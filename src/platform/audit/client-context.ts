@@ -18,6 +18,8 @@ declare module 'fastify' {
     deviceFingerprintHash?: string | undefined;
     /** The client address's location, once looked up (null: it has none). */
     clientLocation?: GeoLocation | null | undefined;
+    /** The request matched a threat-intelligence indicator it was let through on (set by the threat check). */
+    indicatorHit?: boolean | undefined;
   }
 }
 

@@ -25,6 +25,7 @@ export function auditContextFromRequest(
     sessionId: principal?.sessionId,
     deviceFingerprint: request.deviceFingerprintHash,
     location: requestLocation(request),
+    indicatorHit: request.indicatorHit === true,
     statusCode: routeSuccessStatus(request),
     securityEventsCounter: request.server.metrics.securityEventsTotal,
   };
