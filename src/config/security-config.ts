@@ -61,6 +61,8 @@ export interface DetectionConfig {
   forbiddenWindowMinutes: number;
   /** How long a response blocks an address. */
   ipBlockMinutes: number;
+  /** A block on an IPv6 address covers its network of this many leading bits (IPv4: the address alone). */
+  ipv6BlockPrefixLength: number;
   /** How long a response locks an account. */
   accountLockMinutes: number;
   /** How old each process's copy of the blocked addresses may get before it is read again. */
@@ -112,6 +114,7 @@ function readDetectionConfig(source: Source, environment: Environment): Detectio
     forbiddenEventsMin: readInteger(source, 'DETECTION_FORBIDDEN_EVENTS_MIN', 10, 2, 100_000),
     forbiddenWindowMinutes: readInteger(source, 'DETECTION_FORBIDDEN_WINDOW_MINUTES', 10, 1, 1440),
     ipBlockMinutes: readInteger(source, 'DETECTION_IP_BLOCK_MINUTES', 60, 1, 43_200),
+    ipv6BlockPrefixLength: readInteger(source, 'DETECTION_IPV6_BLOCK_PREFIX', 64, 48, 128),
     accountLockMinutes: readInteger(source, 'DETECTION_ACCOUNT_LOCK_MINUTES', 60, 1, 43_200),
     blockCacheMs: readInteger(source, 'DETECTION_BLOCK_CACHE_MS', 5000, 100, 60_000),
     inlineRepeatMs: readInteger(source, 'DETECTION_INLINE_REPEAT_MS', 1000, 0, 60_000),

@@ -1,14 +1,21 @@
 import http from 'node:http';
 import type { FastifySchema, RouteOptions } from 'fastify';
+import { sensitiveRoutes, unblockedRoutes } from '../modules/detection/detection.scope.ts';
+import {
+  deviceFingerprintHeader,
+  deviceFingerprintLengthMax,
+  deviceFingerprintPattern,
+} from './audit/client-context.ts';
 import { type ErrorCode, errorCatalog } from './errors.ts';
 import { UuidSchema } from './schema-types.ts';
 
 /**
  * Conventions that fill the OpenAPI document for client generators, applied to every route by the
  * @fastify/swagger `transform` (documentation only; validation keeps the route's own schema):
- * an operationId from method and path, a description on every response, the x-tenant-id header,
- * defaulted query parameters not required, and `x-error-codes`: the catalog codes the operation can
- * answer with, from the route's declaration (errorResponses) plus those every route of its kind can.
+ * an operationId from method and path, a description on every response, the x-tenant-id and
+ * X-Device-Fingerprint headers, defaulted query parameters not required, and `x-error-codes`: the
+ * catalog codes the operation can answer with, from the route's declaration (errorResponses) plus
+ * those every route of its kind can — the app-wide hooks' refusals included, so no route forgets them.
  */
 
 declare module 'fastify' {
@@ -61,6 +68,12 @@ export function conventionalErrorCodes(route: RouteOptions): ErrorCode[] {
   if (route.config?.permission !== 'public')
     codes.push('UNAUTHENTICATED', 'FORBIDDEN', 'ACCOUNT_BLOCKED', 'TENANT_SUSPENDED');
   if (route.config?.tenantHeader === true) codes.push('TENANT_NOT_FOUND', 'TENANT_SUSPENDED');
+  // The hooks every route passes (app.ts): rate limits (rate-limits.plugin.ts), detection's address
+  // blocks and step-ups (detection.plugin.ts) and the threat-intelligence checks (threat-check.plugin.ts,
+  // a subset of the blocked routes). Their settings may turn them off; the document stays a superset.
+  codes.push('RATE_LIMITED');
+  if (!unblockedRoutes.has(route.url)) codes.push('REQUEST_BLOCKED');
+  if (sensitiveRoutes.has(`${routeMethod(route)} ${route.url}`)) codes.push('STEP_UP_REQUIRED');
   return codes;
 }
 
@@ -73,11 +86,22 @@ const TenantHeaderSchema = UuidSchema({
     'The tenant to act in; without it, the default tenant. With an access token it must be the token’s tenant.',
 });
 
+/** Read on every route by client-context.ts; a value out of these bounds is refused 400 VALIDATION_FAILED. */
+const DeviceFingerprintHeaderSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: deviceFingerprintLengthMax,
+  pattern: deviceFingerprintPattern,
+  description:
+    'An opaque identifier of the client device (an app install id, a browser fingerprint); optional. Stored only as a keyed hash.',
+};
+
 type ObjectSchema = { type?: string; properties?: Record<string, unknown>; required?: string[] };
 
-function withTenantHeader(headers: unknown): ObjectSchema {
+/** The route's header schema plus an optional header (documentation only: validation keeps its own). */
+function withHeader(headers: unknown, name: string, schema: unknown): ObjectSchema {
   const current = (headers ?? { type: 'object', properties: {} }) as ObjectSchema;
-  return { ...current, properties: { ...current.properties, 'x-tenant-id': TenantHeaderSchema } };
+  return { ...current, properties: { ...current.properties, [name]: schema } };
 }
 
 /** A parameter with a default is optional to the caller, whatever the handler's type says. */
@@ -163,6 +187,9 @@ export function documentRoute({
     [errorCodesKey]: codes,
   };
   if (schema.querystring) documented.querystring = withoutDefaultedRequired(schema.querystring);
-  if (documentsTenantHeader(route)) documented.headers = withTenantHeader(schema.headers);
+  const headers = documentsTenantHeader(route)
+    ? withHeader(schema.headers, 'x-tenant-id', TenantHeaderSchema)
+    : schema.headers;
+  documented.headers = withHeader(headers, deviceFingerprintHeader, DeviceFingerprintHeaderSchema);
   return { schema: documented, url };
 }

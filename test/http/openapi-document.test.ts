@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type AppInstance, buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
+import { sensitiveRoutes, unblockedRoutes } from '../../src/modules/detection/detection.scope.ts';
+import { checkedRoutes } from '../../src/modules/threat-intel/threat-check.plugin.ts';
 import { errorCatalog } from '../../src/platform/errors.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import {
@@ -188,5 +190,79 @@ describe('the document serves client generators (issue 7 item 19)', () => {
         assert.ok(named, `${name(entry)} documents ${status} but lists no code with that status`);
       }
     }
+  });
+});
+
+/** `POST /v1/transactions/transfer` as the document names it (`:id` → `{id}`). */
+function documentedName(route: string): string {
+  return route.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+}
+
+/** The operations whose `status` response and x-error-codes do not both name `code`. */
+function undocumented(entries: DocumentedOperation[], status: string, code: string): string[] {
+  return entries
+    .filter((entry) => {
+      const description = entry.operation.responses[status]?.description ?? '';
+      const listed = entry.operation['x-error-codes'] ?? [];
+      return !description.includes(`\`${code}\``) || !listed.includes(code);
+    })
+    .map(name);
+}
+
+describe('the app-wide refusals and headers are documented on the routes they affect (issue 10)', () => {
+  const isProbe = (entry: DocumentedOperation) => unblockedRoutes.has(entry.path);
+  const isSensitive = (entry: DocumentedOperation) =>
+    [...sensitiveRoutes].some((route) => documentedName(route) === name(entry));
+
+  test('every route but the probes documents 403 REQUEST_BLOCKED (address blocks, threat intelligence); the probes do not', () => {
+    const probes = operations.filter(isProbe);
+    assert.deepEqual(probes.map((entry) => entry.path).sort(), ['/health', '/ready']);
+    assert.deepEqual(
+      undocumented(
+        operations.filter((entry) => !isProbe(entry)),
+        '403',
+        'REQUEST_BLOCKED',
+      ),
+      [],
+    );
+    for (const probe of probes)
+      assert.ok(!probe.operation['x-error-codes']?.includes('REQUEST_BLOCKED'), `${name(probe)} lists it`);
+    const checked = operations.filter((entry) =>
+      [...checkedRoutes].some((route) => documentedName(route) === name(entry)),
+    );
+    assert.equal(checked.length, checkedRoutes.size, 'every threat-checked route is in the document');
+  });
+
+  test('every sensitive route, and only those, documents 403 STEP_UP_REQUIRED', () => {
+    const sensitive = operations.filter(isSensitive);
+    assert.equal(sensitive.length, sensitiveRoutes.size, 'every sensitive route is in the document');
+    assert.deepEqual(undocumented(sensitive, '403', 'STEP_UP_REQUIRED'), []);
+    const others = operations.filter(
+      (entry) => !isSensitive(entry) && entry.operation['x-error-codes']?.includes('STEP_UP_REQUIRED'),
+    );
+    assert.deepEqual(others.map(name), []);
+  });
+
+  test('every route documents 429 RATE_LIMITED', () => {
+    assert.deepEqual(undocumented(operations, '429', 'RATE_LIMITED'), []);
+  });
+
+  test('every route documents the X-Device-Fingerprint header: optional, bounded and printable', () => {
+    const missing: string[] = [];
+    for (const entry of operations) {
+      const header = entry.operation.parameters?.find(
+        (parameter) => parameter.in === 'header' && parameter.name === 'x-device-fingerprint',
+      );
+      if (!header) {
+        missing.push(name(entry));
+        continue;
+      }
+      assert.notEqual(header.required, true, `${name(entry)} requires it`);
+      assert.equal(header.schema.maxLength, 256, name(entry));
+      assert.equal(header.schema.minLength, 1, name(entry));
+      assert.ok(new RegExp(header.schema.pattern ?? '').test('app-install-1234'), name(entry));
+      assert.ok(!new RegExp(header.schema.pattern ?? '').test('bad\u0000value'), name(entry));
+    }
+    assert.deepEqual(missing, []);
   });
 });

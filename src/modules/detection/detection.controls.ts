@@ -1,23 +1,23 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.ts';
 import { withScope } from '../../db/tenant-transaction.ts';
+import { addressNetwork } from '../../platform/ip-network.ts';
 import { readActiveControls } from './detection.repository.ts';
 
-/** What a process holds of one tenant's responses: blocked addresses (until, ms) and users owing a step-up. */
+/**
+ * What a process holds of one tenant's responses: blocked networks (until, ms; keyed by
+ * addressNetwork: an IPv4 address, an IPv6 `network/length`), the IPv6 prefix lengths among them, and
+ * users owing a step-up.
+ */
 export interface TenantControls {
   loadedAtMs: number;
   blockedUntilMs: Map<string, number>;
+  ipv6PrefixLengths: Set<number>;
   stepUpUserIds: Set<string>;
 }
 
 /** Tenants whose controls one process keeps; past it the oldest copy is dropped (and read again when needed). */
 const tenantsMax = 10_000;
-
-/** An IPv4 address written as IPv6 (::ffff:10.0.0.1) is the IPv4 address; PostgreSQL's host() writes it plain. */
-export function canonicalAddress(ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  return (mapped?.[1] ?? ip).toLowerCase();
-}
 
 /**
  * Each process's copy of the tenants' live address blocks and pending step-ups, read from the
@@ -45,11 +45,16 @@ export class ActiveControlsCache {
     return this.#load(tenantId);
   }
 
-  /** Seconds the address is still blocked in the tenant, or 0. */
+  /**
+   * Seconds the address is still blocked in the tenant, or 0: an IPv4 address by its own block, an
+   * IPv6 one by a block on any network holding it (each prefix length a block was written with, so a
+   * block written before DETECTION_IPV6_BLOCK_PREFIX changed still holds as written).
+   */
   async blockedSeconds(tenantId: string, ip: string): Promise<number> {
     const controls = await this.get(tenantId);
-    const until = controls.blockedUntilMs.get(canonicalAddress(ip));
-    if (until === undefined) return 0;
+    let until = 0;
+    for (const length of [128, ...controls.ipv6PrefixLengths])
+      until = Math.max(until, controls.blockedUntilMs.get(addressNetwork(ip, length)) ?? 0);
     const seconds = Math.ceil((until - Date.now()) / 1000);
     return Math.max(seconds, 0);
   }
@@ -80,12 +85,14 @@ export class ActiveControlsCache {
       const controls: TenantControls = {
         loadedAtMs: Date.now(),
         blockedUntilMs: new Map(),
+        ipv6PrefixLengths: new Set(),
         stepUpUserIds: new Set(rows.stepUps.map((row) => row.user_id)),
       };
       for (const block of rows.blocks) {
         const untilMs = block.blocked_until?.getTime() ?? 0;
-        const ip = canonicalAddress(block.ip);
-        controls.blockedUntilMs.set(ip, Math.max(untilMs, controls.blockedUntilMs.get(ip) ?? 0));
+        const network = addressNetwork(block.ip, block.prefix_length);
+        if (network.includes('/')) controls.ipv6PrefixLengths.add(block.prefix_length);
+        controls.blockedUntilMs.set(network, Math.max(untilMs, controls.blockedUntilMs.get(network) ?? 0));
       }
       this.#keep(tenantId, controls);
       return controls;
@@ -95,6 +102,7 @@ export class ActiveControlsCache {
       const kept = this.#held.get(tenantId) ?? {
         loadedAtMs: 0,
         blockedUntilMs: new Map(),
+        ipv6PrefixLengths: new Set(),
         stepUpUserIds: new Set(),
       };
       this.#keep(tenantId, { ...kept, loadedAtMs: Date.now() });

@@ -7,15 +7,13 @@ import { requestActor } from '../../platform/request-actor.ts';
 import { resolveTenantId } from '../../platform/tenant-resolver.ts';
 import { ActiveControlsCache } from './detection.controls.ts';
 import { settleStepUp } from './detection.repository.ts';
+import { sensitiveRoutes, unblockedRoutes } from './detection.scope.ts';
 import {
   type DetectionServices,
   type DetectionTrigger,
   detectAfterRequest,
   sweepDetections,
 } from './detection.service.ts';
-
-/** The probes stay reachable from a blocked address: a load balancer's checks must not fail with it. */
-const unblockedRoutes: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics']);
 
 /** Login routes: a refusal (401, 403, 423, 429) runs the login rules for the address. */
 const loginRoutes: ReadonlySet<string> = new Set([
@@ -30,22 +28,6 @@ const sessionRoutes: ReadonlySet<string> = new Set([
   'POST /v1/auth/banking/verify',
   'POST /v1/auth/email/login',
   'POST /v1/admin/auth/login',
-]);
-
-/**
- * Sensitive actions: changes to how the account is protected and money leaving it. Their success runs
- * the takeover, velocity and large-amount rules for the user; a pending step-up refuses them.
- */
-export const sensitiveRoutes: ReadonlySet<string> = new Set([
-  'POST /v1/me/password',
-  'POST /v1/me/mfa/totp/enroll',
-  'POST /v1/me/mfa/totp/confirm',
-  'POST /v1/me/mfa/totp/disable',
-  'POST /v1/me/mfa/backup-codes',
-  'POST /v1/bank-accounts',
-  'POST /v1/transactions/transfer',
-  'POST /v1/transactions/batch',
-  'POST /v1/transactions/withdraw',
 ]);
 
 /** The sensitive routes that move money out: their amounts decide whether the large-amount rule runs. */

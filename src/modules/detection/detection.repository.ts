@@ -308,11 +308,14 @@ export async function insertThreatOnce(transaction: ScopedTransaction, tenantId:
   return row?.id;
 }
 
-/** Blocks an address for every route but the probes (seed 003 rate_limit_entries.is_blocked). */
+/**
+ * Blocks a network for every route but the probes (seed 003 rate_limit_entries.is_blocked): an IPv4
+ * address, or an IPv6 network written `2001:db8:1:2::/64` (inet keeps the prefix length).
+ */
 export async function insertAddressBlock(
   transaction: ScopedTransaction,
   tenantId: string,
-  ip: string,
+  network: string,
   minutes: number,
 ): Promise<void> {
   const until = sql<Date>`now() + make_interval(mins => ${minutes}::integer)`;
@@ -320,7 +323,7 @@ export async function insertAddressBlock(
     .insertInto('rate_limit_entries')
     .values({
       tenant_id: tenantId,
-      ip_address: ip,
+      ip_address: network,
       endpoint: '*',
       window_start: sql<Date>`now()`,
       window_end: until,
@@ -374,7 +377,11 @@ export async function requireStepUp(
 export async function readActiveControls(transaction: ScopedTransaction, tenantId: string) {
   const blocks = await transaction
     .selectFrom('rate_limit_entries')
-    .select([sql<string>`host(ip_address)`.as('ip'), 'blocked_until'])
+    .select([
+      sql<string>`host(ip_address)`.as('ip'),
+      sql<number>`masklen(ip_address)`.as('prefix_length'),
+      'blocked_until',
+    ])
     .where('tenant_id', '=', tenantId)
     .where('is_blocked', '=', true)
     .where('ip_address', 'is not', null)

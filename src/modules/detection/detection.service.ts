@@ -3,6 +3,7 @@ import type { DetectionConfig } from '../../config/security-config.ts';
 import type { DatabaseHandle } from '../../db/database.ts';
 import type { Database, SecurityActionTaken } from '../../db/schema.ts';
 import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
+import { addressNetwork } from '../../platform/ip-network.ts';
 import type { AppMetrics } from '../../platform/metrics.ts';
 import { insertIncident } from '../incidents/incidents.repository.ts';
 import { insertSecurityEventRow } from '../security-events/security-events.repository.ts';
@@ -315,8 +316,11 @@ async function respond(
 ): Promise<void> {
   const policy = rulePolicies[finding.rule];
   for (const action of policy.actions) {
-    if (action === 'block' && finding.ipAddress)
-      await insertAddressBlock(transaction, tenantId, finding.ipAddress, services.config.ipBlockMinutes);
+    if (action === 'block' && finding.ipAddress) {
+      // An IPv6 client usually holds a whole /64: blocking its one address would let it walk around.
+      const network = addressNetwork(finding.ipAddress, services.config.ipv6BlockPrefixLength);
+      await insertAddressBlock(transaction, tenantId, network, services.config.ipBlockMinutes);
+    }
     if (action === 'lock')
       await lockAccounts(transaction, tenantId, finding.userIds, services.config.accountLockMinutes);
     if (action === 'step_up')

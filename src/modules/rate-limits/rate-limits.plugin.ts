@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { Counter } from 'prom-client';
 import { backgroundQueue } from '../../platform/background-queue.ts';
 import { AppError } from '../../platform/errors.ts';
+import { addressNetwork } from '../../platform/ip-network.ts';
 import { requestActor } from '../../platform/request-actor.ts';
 import { type TenantEntry, writePerTenant } from '../../platform/tenant-batches.ts';
 import { printableText } from '../../platform/text-input.ts';
@@ -130,24 +131,9 @@ function userLimit(app: FastifyInstance): number | ((request: FastifyRequest) =>
   };
 }
 
-/**
- * The client a per-address limit counts: an IPv4 address, or the /64 network of an IPv6 one — a
- * single IPv6 client usually holds a whole /64 and could otherwise take a new address per request.
- */
-export function clientKey(ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped?.[1]) return mapped[1];
-  if (isIP(ip) !== 6) return ip;
-  const [head = '', tail = ''] = ip.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::')
-    ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
-    : left;
-  return `${groups
-    .slice(0, 4)
-    .map((group) => Number.parseInt(group || '0', 16).toString(16))
-    .join(':')}::/64`;
+/** The client a per-address limit counts: an IPv4 address, or the /64 network of an IPv6 one. */
+function clientKey(ip: string): string {
+  return addressNetwork(ip, 64);
 }
 
 function signedInUser(request: FastifyRequest): string | undefined {

@@ -23,7 +23,9 @@ declare module 'fastify' {
   }
 }
 
-const printableAscii = /^[\x21-\x7e][\x20-\x7e]*$/;
+/** Printable ASCII, not starting with a space (the OpenAPI document declares the same pattern). */
+export const deviceFingerprintPattern = '^[\\x21-\\x7e][\\x20-\\x7e]*$';
+const printableAscii = new RegExp(deviceFingerprintPattern);
 
 function fingerprintOf(request: FastifyRequest): string | undefined {
   const value = request.headers[deviceFingerprintHeader];
