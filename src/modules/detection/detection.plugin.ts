@@ -38,6 +38,7 @@ const sessionRoutes: ReadonlySet<string> = new Set([
  */
 export const sensitiveRoutes: ReadonlySet<string> = new Set([
   'POST /v1/me/password',
+  'PUT /v1/me/pin',
   'POST /v1/me/mfa/totp/enroll',
   'POST /v1/me/mfa/totp/confirm',
   'POST /v1/me/mfa/totp/disable',
