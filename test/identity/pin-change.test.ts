@@ -12,6 +12,7 @@ import {
   latestCode,
   loginCustomer,
   loginStaff,
+  registerEmailCustomer,
   testPin,
 } from '../helpers/auth.ts';
 import { answerCode, tally } from '../helpers/responses.ts';
@@ -216,13 +217,28 @@ describe('PUT /v1/me/pin', () => {
     assert.equal((await failedPinChanges(customer.userId)).failed, 0);
   });
 
-  test('staff hold no PIN: refused as a wrong credential, nothing counted', async () => {
+  test('staff and email accounts hold no PIN: refused as a wrong credential, nothing counted', async () => {
     const officer = await loginStaff(harness.app, 'officer');
-    const refused = await changePin(officer, { current_pin: testPin, new_pin: newPin });
-    assert.equal(answerCode(refused), 'INVALID_CREDENTIALS');
-    const row = await userRow(officer.userId);
-    assert.equal(row.pin_hash, null);
-    assert.equal(row.failed_login_attempts, 0);
+    const password = 'an email customer passphrase';
+    harness.secrets.add(password);
+    const { email, userId } = await registerEmailCustomer(harness.app, password);
+    const emailLogin = await harness.app.inject({
+      method: 'POST',
+      url: '/v1/auth/email/login',
+      payload: { email, password },
+    });
+    assert.equal(emailLogin.statusCode, 200, emailLogin.body);
+    const emailSession = { accessToken: (emailLogin.json() as { access_token: string }).access_token };
+    for (const [who, login, id] of [
+      ['staff', officer, officer.userId],
+      ['email customer', emailSession, userId],
+    ] as const) {
+      const refused = await changePin(login, { current_pin: testPin, new_pin: newPin });
+      assert.equal(answerCode(refused), 'INVALID_CREDENTIALS', who);
+      const row = await userRow(id);
+      assert.equal(row.pin_hash, null, who);
+      assert.equal(row.failed_login_attempts, 0, `${who}: nothing counted`);
+    }
   });
 
   test('without a token the route answers 401', async () => {
