@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import type { Config } from '../../config/config.ts';
 import type { DatabaseHandle } from '../../db/database.ts';
 import { withScope } from '../../db/tenant-transaction.ts';
@@ -73,10 +74,12 @@ async function verifyCurrentPin(
     },
     false,
   );
-  if (!decided.right || read.pinHash === null) {
+  if (!decided.right) {
     const locked = await recordFailureAlone(attemptServices(services), decided, wrongCurrentPin);
     throw new AppError(locked ? 'ACCOUNT_LOCKED' : 'INVALID_CREDENTIALS');
   }
+  // A right verdict verified a stored hash.
+  assert.ok(read.pinHash !== null, 'a right current PIN without a PIN hash');
   return read.pinHash;
 }
 
