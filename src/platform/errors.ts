@@ -42,6 +42,8 @@ export const errorCatalog = {
   EMAIL_NOT_VERIFIED: { status: 403, message: 'The email address is not verified yet.' },
   PASSWORD_EXPIRED: { status: 403, message: 'The password has expired; reset it to continue.' },
   WEAK_PASSWORD: { status: 400, message: 'The password does not meet the password policy.' },
+  // PIN change (issue 10): a guessable PIN (one digit repeated, a run of digits) or the current one.
+  WEAK_PIN: { status: 400, message: 'The PIN does not meet the PIN policy.' },
   VERIFICATION_TOKEN_INVALID: { status: 400, message: 'The link is not valid, used or expired.' },
   MFA_ALREADY_ENABLED: { status: 409, message: 'Two-factor authentication is already enabled.' },
   MFA_NOT_ENABLED: { status: 409, message: 'Two-factor authentication is not enabled.' },

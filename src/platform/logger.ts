@@ -9,6 +9,8 @@ import type { Config } from '../config/config.ts';
 export const secretKeyNames = [
   'pin',
   'pin_atm',
+  'current_pin',
+  'new_pin',
   'password',
   'new_password',
   'current_password',

@@ -13,6 +13,7 @@ export const unblockedRoutes: ReadonlySet<string> = new Set(['/health', '/ready'
  */
 export const sensitiveRoutes: ReadonlySet<string> = new Set([
   'POST /v1/me/password',
+  'POST /v1/me/pin',
   'POST /v1/me/mfa/totp/enroll',
   'POST /v1/me/mfa/totp/confirm',
   'POST /v1/me/mfa/totp/disable',

@@ -114,13 +114,18 @@ function failedCheck(config: Config, facts: StepOneFacts, body: BankingLoginBody
   return pinMatches && nameMatches && motherMatches && facts.ownsAccount ? undefined : 'credentials_mismatch';
 }
 
-/** The PIN hash the OTP session carries: the known customer's own, or a new one for a registration. */
-export function sessionPinHash(config: Config, customer: CustomerRow | undefined, pin: string): string {
-  if (customer?.pin_hash) return customer.pin_hash;
+/** A new PIN's hash under the current pepper (the first one configured). */
+export function hashNewPin(config: Config, pin: string): string {
   const pepper = config.pinPeppers[0];
   // The configuration always holds at least one pepper (config.ts); none is our bug.
   assert.ok(pepper, 'no PIN pepper configured');
   return hashPin(pin, pepper);
+}
+
+/** The PIN hash the OTP session carries: the known customer's own, or a new one for a registration. */
+export function sessionPinHash(config: Config, customer: CustomerRow | undefined, pin: string): string {
+  if (customer?.pin_hash) return customer.pin_hash;
+  return hashNewPin(config, pin);
 }
 
 /** Step one: POST /v1/auth/banking/login. */

@@ -12,6 +12,7 @@ import { staffUserRoutes } from '../staff/staff-users.routes.ts';
 import { bankingLoginRoutes } from './banking-login.routes.ts';
 import { emailAccountRoutes } from './email-account.routes.ts';
 import { passwordLoginRoutes } from './password-login.routes.ts';
+import { pinChangeRoutes } from './pin-change.routes.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -68,6 +69,7 @@ export async function registerIdentity(app: FastifyInstance): Promise<void> {
   await app.register(bankingLoginRoutes);
   await app.register(passwordLoginRoutes);
   await app.register(emailAccountRoutes);
+  await app.register(pinChangeRoutes);
   await app.register(sessionRoutes);
   await app.register(profileRoutes);
   await app.register(mfaRoutes);

@@ -86,6 +86,35 @@ export async function findPasswordCredential(transaction: ScopedTransaction, use
     .executeTakeFirstOrThrow();
 }
 
+/** The PIN credential of the signed-in user (null for staff and email accounts, who have none). */
+export async function findPinCredential(transaction: ScopedTransaction, userId: string) {
+  return transaction
+    .selectFrom('users')
+    .select(['id', 'role', 'pin_hash'])
+    .where('id', '=', userId)
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * Replaces the PIN hash only if it is still the one the current PIN was verified against, so of two
+ * concurrent changes one wins and the other finds it changed. The attempt count and any lock are left
+ * as they are: a right PIN alone does not settle a login (the OTP step does). Returns whether it changed.
+ */
+export async function updatePin(
+  transaction: ScopedTransaction,
+  userId: string,
+  verifiedPinHash: string,
+  newPinHash: string,
+): Promise<boolean> {
+  const updated = await transaction
+    .updateTable('users')
+    .set({ pin_hash: newPinHash })
+    .where('id', '=', userId)
+    .where('pin_hash', '=', verifiedPinHash)
+    .executeTakeFirst();
+  return Number(updated.numUpdatedRows) === 1;
+}
+
 export async function markEmailVerified(transaction: ScopedTransaction, userId: string): Promise<void> {
   await transaction
     .updateTable('users')

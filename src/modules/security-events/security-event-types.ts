@@ -26,6 +26,12 @@ export const securityEventKinds = {
     weight: 'sensitive_change',
     action: 'allow',
   },
+  PIN_CHANGED: {
+    category: 'authentication',
+    severity: 'medium',
+    weight: 'sensitive_change',
+    action: 'allow',
+  },
   EMAIL_VERIFIED: { category: 'authentication', severity: 'low', weight: 'routine', action: 'allow' },
   MFA_ENABLED: { category: 'authentication', severity: 'low', weight: 'sensitive_change', action: 'allow' },
   MFA_DISABLED: {
