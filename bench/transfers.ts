@@ -439,6 +439,8 @@ interface OverheadResult {
   on: LoadResult;
   off: LoadResult;
   rounds: { on: LoadResult; off: LoadResult }[];
+  /** The run before the rounds, security on: printed, not counted. */
+  warmUp: LoadResult;
 }
 
 /** One measured round: a fresh server, a 3 s warm-up, then T seconds of uniform transfers at 32 clients. */
@@ -467,24 +469,32 @@ function medianRun(results: LoadResult[]): LoadResult {
 
 /**
  * Security operations (access log, rate limits, detection) on against off, in alternating rounds
- * (on, off, on, off, …; BENCH_SECURITY_ROUNDS pairs, default 3) so drift in the machine's load falls
- * on both sides; the figures are the medians of the rounds (throughput and p99 separately).
+ * (BENCH_SECURITY_ROUNDS pairs, default 3), the order swapped every round (on, off; off, on; on, off;
+ * …) so drift in the machine's load falls on both sides, after one warm-up run that is printed and not
+ * counted (the first server after funding ran ~40 % slower than the rest, whichever side it was); the
+ * figures are the medians of the rounds (throughput and p99 separately).
  */
 async function measureSecurityOverhead(
   people: Customer[],
   pair: () => [number, number],
 ): Promise<OverheadResult> {
+  process.stderr.write('security operations: warm-up run (not counted)…\n');
+  const warmUp = await measureRound(people, pair, {});
   const rounds: { on: LoadResult; off: LoadResult }[] = [];
   for (let round = 1; round <= securityRounds; round += 1) {
-    process.stderr.write(`security operations on, then off: round ${round} of ${securityRounds}…\n`);
-    const on = await measureRound(people, pair, {});
-    const off = await measureRound(people, pair, securityOff);
-    rounds.push({ on, off });
+    const onFirst = round % 2 === 1;
+    process.stderr.write(
+      `security operations ${onFirst ? 'on, then off' : 'off, then on'}: round ${round} of ${securityRounds}…\n`,
+    );
+    const first = await measureRound(people, pair, onFirst ? {} : securityOff);
+    const second = await measureRound(people, pair, onFirst ? securityOff : {});
+    rounds.push(onFirst ? { on: first, off: second } : { on: second, off: first });
   }
   return {
     on: medianRun(rounds.map((round) => round.on)),
     off: medianRun(rounds.map((round) => round.off)),
     rounds,
+    warmUp,
   };
 }
 
@@ -524,11 +534,12 @@ function machineLines(): string[] {
   ];
 }
 
-function overheadLines({ on, off, rounds }: OverheadResult): string[] {
+function overheadLines({ on, off, rounds, warmUp }: OverheadResult): string[] {
   return [
+    `security warm-up (not counted): on ${warmUp.transfersPerSecond.toFixed(0)}/s p99 ${warmUp.p99Ms.toFixed(1)} ms`,
     ...rounds.map(
       (round, index) =>
-        `security round ${index + 1}: on ${round.on.transfersPerSecond.toFixed(0)}/s p99 ${round.on.p99Ms.toFixed(1)} ms; off ${round.off.transfersPerSecond.toFixed(0)}/s p99 ${round.off.p99Ms.toFixed(1)} ms`,
+        `security round ${index + 1} (${index % 2 === 0 ? 'on first' : 'off first'}): on ${round.on.transfersPerSecond.toFixed(0)}/s p99 ${round.on.p99Ms.toFixed(1)} ms; off ${round.off.transfersPerSecond.toFixed(0)}/s p99 ${round.off.p99Ms.toFixed(1)} ms`,
     ),
     `security operations on (median of ${rounds.length}, C=32 uniform): ${line('on', on)}`,
     `security operations off (median of ${rounds.length}, C=32 uniform): ${line('off', off)}`,
