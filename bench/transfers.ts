@@ -118,7 +118,9 @@ function startServer(databaseUrl: string | undefined, extra: Record<string, stri
     // The payout worker and audit sealer keep running, as in production.
     ...extra,
   };
-  return spawn(process.execPath, ['bin/corebank.js', 'serve'], {
+  // BENCH_SERVER_NODE_ARGS reaches the servers only, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
+  const nodeArguments = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return spawn(process.execPath, [...nodeArguments, 'bin/corebank.js', 'serve'], {
     env: environment,
     stdio: ['ignore', 'ignore', 'inherit'],
   });

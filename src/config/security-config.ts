@@ -51,6 +51,11 @@ export interface DetectionConfig {
   sprayingAttemptsPerAccountMin: number;
   /** How far back a user's earlier sessions are compared for "a new address" and "a new device". */
   newAddressLookbackDays: number;
+  /**
+   * Two successful logins of one user from different countries whose distance over the time between
+   * them (coordinates less both accuracy radii) is above this speed, in km/h: impossible travel.
+   */
+  travelSpeedKmhMax: number;
   /** How long after a login from a new device and address a sensitive change or large transfer is a takeover chain. */
   takeoverWindowMinutes: number;
   /** Transfers (outgoing entries) by one user within velocityWindowMinutes. */
@@ -108,6 +113,7 @@ function readDetectionConfig(source: Source, environment: Environment): Detectio
       100,
     ),
     newAddressLookbackDays: readInteger(source, 'DETECTION_NEW_ADDRESS_LOOKBACK_DAYS', 90, 1, 3650),
+    travelSpeedKmhMax: readInteger(source, 'DETECTION_TRAVEL_SPEED_KMH_MAX', 900, 100, 100_000),
     takeoverWindowMinutes: readInteger(source, 'DETECTION_TAKEOVER_WINDOW_MINUTES', 60, 1, 1440),
     velocityTransfersMin: readInteger(source, 'DETECTION_VELOCITY_TRANSFERS_MIN', 10, 2, 100_000),
     velocityWindowMinutes: readInteger(source, 'DETECTION_VELOCITY_WINDOW_MINUTES', 10, 1, 1440),

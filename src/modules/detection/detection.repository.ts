@@ -113,6 +113,76 @@ export async function newAddressSessions(
   return result.rows;
 }
 
+const locatedSuccess = (alias: string) =>
+  sql.raw(`${alias}.status = 'success' and ${alias}.login_type in ('user_login', 'admin_login')
+           and ${alias}.device_info ? 'country'`);
+
+const placeOf = (alias: string) =>
+  sql.raw(`${alias}.device_info ->> 'country' as ${alias}_country,
+           (${alias}.device_info ->> 'latitude')::float8 as ${alias}_latitude,
+           (${alias}.device_info ->> 'longitude')::float8 as ${alias}_longitude,
+           (${alias}.device_info ->> 'accuracy_radius_km')::float8 as ${alias}_accuracy_km,
+           (extract(epoch from ${alias}.created_at) * 1000)::float8 as ${alias}_at_ms`);
+
+export interface LocatedLoginRow {
+  login_id: string;
+  user_id: string;
+  ip: string | null;
+  l_country: string;
+  l_latitude: number | null;
+  l_longitude: number | null;
+  l_accuracy_km: number | null;
+  l_at_ms: number;
+  /** The user had a located successful login in the lookback before this one. */
+  located_history: boolean;
+  /** One of those came from this login's country. */
+  known_country: boolean;
+  p_login_id: string | null;
+  p_ip: string | null;
+  p_country: string | null;
+  p_latitude: number | null;
+  p_longitude: number | null;
+  p_accuracy_km: number | null;
+  p_at_ms: number | null;
+}
+
+/**
+ * Successful logins in the window that have a location (login_audits.device_info.country: a public
+ * address the GeoIP data knows), each with what the geographic rules compare it to: whether the
+ * user's earlier located logins of the lookback include its country, and the latest of them (its
+ * place and time). Non-public addresses are never located, so they are neither a login here nor an
+ * earlier one. Each probe is on idx_login_audits_success_country (migration 0013).
+ */
+export async function locatedLogins(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  windowMinutes: number,
+  lookbackDays: number,
+  ip: string | undefined,
+) {
+  const earlier = sql`p.tenant_id = l.tenant_id and ${locatedSuccess('p')}
+    and coalesce(p.user_id, p.admin_id) = coalesce(l.user_id, l.admin_id)
+    and p.created_at < l.created_at and p.created_at > now() - make_interval(days => ${lookbackDays}::integer)`;
+  const result = await sql<LocatedLoginRow>`
+    select l.id as login_id, coalesce(l.user_id, l.admin_id) as user_id, host(l.ip_address) as ip,
+           ${placeOf('l')},
+           prev.p_login_id is not null as located_history,
+           exists (select 1 from login_audits p where ${earlier}
+             and p.device_info ->> 'country' = l.device_info ->> 'country') as known_country,
+           prev.*
+    from login_audits l
+    left join lateral (
+      select p.id as p_login_id, host(p.ip_address) as p_ip, ${placeOf('p')}
+      from login_audits p where ${earlier}
+      order by p.created_at desc limit 1) prev on true
+    where l.tenant_id = ${tenantId} and ${locatedSuccess('l')}
+      and coalesce(l.user_id, l.admin_id) is not null
+      and l.created_at > ${minutesAgo(windowMinutes)}
+      ${andIf(ip, sql`and l.ip_address = ${ip ?? null}::inet`)}
+    order by l.created_at limit ${findingsMax}`.execute(transaction);
+  return result.rows;
+}
+
 /** The audit actions that change how an account is protected (the takeover chain's second step). */
 export const sensitiveChangeActions = [
   'CHANGE_PASSWORD',

@@ -6,7 +6,11 @@ import {
   classifyLoginFailures,
   dedupKey,
   type Finding,
+  greatCircleKm,
+  isImpossibleTravel,
+  type LoginPlace,
   loginFindings,
+  travelBetween,
 } from './detection.rules.ts';
 
 const config = loadConfig({ NODE_ENV: 'test' }).security.detection;
@@ -59,4 +63,54 @@ test('a rule about one session or transaction has one key for good', () => {
   const finding: Finding = { ...counted, rule: 'large_amount', subject: 'transaction:t1' };
   assert.equal(dedupKey(finding, config, 0), 'large_amount:transaction:t1');
   assert.equal(dedupKey(finding, config, 10 * 86_400_000), 'large_amount:transaction:t1');
+});
+
+test('a rule about one login has one key for good', () => {
+  const [counted] = loginFindings(failures(5, 1), config);
+  assert.ok(counted);
+  const finding: Finding = { ...counted, rule: 'new_country_login', subject: 'login:l1' };
+  assert.equal(dedupKey(finding, config, 0), dedupKey(finding, config, 10 * 86_400_000));
+});
+
+const london: LoginPlace = {
+  country: 'GB',
+  latitude: 51.5074,
+  longitude: -0.1278,
+  accuracyRadiusKm: 0,
+  atMs: 0,
+};
+const newYork: LoginPlace = {
+  country: 'US',
+  latitude: 40.7128,
+  longitude: -74.006,
+  accuracyRadiusKm: 0,
+  atMs: 0,
+};
+
+test('the great-circle distance London to New York is about 5,570 km', () => {
+  const km = greatCircleKm(51.5074, -0.1278, 40.7128, -74.006);
+  assert.ok(Math.abs(km - 5570) < 15, String(km));
+  assert.equal(greatCircleKm(10, 20, 10, 20), 0);
+});
+
+test('impossible travel: faster than DETECTION_TRAVEL_SPEED_KMH_MAX (900) between two countries', () => {
+  assert.equal(config.travelSpeedKmhMax, 900);
+  const hour = 3_600_000;
+  const soon = travelBetween(london, { ...newYork, atMs: 2 * hour });
+  assert.ok(isImpossibleTravel(soon, config), JSON.stringify(soon));
+  const flight = travelBetween(london, { ...newYork, atMs: 7 * hour });
+  assert.ok(flight && !isImpossibleTravel(flight, config), JSON.stringify(flight));
+  const instant = travelBetween(london, newYork);
+  assert.ok(instant && Number.isFinite(instant.speedKmh) && isImpossibleTravel(instant, config));
+});
+
+test('travel is not measured within one country, without coordinates, or inside the accuracy radii', () => {
+  assert.equal(travelBetween(london, { ...london, latitude: 50.36, longitude: -4.14 }), null);
+  assert.equal(travelBetween(london, { ...newYork, latitude: null }), null);
+  const vague = travelBetween(
+    { ...london, accuracyRadiusKm: 3000 },
+    { ...newYork, accuracyRadiusKm: 3000, atMs: 60_000 },
+  );
+  assert.equal(vague?.distanceKm, 0);
+  assert.equal(isImpossibleTravel(vague, config), false);
 });

@@ -12,6 +12,8 @@ export type RuleName =
   | 'credential_stuffing'
   | 'password_spraying'
   | 'new_address_login'
+  | 'new_country_login'
+  | 'impossible_travel'
   | 'account_takeover'
   | 'transaction_velocity'
   | 'large_amount'
@@ -22,6 +24,8 @@ export const ruleNames: readonly RuleName[] = [
   'credential_stuffing',
   'password_spraying',
   'new_address_login',
+  'new_country_login',
+  'impossible_travel',
   'account_takeover',
   'transaction_velocity',
   'large_amount',
@@ -47,6 +51,8 @@ export const rulePolicies: Record<RuleName, RulePolicy> = {
   credential_stuffing: { severity: 'critical', actions: ['block', 'escalate'], confidence: 85 },
   password_spraying: { severity: 'high', actions: ['block', 'escalate'], confidence: 75 },
   new_address_login: { severity: 'low', actions: ['alert'], confidence: 40 },
+  new_country_login: { severity: 'medium', actions: ['step_up', 'alert'], confidence: 60 },
+  impossible_travel: { severity: 'high', actions: ['step_up', 'escalate'], confidence: 80 },
   account_takeover: { severity: 'critical', actions: ['lock', 'step_up', 'escalate'], confidence: 80 },
   transaction_velocity: { severity: 'medium', actions: ['step_up'], confidence: 70 },
   large_amount: { severity: 'high', actions: ['alert'], confidence: 60 },
@@ -56,7 +62,10 @@ export const rulePolicies: Record<RuleName, RulePolicy> = {
 /** One detection before it is recorded: what fired, against whom, and the evidence. */
 export interface Finding {
   rule: RuleName;
-  /** `ip:<address>`, `user:<id>` (counted over a window), `session:<id>` or `transaction:<id>` (one event). */
+  /**
+   * `ip:<address>`, `user:<id>` (counted over a window), `session:<id>`, `login:<login_audits id>` or
+   * `transaction:<id>` (one event).
+   */
   subject: string;
   description: string;
   /** Short `name:value` pieces of evidence (threat_events.indicators, varchar(500) each). */
@@ -75,6 +84,8 @@ export function ruleWindowMinutes(rule: RuleName, config: DetectionConfig): numb
     case 'credential_stuffing':
     case 'password_spraying':
     case 'new_address_login':
+    case 'new_country_login':
+    case 'impossible_travel':
       return config.loginWindowMinutes;
     case 'account_takeover':
     case 'large_amount':
@@ -95,7 +106,7 @@ export function ruleWindowMinutes(rule: RuleName, config: DetectionConfig): numb
  */
 export function dedupKey(finding: Finding, config: DetectionConfig, nowMs: number): string {
   const windowMs = ruleWindowMinutes(finding.rule, config) * 60_000;
-  const single = finding.subject.startsWith('session:') || finding.subject.startsWith('transaction:');
+  const single = ['session:', 'login:', 'transaction:'].some((prefix) => finding.subject.startsWith(prefix));
   const key = single
     ? `${finding.rule}:${finding.subject}`
     : `${finding.rule}:${finding.subject}:${Math.floor(nowMs / windowMs)}`;
@@ -149,4 +160,56 @@ export function loginFindings(row: AddressFailures, config: DetectionConfig): Fi
     transactionIds: [],
     ipAddress: row.ip,
   }));
+}
+
+/** Where a successful login was, from login_audits.device_info (the GeoIP lookup at the time). */
+export interface LoginPlace {
+  country: string;
+  latitude: number | null;
+  longitude: number | null;
+  /** The accuracy radius around the coordinates, in kilometres (null: unknown, taken as 0). */
+  accuracyRadiusKm: number | null;
+  atMs: number;
+}
+
+const earthRadiusKm = 6371.0088;
+
+/** The great-circle distance between two points (haversine), in kilometres. */
+export function greatCircleKm(latitudeA: number, longitudeA: number, latitudeB: number, longitudeB: number) {
+  const radians = (degrees: number) => (degrees * Math.PI) / 180;
+  const dLatitude = radians(latitudeB - latitudeA);
+  const dLongitude = radians(longitudeB - longitudeA);
+  const h =
+    Math.sin(dLatitude / 2) ** 2 +
+    Math.cos(radians(latitudeA)) * Math.cos(radians(latitudeB)) * Math.sin(dLongitude / 2) ** 2;
+  return 2 * earthRadiusKm * Math.asin(Math.min(1, Math.sqrt(h)));
+}
+
+export interface Travel {
+  /** The distance less both accuracy radii (never below 0): the least the user must have covered. */
+  distanceKm: number;
+  hours: number;
+  speedKmh: number;
+}
+
+/**
+ * The travel between two logins from different countries, or null when it cannot be measured (the same
+ * country, a side without coordinates). The distance is the least one consistent with both lookups
+ * (the great circle less both accuracy radii), the time at least one second, so two logins in the same
+ * instant from far apart are still a finite, very high speed.
+ */
+export function travelBetween(earlier: LoginPlace, later: LoginPlace): Travel | null {
+  if (earlier.country === later.country) return null;
+  const { latitude: latA, longitude: lonA } = earlier;
+  const { latitude: latB, longitude: lonB } = later;
+  if (latA === null || lonA === null || latB === null || lonB === null) return null;
+  const slackKm = (earlier.accuracyRadiusKm ?? 0) + (later.accuracyRadiusKm ?? 0);
+  const distanceKm = Math.max(0, greatCircleKm(latA, lonA, latB, lonB) - slackKm);
+  const hours = Math.max(1, (later.atMs - earlier.atMs) / 1000) / 3600;
+  return { distanceKm, hours, speedKmh: distanceKm / hours };
+}
+
+/** Impossible travel: a measurable trip faster than DETECTION_TRAVEL_SPEED_KMH_MAX. */
+export function isImpossibleTravel(travel: Travel | null, config: DetectionConfig): travel is Travel {
+  return travel !== null && travel.speedKmh > config.travelSpeedKmhMax;
 }

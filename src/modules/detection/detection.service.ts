@@ -10,8 +10,10 @@ import { insertSecurityEventRow } from '../security-events/security-events.repos
 import {
   insertAddressBlock,
   insertThreatOnce,
+  type LocatedLoginRow,
   largeOutgoingAmounts,
   listTenantIds,
+  locatedLogins,
   lockAccounts,
   loginFailuresByAddress,
   newAddressSessions,
@@ -24,9 +26,13 @@ import {
 import {
   dedupKey,
   type Finding,
+  isImpossibleTravel,
+  type LoginPlace,
   loginFindings,
   type ResponseAction,
   rulePolicies,
+  type Travel,
+  travelBetween,
 } from './detection.rules.ts';
 
 export interface DetectionServices {
@@ -109,6 +115,96 @@ async function newAddressRule(
       ipAddress: row.ip,
     }),
   );
+}
+
+function newCountryFinding(row: LocatedLoginRow): Finding {
+  return {
+    rule: 'new_country_login',
+    subject: `login:${row.login_id}`,
+    description: `A login from ${row.l_country} (${row.ip}), a country none of this user's logins of the lookback came from`,
+    indicators: [`country:${row.l_country}`, `ip:${row.ip}`, `login:${row.login_id}`],
+    userIds: [row.user_id],
+    accountIds: [],
+    transactionIds: [],
+    ipAddress: row.ip,
+  };
+}
+
+function travelFinding(row: LocatedLoginRow, travel: Travel): Finding {
+  const minutes = Math.round(travel.hours * 60);
+  return {
+    rule: 'impossible_travel',
+    subject: `user:${row.user_id}`,
+    description: `Logins from ${row.p_country} (${row.p_ip}) and ${row.l_country} (${row.ip}) ${minutes} minutes apart: at least ${Math.round(travel.distanceKm)} km, ${Math.round(travel.speedKmh)} km/h`,
+    indicators: [
+      `from:${row.p_country}`,
+      `to:${row.l_country}`,
+      `ip:${row.ip}`,
+      `previous_ip:${row.p_ip}`,
+      `distance_km:${Math.round(travel.distanceKm)}`,
+      `speed_kmh:${Math.round(travel.speedKmh)}`,
+      `login:${row.login_id}`,
+    ],
+    userIds: [row.user_id],
+    accountIds: [],
+    transactionIds: [],
+    ipAddress: row.ip,
+  };
+}
+
+function placesOf(row: LocatedLoginRow): { earlier: LoginPlace; later: LoginPlace } | undefined {
+  if (row.p_country === null || row.p_at_ms === null) return undefined;
+  return {
+    earlier: {
+      country: row.p_country,
+      latitude: row.p_latitude,
+      longitude: row.p_longitude,
+      accuracyRadiusKm: row.p_accuracy_km,
+      atMs: row.p_at_ms,
+    },
+    later: {
+      country: row.l_country,
+      latitude: row.l_latitude,
+      longitude: row.l_longitude,
+      accuracyRadiusKm: row.l_accuracy_km,
+      atMs: row.l_at_ms,
+    },
+  };
+}
+
+/**
+ * New country and impossible travel, over the located successful logins of the window (a trigger's
+ * address, or all of them): a login whose country none of the user's located logins of the lookback
+ * had (a user with no located login yet has no country to be new against), and a login too far from
+ * the user's previous located login for the time between them.
+ */
+async function geoLoginRules(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  services: DetectionServices,
+  ip?: string,
+) {
+  const { loginWindowMinutes, newAddressLookbackDays } = services.config;
+  const rows = await locatedLogins(transaction, tenantId, loginWindowMinutes, newAddressLookbackDays, ip);
+  const found: Finding[] = [];
+  for (const row of rows) {
+    if (row.located_history && !row.known_country) found.push(newCountryFinding(row));
+    const places = placesOf(row);
+    const travel = places ? travelBetween(places.earlier, places.later) : null;
+    if (isImpossibleTravel(travel, services.config)) found.push(travelFinding(row, travel));
+  }
+  return found;
+}
+
+async function loginSuccessRules(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  services: DetectionServices,
+  ip?: string,
+) {
+  const found = await newAddressRule(transaction, tenantId, services, { ip });
+  found.push(...(await geoLoginRules(transaction, tenantId, services, ip)));
+  return found;
 }
 
 async function takeoverRule(
@@ -280,7 +376,7 @@ function findingsFor(
     case 'login_failure':
       return loginRules(transaction, tenantId, services, trigger.ip);
     case 'login_success':
-      return newAddressRule(transaction, tenantId, services, { ip: trigger.ip });
+      return loginSuccessRules(transaction, tenantId, services, trigger.ip);
     case 'sensitive_action':
       return sensitiveRules(transaction, tenantId, services, trigger.userId, userRules);
     case 'forbidden':
@@ -291,7 +387,7 @@ function findingsFor(
 async function sweepFindings(transaction: ScopedTransaction, tenantId: string, services: DetectionServices) {
   const found: Finding[] = [];
   found.push(...(await loginRules(transaction, tenantId, services)));
-  found.push(...(await newAddressRule(transaction, tenantId, services, {})));
+  found.push(...(await loginSuccessRules(transaction, tenantId, services)));
   found.push(...(await sensitiveRules(transaction, tenantId, services, undefined)));
   found.push(...(await forbiddenRule(transaction, tenantId, services)));
   return found;

@@ -282,8 +282,15 @@ async function writeLoginRecord(
   );
   if (attemptNumber !== undefined) deviceInfo.attempt = attemptNumber;
   // The keyed fingerprint hash and the country: what the next event's "known device / country" probes.
+  // The coordinates and their accuracy: what the impossible-travel rule measures between two logins.
   if (attempt.context.deviceFingerprint) deviceInfo.device_fingerprint = attempt.context.deviceFingerprint;
-  if (attempt.context.location) deviceInfo.country = attempt.context.location.country;
+  const location = attempt.context.location;
+  if (location) {
+    deviceInfo.country = location.country;
+    deviceInfo.latitude = location.latitude;
+    deviceInfo.longitude = location.longitude;
+    deviceInfo.accuracy_radius_km = location.accuracyRadiusKm;
+  }
   await insertLoginAudit(transaction, {
     tenant_id: attempt.context.tenantId,
     user_id: isAdmin ? null : (attempt.userId ?? null),
