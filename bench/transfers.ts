@@ -88,6 +88,14 @@ const signingKey = generateKeyPairSync('ed25519')
   .privateKey.export({ type: 'pkcs8', format: 'pem' })
   .toString();
 
+function serverEnvironment(text: string): Record<string, string> {
+  const pairs = text.split(',').filter(Boolean).map((pair) => pair.split('='));
+  for (const pair of pairs)
+    if (pair.length !== 2 || !/^[A-Z][A-Z0-9_]*$/.test(pair[0] ?? ''))
+      throw new Error(`BENCH_SERVER_ENV: "${pair.join('=')}" is not NAME=value`);
+  return Object.fromEntries(pairs);
+}
+
 function startServer(databaseUrl: string | undefined, extra: Record<string, string> = {}): ChildProcess {
   const environment = {
     PATH: process.env.PATH ?? '',
@@ -115,6 +123,8 @@ function startServer(databaseUrl: string | undefined, extra: Record<string, stri
     // the load: every bench customer sends dozens of transfers a minute, which is the rule's subject.
     DETECTION_VELOCITY_TRANSFERS_MIN: '100000',
     ...(process.env.BENCH_REDIS_URL ? { REDIS_URL: process.env.BENCH_REDIS_URL } : {}),
+    // BENCH_SERVER_ENV='NAME=value,NAME=value' sets more server variables, for experiments.
+    ...serverEnvironment(process.env.BENCH_SERVER_ENV ?? ''),
     // The payout worker and audit sealer keep running, as in production.
     ...extra,
   };
