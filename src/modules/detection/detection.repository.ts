@@ -252,8 +252,9 @@ export interface SensitiveScreen {
 /**
  * The inline screen of a sensitive action, one scoped read (one round trip on a server): the exact
  * preconditions of the velocity rule (the count reaches the minimum) and of the takeover rule (a
- * session from a new address and a new device within twice its window). The count stops at the
- * minimum, so the screen reads at most that many of the user's entries however busy the user is.
+ * session from a new address and a new device within twice its window), answered by
+ * corebank_detection_screen (migration 0016), whose statements keep their plans for the connection.
+ * The count stops at the minimum, so the screen reads at most that many of the user's entries.
  */
 export async function screenSensitiveAction(
   database: DatabaseHandle,
@@ -261,16 +262,11 @@ export async function screenSensitiveAction(
   userId: string,
   windows: SensitiveScreenWindows,
 ): Promise<SensitiveScreen> {
-  const fresh = newAddressSessionsQuery(tenantId, windows.takeoverWindowMinutes * 2, windows.lookbackDays, {
-    userId,
-  });
   const query = sql<SensitiveScreen>`
-    select
-      (select count(*)::int from (select 1 from transactions
-         where tenant_id = ${tenantId} and user_id = ${userId} and type = 'transfer_out'
-           and created_at > ${minutesAgo(windows.velocityWindowMinutes)}
-         limit ${windows.velocityTransfersMin}::integer) counted) as transfers,
-      exists (select 1 from (${fresh}) f where f.new_device) as fresh_session`.compile(database.db);
+    select transfers, fresh_session from corebank_detection_screen(
+      ${tenantId}::uuid, ${userId}::uuid, ${windows.velocityWindowMinutes}::integer,
+      ${windows.velocityTransfersMin}::integer, ${windows.takeoverWindowMinutes * 2}::integer,
+      ${windows.lookbackDays}::integer)`.compile(database.db);
   const [row] = await readInScope(database, { tenantId }, query);
   return row ?? { transfers: 0, fresh_session: false };
 }
