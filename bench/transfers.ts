@@ -89,7 +89,10 @@ const signingKey = generateKeyPairSync('ed25519')
   .toString();
 
 function serverEnvironment(text: string): Record<string, string> {
-  const pairs = text.split(',').filter(Boolean).map((pair) => pair.split('='));
+  const pairs = text
+    .split(',')
+    .filter(Boolean)
+    .map((pair) => pair.split('='));
   for (const pair of pairs)
     if (pair.length !== 2 || !/^[A-Z][A-Z0-9_]*$/.test(pair[0] ?? ''))
       throw new Error(`BENCH_SERVER_ENV: "${pair.join('=')}" is not NAME=value`);
