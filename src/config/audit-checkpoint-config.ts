@@ -19,12 +19,16 @@ export interface AuditCheckpointConfig {
   keyName: string;
   /** The Ed25519 private key; undefined when none is configured (production with the schedule off). */
   signingKey: KeyObject | undefined;
-  /** The Ed25519 public key checkpoints are verified with: configured, or derived from the signing key. */
-  publicKey: KeyObject | undefined;
+  /**
+   * The Ed25519 public keys a checkpoint may be signed by: the signing key's own first (the one
+   * `audit checkpoint-key` prints), then those of AUDIT_CHECKPOINT_PUBLIC_KEY.
+   */
+  publicKeys: KeyObject[];
 }
 
 const intervalMsMin = 1000;
 const intervalMsMax = 7 * 24 * 3600 * 1000;
+const publicKeysMax = 10;
 
 // The DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows it.
 const pkcs8Ed25519Prefix = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -49,64 +53,90 @@ function readInterval(source: Source, environment: Environment): number {
   return intervalMs;
 }
 
-function isPrivateKey(pem: string): boolean {
-  try {
-    createPrivateKey(pem);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function parseEd25519(variable: string, raw: string, kind: 'private' | 'public'): KeyObject | undefined {
-  const pem = raw.replaceAll('\\n', '\n');
+function parseSigningKey(raw: string): KeyObject | undefined {
   let key: KeyObject;
   try {
-    key = kind === 'private' ? createPrivateKey(pem) : createPublicKey(pem);
+    key = createPrivateKey(raw.replaceAll('\\n', '\n'));
   } catch {
-    const reason = `is not a PEM ${kind === 'private' ? 'PKCS#8 private' : 'SPKI public'} key`;
-    return reportInvalid(new ConfigurationError(variable, reason), undefined);
+    const reason = 'is not a PEM PKCS#8 private key';
+    return reportInvalid(new ConfigurationError('AUDIT_CHECKPOINT_SIGNING_KEY', reason), undefined);
   }
-  // createPublicKey also accepts a private key (deriving its public half); a public setting must not hold a secret.
-  const privateInPublicSetting = kind === 'public' && isPrivateKey(pem);
-  if (privateInPublicSetting || key.asymmetricKeyType !== 'ed25519') {
-    return reportInvalid(new ConfigurationError(variable, `must be an Ed25519 ${kind} key`), undefined);
+  if (key.asymmetricKeyType !== 'ed25519') {
+    const reason = 'must be an Ed25519 private key';
+    return reportInvalid(new ConfigurationError('AUDIT_CHECKPOINT_SIGNING_KEY', reason), undefined);
   }
   return key;
 }
 
+/** One or more SPKI PEM blocks: the current key and retired ones whose checkpoints must still verify. */
+function parsePublicKeys(raw: string): KeyObject[] {
+  const variable = 'AUDIT_CHECKPOINT_PUBLIC_KEY';
+  const pem = raw.replaceAll('\\n', '\n');
+  // createPublicKey accepts a private key too (deriving its public half); this setting must hold no secret.
+  if (pem.includes('PRIVATE KEY')) {
+    return reportInvalid(
+      new ConfigurationError(variable, 'must hold public keys only, not a private key'),
+      [],
+    );
+  }
+  const blocks = pem.match(/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/g) ?? [];
+  if (blocks.length === 0 || blocks.length > publicKeysMax) {
+    const reason = `must be 1 to ${publicKeysMax} SPKI PEM public keys`;
+    return reportInvalid(new ConfigurationError(variable, reason), []);
+  }
+  const keys: KeyObject[] = [];
+  for (const block of blocks) {
+    let key: KeyObject;
+    try {
+      key = createPublicKey(block);
+    } catch {
+      return reportInvalid(
+        new ConfigurationError(variable, 'holds a block that is not a PEM public key'),
+        [],
+      );
+    }
+    if (key.asymmetricKeyType !== 'ed25519') {
+      return reportInvalid(new ConfigurationError(variable, 'must hold Ed25519 public keys'), []);
+    }
+    keys.push(key);
+  }
+  return keys;
+}
+
 /**
  * AUDIT_CHECKPOINT_SIGNING_KEY is a PKCS#8 PEM Ed25519 key (`openssl genpkey -algorithm ed25519`; a
- * literal `\n` stands for a newline). Development and test fall back to a fixed development key;
- * production refuses to start without one while the schedule is on. AUDIT_CHECKPOINT_PUBLIC_KEY (an
- * SPKI PEM) lets a host that only verifies do so without the private key; given both, they must match.
+ * literal `\n` stands for a newline). Development and test fall back to a fixed development key
+ * (unless public keys are configured: then the host only verifies);
+ * production refuses to start without one while the schedule is on. Checkpoints verify under the
+ * signing key's public half and every key in AUDIT_CHECKPOINT_PUBLIC_KEY (SPKI PEMs: retired keys, or
+ * the current one on a host that only verifies).
  */
 function readKeys(
   source: Source,
   environment: Environment,
   intervalMs: number,
-): Pick<AuditCheckpointConfig, 'signingKey' | 'publicKey'> {
+): Pick<AuditCheckpointConfig, 'signingKey' | 'publicKeys'> {
   const rawPrivate = source.AUDIT_CHECKPOINT_SIGNING_KEY;
   const rawPublic = source.AUDIT_CHECKPOINT_PUBLIC_KEY;
+  const publicConfigured = rawPublic !== undefined && rawPublic !== '';
   let signingKey: KeyObject | undefined;
   if (rawPrivate !== undefined && rawPrivate !== '') {
-    signingKey = parseEd25519('AUDIT_CHECKPOINT_SIGNING_KEY', rawPrivate, 'private');
-  } else if (environment !== 'production') {
+    signingKey = parseSigningKey(rawPrivate);
+  } else if (environment !== 'production' && !publicConfigured) {
+    // Not beside configured public keys: a verifying host must not also accept the public development key.
     signingKey = developmentSigningKey();
   } else if (intervalMs !== 0) {
     const reason =
       'is required in production while AUDIT_CHECKPOINT_INTERVAL_MS is not 0 (PKCS#8 PEM, Ed25519)';
     reportInvalid(new ConfigurationError('AUDIT_CHECKPOINT_SIGNING_KEY', reason), undefined);
   }
-  const derived = signingKey ? createPublicKey(signingKey) : undefined;
-  if (rawPublic === undefined || rawPublic === '') return { signingKey, publicKey: derived };
-  const publicKey = parseEd25519('AUDIT_CHECKPOINT_PUBLIC_KEY', rawPublic, 'public');
+  const configured = publicConfigured ? parsePublicKeys(rawPublic) : [];
+  const publicKeys = signingKey ? [createPublicKey(signingKey)] : [];
   const spki = (key: KeyObject) => key.export({ format: 'der', type: 'spki' });
-  if (publicKey && derived && !spki(publicKey).equals(spki(derived))) {
-    const reason = 'does not match AUDIT_CHECKPOINT_SIGNING_KEY';
-    reportInvalid(new ConfigurationError('AUDIT_CHECKPOINT_PUBLIC_KEY', reason), undefined);
+  for (const key of configured) {
+    if (!publicKeys.some((known) => spki(known).equals(spki(key)))) publicKeys.push(key);
   }
-  return { signingKey, publicKey };
+  return { signingKey, publicKeys };
 }
 
 export function readAuditCheckpointConfig(

@@ -24,7 +24,7 @@ const config = loadConfig({ NODE_ENV: 'test' });
 const keys: CheckpointKeys = {
   keyName: config.auditCheckpoint.keyName,
   signingKey: config.auditCheckpoint.signingKey,
-  publicKey: config.auditCheckpoint.publicKey,
+  publicKeys: config.auditCheckpoint.publicKeys,
 };
 
 async function writeAndSeal(database: TestDatabase, tenantId: string, count: number): Promise<void> {
@@ -135,7 +135,7 @@ describe(`audit checkpoint writer and verifier (${testEngine})`, () => {
     await writeAuditCheckpoints(database.db, foreignDirectory, {
       keyName: keys.keyName,
       signingKey: stranger.privateKey,
-      publicKey: stranger.publicKey,
+      publicKeys: [stranger.publicKey],
     });
     const [foreign = ''] = await readdir(foreignDirectory);
     await writeFile(join(directory, 'z-foreign.checkpoint'), await readFile(join(foreignDirectory, foreign)));
@@ -143,6 +143,44 @@ describe(`audit checkpoint writer and verifier (${testEngine})`, () => {
     const byFile = new Map(verified.problems.map((problem) => [problem.fileName, problem.kind]));
     assert.equal(byFile.get('garbage.checkpoint'), 'unreadable');
     assert.equal(byFile.get('z-foreign.checkpoint'), 'bad_signature');
+  });
+
+  test('after a key rotation the writer still compares with checkpoints of the retired key, and a planted file does not stop it', async () => {
+    const directory = join(scratch, 'rotation');
+    const third = await ensureTenant(database, 'checkpoint-rotation');
+    await writeAndSeal(database, third, 4);
+    await writeAuditCheckpoints(database.db, directory, keys);
+    const next = generateKeyPairSync('ed25519');
+    const rotated: CheckpointKeys = {
+      keyName: keys.keyName,
+      signingKey: next.privateKey,
+      publicKeys: [next.publicKey, ...keys.publicKeys],
+    };
+    // A file anyone could drop into the directory, newer than every genuine one: passed over.
+    await writeFile(join(directory, `${third}-99.checkpoint`), 'planted\n');
+    await writeAndSeal(database, third, 2);
+    const moved = await writeAuditCheckpoints(database.db, directory, rotated);
+    assert.ok(moved.written.includes(`${third}-6.checkpoint`), JSON.stringify(moved));
+
+    await truncateTo(database, third, 3);
+    const refused = await writeAuditCheckpoints(database.db, directory, rotated);
+    assert.deepEqual(
+      refused.refused.filter((problem) => problem.tenantId === third).map((problem) => problem.fileName),
+      [`${third}-6.checkpoint`],
+    );
+    const verified = await verifyAuditCheckpoints(database.db, directory, rotated);
+    const ofThird = verified.problems.filter(
+      (problem) => problem.tenantId === third || problem.fileName.startsWith(third),
+    );
+    assert.deepEqual(
+      ofThird.map((problem) => [problem.fileName, problem.kind]),
+      [
+        [`${third}-4.checkpoint`, 'missing'],
+        [`${third}-6.checkpoint`, 'missing'],
+        [`${third}-99.checkpoint`, 'unreadable'],
+      ],
+      'the retired key still verifies its checkpoint, which is the oldest failure',
+    );
   });
 
   test('the scheduled job is off at interval 0 and otherwise writes, logging a refusal as an error', async () => {

@@ -319,32 +319,44 @@ describe('audit checkpoint keys in configuration', () => {
     assert.equal(loadConfig(secrets).auditCheckpoint.intervalMs, 3_600_000, 'on by default in production');
   });
 
-  test('an openssl-style PKCS#8 key signs, its public key is derived, and a mismatched public key is refused', () => {
+  test('an openssl-style PKCS#8 key signs, its public key comes first, retired public keys join it, and no private key passes as public', () => {
     const pair = generateKeyPairSync('ed25519');
     const pem = pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const spki = (key: { export(options: object): Buffer | string } | undefined) =>
+      key?.export({ format: 'der', type: 'spki' });
     const loaded = loadConfig({
       NODE_ENV: 'test',
       AUDIT_CHECKPOINT_SIGNING_KEY: pem.replaceAll('\n', '\\n'),
     });
-    const spki = (key: { export(options: object): Buffer | string } | undefined) =>
-      key?.export({ format: 'der', type: 'spki' });
-    assert.deepEqual(spki(loaded.auditCheckpoint.publicKey), spki(pair.publicKey));
-    const stranger = generateKeyPairSync('ed25519')
-      .publicKey.export({ format: 'pem', type: 'spki' })
-      .toString();
-    assert.throws(
-      () =>
-        loadConfig({
-          NODE_ENV: 'test',
-          AUDIT_CHECKPOINT_SIGNING_KEY: pem,
-          AUDIT_CHECKPOINT_PUBLIC_KEY: stranger,
-        }),
-      /AUDIT_CHECKPOINT_PUBLIC_KEY does not match AUDIT_CHECKPOINT_SIGNING_KEY/,
+    assert.deepEqual(loaded.auditCheckpoint.publicKeys.map(spki), [spki(pair.publicKey)]);
+    const retired = generateKeyPairSync('ed25519').publicKey;
+    const retiredPem = retired.export({ format: 'pem', type: 'spki' }).toString();
+    const ownPem = pair.publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    const rotated = loadConfig({
+      NODE_ENV: 'test',
+      AUDIT_CHECKPOINT_SIGNING_KEY: pem,
+      AUDIT_CHECKPOINT_PUBLIC_KEY: `${ownPem}${retiredPem}`,
+    });
+    assert.deepEqual(
+      rotated.auditCheckpoint.publicKeys.map(spki),
+      [spki(pair.publicKey), spki(retired)],
+      'the signing key first, each key once',
     );
+    const verifyingHost = loadConfig({ NODE_ENV: 'development', AUDIT_CHECKPOINT_PUBLIC_KEY: retiredPem });
+    assert.equal(
+      verifyingHost.auditCheckpoint.signingKey,
+      undefined,
+      'no development key beside public keys',
+    );
+    assert.deepEqual(verifyingHost.auditCheckpoint.publicKeys.map(spki), [spki(retired)]);
     assert.throws(
       () => loadConfig({ NODE_ENV: 'test', AUDIT_CHECKPOINT_PUBLIC_KEY: pem }),
-      /AUDIT_CHECKPOINT_PUBLIC_KEY must be an Ed25519 public key/,
+      /AUDIT_CHECKPOINT_PUBLIC_KEY must hold public keys only/,
       'a private key in the public setting is refused',
+    );
+    assert.throws(
+      () => loadConfig({ NODE_ENV: 'test', AUDIT_CHECKPOINT_PUBLIC_KEY: 'not a key' }),
+      /AUDIT_CHECKPOINT_PUBLIC_KEY must be 1 to 10 SPKI PEM public keys/,
     );
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
     assert.throws(

@@ -79,8 +79,8 @@ export function registerAuditCommands(program: Command, runtime: CliRuntime): vo
 }
 
 function checkpointKeys(config: Config): CheckpointKeys {
-  const { keyName, signingKey, publicKey } = config.auditCheckpoint;
-  return { keyName, signingKey, publicKey };
+  const { keyName, signingKey, publicKeys } = config.auditCheckpoint;
+  return { keyName, signingKey, publicKeys };
 }
 
 function describeCheckpointProblem(problem: CheckpointProblem): string {
@@ -92,7 +92,7 @@ async function verifyCheckpointsOrFail(
   directory: string,
   keys: CheckpointKeys,
 ): Promise<number> {
-  if (!keys.publicKey) {
+  if (keys.publicKeys.length === 0) {
     throw new CliError(
       'set AUDIT_CHECKPOINT_PUBLIC_KEY (or AUDIT_CHECKPOINT_SIGNING_KEY) to verify checkpoints',
     );
@@ -147,9 +147,11 @@ function registerCheckpointCommands(audit: Command, runtime: CliRuntime): void {
 
   audit
     .command('checkpoint-key')
-    .description('print the public key that verifies checkpoints (SPKI PEM), for a third party')
+    .description(
+      'print the public key of the signing key (SPKI PEM), for a third party to verify checkpoints',
+    )
     .action(() => {
-      const { publicKey } = runtime.config().auditCheckpoint;
+      const [publicKey] = runtime.config().auditCheckpoint.publicKeys;
       if (!publicKey) {
         throw new CliError('set AUDIT_CHECKPOINT_SIGNING_KEY or AUDIT_CHECKPOINT_PUBLIC_KEY first');
       }

@@ -34,15 +34,23 @@ describe('audit checkpoint format', () => {
     assert.equal(parsed.chainSequence, 22);
     assert.equal(parsed.rowHash, body.rowHash);
     assert.equal(parsed.takenAt.toISOString(), body.takenAt.toISOString());
-    assert.equal(checkpointSignatureMatches(parsed, 'corebank-audit', publicKey), true);
+    assert.equal(checkpointSignatureMatches(parsed, 'corebank-audit', [publicKey]), true);
   });
 
   test('the signature fails under another key, another key name, or a changed body', () => {
     const text = signCheckpoint(body, 'corebank-audit', privateKey);
-    assert.equal(checkpointSignatureMatches(parseCheckpoint(text), 'corebank-audit', other.publicKey), false);
-    assert.equal(checkpointSignatureMatches(parseCheckpoint(text), 'other-name', publicKey), false);
+    assert.equal(
+      checkpointSignatureMatches(parseCheckpoint(text), 'corebank-audit', [other.publicKey]),
+      false,
+    );
+    assert.equal(checkpointSignatureMatches(parseCheckpoint(text), 'other-name', [publicKey]), false);
+    assert.equal(
+      checkpointSignatureMatches(parseCheckpoint(text), 'corebank-audit', [other.publicKey, publicKey]),
+      true,
+      'a retired key listed beside the current one still verifies',
+    );
     const changed = text.replace('\n22\n', '\n23\n');
-    assert.equal(checkpointSignatureMatches(parseCheckpoint(changed), 'corebank-audit', publicKey), false);
+    assert.equal(checkpointSignatureMatches(parseCheckpoint(changed), 'corebank-audit', [publicKey]), false);
   });
 
   test('malformed checkpoints are refused with a reason', () => {

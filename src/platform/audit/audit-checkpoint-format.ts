@@ -103,13 +103,17 @@ function parseSignatureLines(text: string): ParsedCheckpoint['signatures'] {
     });
 }
 
-/** True when a signature line by `keyName` verifies over the body with `publicKey`. */
+/** True when a signature line by `keyName` verifies over the body with one of `publicKeys`. */
 export function checkpointSignatureMatches(
   checkpoint: ParsedCheckpoint,
   keyName: string,
-  publicKey: KeyObject,
+  publicKeys: readonly KeyObject[],
 ): boolean {
-  const line = checkpoint.signatures.find((candidate) => candidate.keyName === keyName);
-  if (line?.signature.length !== 64) return false;
-  return verify(null, Buffer.from(checkpoint.body, 'utf8'), publicKey, line.signature);
+  const body = Buffer.from(checkpoint.body, 'utf8');
+  return checkpoint.signatures.some(
+    (line) =>
+      line.keyName === keyName &&
+      line.signature.length === 64 &&
+      publicKeys.some((publicKey) => verify(null, body, publicKey, line.signature)),
+  );
 }

@@ -14,9 +14,9 @@ export function auditCheckpointJobs(
   config: Config,
   logger: Logger,
 ): ScheduledJob[] {
-  const { intervalMs, directory, keyName, signingKey, publicKey } = config.auditCheckpoint;
+  const { intervalMs, directory, keyName, signingKey, publicKeys } = config.auditCheckpoint;
   if (intervalMs === 0 || !signingKey) return [];
-  const keys = { keyName, signingKey, publicKey };
+  const keys = { keyName, signingKey, publicKeys };
   return [
     {
       name: 'audit-checkpoint',

@@ -23,7 +23,7 @@ import { sealerRole } from './audit-sealer.ts';
 export interface CheckpointKeys {
   keyName: string;
   signingKey: KeyObject | undefined;
-  publicKey: KeyObject | undefined;
+  publicKeys: readonly KeyObject[];
 }
 
 export type CheckpointProblemKind = 'unreadable' | 'bad_signature' | 'missing' | 'altered' | 'rewound';
@@ -122,7 +122,6 @@ async function loadCheckpoint(
   directory: string,
   file: CheckpointFileName,
   keys: CheckpointKeys,
-  publicKey: KeyObject,
 ): Promise<LoadedCheckpoint | CheckpointProblem> {
   const at = (kind: CheckpointProblemKind, message: string): CheckpointProblem => ({
     fileName: file.fileName,
@@ -137,7 +136,7 @@ async function loadCheckpoint(
   } catch (error) {
     return at('unreadable', `it is not a checkpoint: ${(error as Error).message}`);
   }
-  if (!checkpointSignatureMatches(checkpoint, keys.keyName, publicKey)) {
+  if (!checkpointSignatureMatches(checkpoint, keys.keyName, keys.publicKeys)) {
     return {
       ...at('bad_signature', `it carries no valid signature by key "${keys.keyName}"`),
       tenantId: checkpoint.tenantId,
@@ -165,13 +164,12 @@ export async function verifyAuditCheckpoints(
   keys: CheckpointKeys,
   onProgress?: (checked: number) => void,
 ): Promise<CheckpointVerificationResult> {
-  const publicKey = keys.publicKey;
-  if (!publicKey) throw new Error('no checkpoint public key is configured');
+  if (keys.publicKeys.length === 0) throw new Error('no checkpoint public key is configured');
   const problems: CheckpointProblem[] = [];
   const byTenant = new Map<string, LoadedCheckpoint[]>();
   const files = await listCheckpointFiles(directory);
   for (const file of files) {
-    const loaded = await loadCheckpoint(directory, file, keys, publicKey);
+    const loaded = await loadCheckpoint(directory, file, keys);
     if ('kind' in loaded) {
       problems.push(loaded);
       continue;
@@ -207,20 +205,21 @@ export async function writeAuditCheckpoints(
   keys: CheckpointKeys,
   now: () => Date = () => new Date(),
 ): Promise<CheckpointWriteResult> {
-  const { signingKey, publicKey } = keys;
-  if (!signingKey || !publicKey) throw new Error('no checkpoint signing key is configured');
+  const { signingKey } = keys;
+  if (!signingKey) throw new Error('no checkpoint signing key is configured');
   await ensureCheckpointDirectory(directory);
-  const newest = new Map<string, CheckpointFileName>();
+  const byTenant = new Map<string, CheckpointFileName[]>();
   for (const file of await listCheckpointFiles(directory)) {
-    const known = newest.get(file.tenantId);
-    if (!known || file.chainSequence > known.chainSequence) newest.set(file.tenantId, file);
+    byTenant.set(file.tenantId, [...(byTenant.get(file.tenantId) ?? []), file]);
   }
   const result: CheckpointWriteResult = { written: [], unchanged: 0, empty: 0, refused: [] };
   const tenants = await db.selectFrom('tenants').select('id').orderBy('id').execute();
   for (const tenant of tenants) {
-    const latest = newest.get(tenant.id);
+    const newestFirst = (byTenant.get(tenant.id) ?? []).sort(
+      (left, right) => right.chainSequence - left.chainSequence,
+    );
     const outcome = await inSealerScope(db, tenant.id, (transaction) =>
-      checkpointTenant(transaction, tenant.id, latest, { directory, keys, publicKey, signingKey, now }),
+      checkpointTenant(transaction, tenant.id, newestFirst, { directory, keys, signingKey, now }),
     );
     if (outcome.kind === 'empty') result.empty += 1;
     else if (outcome.kind === 'unchanged') result.unchanged += 1;
@@ -228,6 +227,24 @@ export async function writeAuditCheckpoints(
     else result.refused.push(outcome.problem);
   }
   return result;
+}
+
+/**
+ * The tenant's newest checkpoint that carries a valid signature. Files that do not are passed over
+ * here (verification reports them): anyone who can write the directory could plant one, and it must
+ * not stop the writer. After a key rotation, list the retired public key in AUDIT_CHECKPOINT_PUBLIC_KEY
+ * so the writer keeps comparing with the checkpoints it signed.
+ */
+async function newestGenuineCheckpoint(
+  directory: string,
+  newestFirst: readonly CheckpointFileName[],
+  keys: CheckpointKeys,
+): Promise<LoadedCheckpoint | undefined> {
+  for (const file of newestFirst) {
+    const loaded = await loadCheckpoint(directory, file, keys);
+    if (!('kind' in loaded)) return loaded;
+  }
+  return undefined;
 }
 
 type TenantOutcome =
@@ -239,7 +256,6 @@ type TenantOutcome =
 interface TenantCheckpointContext {
   directory: string;
   keys: CheckpointKeys;
-  publicKey: KeyObject;
   signingKey: KeyObject;
   now: () => Date;
 }
@@ -247,7 +263,7 @@ interface TenantCheckpointContext {
 async function checkpointTenant(
   transaction: ScopedTransaction,
   tenantId: string,
-  latest: CheckpointFileName | undefined,
+  newestFirst: readonly CheckpointFileName[],
   context: TenantCheckpointContext,
 ): Promise<TenantOutcome> {
   const head = await readChainHead(transaction, tenantId);
@@ -264,12 +280,11 @@ async function checkpointTenant(
     };
     return { kind: 'refused', problem };
   }
+  const latest = await newestGenuineCheckpoint(context.directory, newestFirst, context.keys);
   if (latest) {
-    const loaded = await loadCheckpoint(context.directory, latest, context.keys, context.publicKey);
-    const problem =
-      'kind' in loaded ? loaded : await compareWithDatabase(transaction, loaded.checkpoint, latest.fileName);
+    const problem = await compareWithDatabase(transaction, latest.checkpoint, latest.file.fileName);
     if (problem) return { kind: 'refused', problem };
-    if (latest.chainSequence === head.chainSequence) return { kind: 'unchanged' };
+    if (latest.checkpoint.chainSequence === head.chainSequence) return { kind: 'unchanged' };
   }
   if (await checkpointFileExists(context.directory, fileName)) return { kind: 'unchanged' };
   const text = signCheckpoint(
