@@ -125,7 +125,7 @@ function readKeys(
   } else if (environment !== 'production' && !publicConfigured) {
     // Not beside configured public keys: a verifying host must not also accept the public development key.
     signingKey = developmentSigningKey();
-  } else if (intervalMs !== 0) {
+  } else if (environment === 'production' && intervalMs !== 0) {
     const reason =
       'is required in production while AUDIT_CHECKPOINT_INTERVAL_MS is not 0 (PKCS#8 PEM, Ed25519)';
     reportInvalid(new ConfigurationError('AUDIT_CHECKPOINT_SIGNING_KEY', reason), undefined);
