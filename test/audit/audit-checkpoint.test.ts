@@ -294,9 +294,13 @@ describe(`corebank audit verify --checkpoints against a rewritten chain (${testE
     );
   });
 
-  test('a missing checkpoint directory is one line and exit 1', async () => {
+  test('a missing checkpoint directory, or one that cannot be created, is one line and exit 1', async () => {
     const verified = await corebank(database, 'audit', 'verify', '--checkpoints', join(directory, 'absent'));
     assertOneErrorLine(verified, /cannot read the checkpoint directory .*absent \(ENOENT\)/);
+    const blocker = join(directory, 'a-file');
+    await writeFile(blocker, 'not a directory');
+    const written = await corebank(database, 'audit', 'checkpoint', '--dir', join(blocker, 'below'));
+    assertOneErrorLine(written, /cannot write checkpoints into .*a-file\/below \(ENOTDIR\)/);
   });
 });
 

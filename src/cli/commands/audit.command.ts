@@ -78,6 +78,9 @@ export function registerAuditCommands(program: Command, runtime: CliRuntime): vo
     );
 }
 
+/** File-system failures a command reports as one line naming the directory, not as an internal error. */
+const fileSystemErrors = new Set(['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EEXIST', 'EROFS', 'ENOSPC']);
+
 function checkpointKeys(config: Config): CheckpointKeys {
   const { keyName, signingKey, publicKeys } = config.auditCheckpoint;
   return { keyName, signingKey, publicKeys };
@@ -104,7 +107,7 @@ async function verifyCheckpointsOrFail(
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES') {
+    if (code !== undefined && fileSystemErrors.has(code)) {
       throw new CliError(`cannot read the checkpoint directory ${directory} (${code})`);
     }
     throw error;
@@ -132,7 +135,11 @@ function registerCheckpointCommands(audit: Command, runtime: CliRuntime): void {
           throw new CliError('AUDIT_CHECKPOINT_SIGNING_KEY is not set: it is required to write checkpoints');
         }
         const directory = options.dir === undefined ? config.auditCheckpoint.directory : resolve(options.dir);
-        const result = await writeAuditCheckpoints(handle.db, directory, keys);
+        const result = await writeAuditCheckpoints(handle.db, directory, keys).catch((error: unknown) => {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === undefined || !fileSystemErrors.has(code)) throw error;
+          throw new CliError(`cannot write checkpoints into ${directory} (${code})`);
+        });
         for (const fileName of result.written) process.stderr.write(`wrote ${fileName}\n`);
         const [first] = result.refused;
         if (first) {
