@@ -26,7 +26,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist
 # The image's own `node` user (uid 1000): the server never runs as root. It owns only its data.
-RUN mkdir -p /var/lib/corebank/data /var/lib/corebank/backups \
+RUN mkdir -p /var/lib/corebank/data /var/lib/corebank/backups /var/lib/corebank/audit-checkpoints \
     && chown -R node:node /var/lib/corebank
 USER node
 EXPOSE 3000

@@ -10,6 +10,7 @@ import { moneyJobs } from './jobs/money-jobs.ts';
 import { alertJobs } from './modules/alerts/alerts.jobs.ts';
 import { detectionJobs } from './modules/detection/detection.jobs.ts';
 import { identityJobs } from './modules/sessions/sessions.jobs.ts';
+import { auditCheckpointJobs } from './platform/audit/audit-checkpoint.jobs.ts';
 import { sealPendingAudits } from './platform/audit/audit-sealer.ts';
 import { withPersistedDevelopmentSigningKey } from './platform/auth/development-signing-key.ts';
 import { syncRolePermissions } from './platform/auth/role-permission-sync.ts';
@@ -228,6 +229,7 @@ function startBackgroundJobs(
         intervalMs: config.auditSealIntervalMs,
         run: () => sealPendingAudits(database.db, signing),
       },
+      ...auditCheckpointJobs(database, config, logger),
       {
         name: 'partition-maintenance',
         intervalMs: partitionMaintenanceIntervalMs,

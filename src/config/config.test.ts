@@ -52,7 +52,7 @@ describe('configuration', () => {
     }
   });
 
-  test('regression (issue 7.17): production without any secret names all six in one error', () => {
+  test('regression (issue 7.17): production without any secret names all seven in one error', () => {
     const secrets = [
       'AUDIT_HMAC_KEY',
       'PIN_PEPPER',
@@ -60,6 +60,7 @@ describe('configuration', () => {
       'MFA_ENCRYPTION_KEY',
       'JWT_PRIVATE_KEY',
       'JWT_KEY_ID',
+      'AUDIT_CHECKPOINT_SIGNING_KEY',
     ];
     assert.throws(
       () => loadConfig({ NODE_ENV: 'production' }),

@@ -6,6 +6,7 @@ import {
   readAuthenticationConfig,
 } from '../platform/auth/authentication-config.ts';
 import { type ExposureConfig, readExposureConfig } from '../platform/exposure.ts';
+import { type AuditCheckpointConfig, readAuditCheckpointConfig } from './audit-checkpoint-config.ts';
 import {
   ConfigurationError,
   ConfigurationErrors,
@@ -62,6 +63,8 @@ export interface Config {
   auditHmacKey: Buffer;
   auditHmacKeyId: string;
   auditSealIntervalMs: number;
+  /** Signed checkpoints of every tenant's chain head, written outside the database (audit-checkpoint-config.ts). */
+  auditCheckpoint: AuditCheckpointConfig;
   partitionMonthsAhead: number;
   backupDirectory: string;
   backupRetentionDays: number;
@@ -206,6 +209,7 @@ function readConfig(source: Source, renamedVariablesUsed: readonly RenamedVariab
   const isProduction = environment === 'production';
   const defaultLogLevel = environment === 'test' ? 'silent' : 'info';
   const statementTimeoutMs = readInteger(source, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 100, 600_000);
+  const dataDirectory = resolve(readString(source, 'DATA_DIR', './data'));
   const config: Config = {
     environment,
     host: readString(source, 'HOST', isProduction ? '0.0.0.0' : '127.0.0.1'),
@@ -215,7 +219,7 @@ function readConfig(source: Source, renamedVariablesUsed: readonly RenamedVariab
     logFormat: readChoice(source, 'LOG_FORMAT', 'auto', logFormats),
     trustProxy: readTrustProxy(source),
     databaseUrl: readDatabaseUrl(source),
-    dataDirectory: resolve(readString(source, 'DATA_DIR', './data')),
+    dataDirectory,
     databasePoolMax: readInteger(source, 'DATABASE_POOL_MAX', 20, 1, 500),
     databaseAcquireTimeoutMs: readInteger(source, 'DATABASE_ACQUIRE_TIMEOUT_MS', 10_000, 100, 600_000),
     databaseStatementTimeoutMs: statementTimeoutMs,
@@ -229,6 +233,7 @@ function readConfig(source: Source, renamedVariablesUsed: readonly RenamedVariab
     auditHmacKey: readAuditKey(source, environment),
     auditHmacKeyId: readString(source, 'AUDIT_HMAC_KEY_ID', 'k1'),
     auditSealIntervalMs: readInteger(source, 'AUDIT_SEAL_INTERVAL_MS', 1000, 10, 60_000),
+    auditCheckpoint: readAuditCheckpointConfig(source, environment, dataDirectory),
     partitionMonthsAhead: readInteger(source, 'PARTITION_MONTHS_AHEAD', 3, 1, 24),
     backupDirectory: resolve(readString(source, 'BACKUP_DIR', './backups')),
     backupRetentionDays: readInteger(
