@@ -12,31 +12,7 @@ import {
   type NewSecurityEventRow,
 } from '../security-events/security-events.repository.ts';
 import type { IndicatorHit, IndicatorIndex } from './indicators.index.ts';
-
-/**
- * Logins, registrations and password resets: nobody is signed in yet, so a medium hit is let through
- * (the login's own second factor is its challenge) and only scored.
- */
-const entryRoutes: ReadonlySet<string> = new Set([
-  'POST /v1/auth/banking/login',
-  'POST /v1/auth/banking/verify',
-  'POST /v1/auth/email/login',
-  'POST /v1/auth/email/register',
-  'POST /v1/auth/password/forgot',
-  'POST /v1/admin/auth/login',
-]);
-
-/** Money movements: a signed-in user's medium hit is a step-up challenge. */
-const moneyRoutes: ReadonlySet<string> = new Set([
-  'POST /v1/transactions/transfer',
-  'POST /v1/transactions/batch',
-  'POST /v1/transactions/topup',
-  'POST /v1/transactions/withdraw',
-  'POST /v1/admin/disbursements',
-]);
-
-/** Logins, registrations and money movements: checked against the tenant's indicators. */
-export const checkedRoutes: ReadonlySet<string> = new Set([...entryRoutes, ...moneyRoutes]);
+import { challengedRoutes, checkedRoutes } from './threat-check.scope.ts';
 
 const riskBySeverity = { critical: 95, high: 80, medium: 50, low: 25 } as const;
 
@@ -51,7 +27,7 @@ function challengedCaller(
   key: string,
   hit: IndicatorHit,
 ): { userId: string; sessionId: string } | undefined {
-  if (hit.severity !== 'medium' || !moneyRoutes.has(key)) return undefined;
+  if (hit.severity !== 'medium' || !challengedRoutes.has(key)) return undefined;
   const { userId } = requestActor(request);
   const sessionId = requestSessionId(request);
   return userId && sessionId ? { userId, sessionId } : undefined;
