@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { FastifySchema, RouteOptions } from 'fastify';
 import { sensitiveRoutes, unblockedRoutes } from '../modules/detection/detection.scope.ts';
+import { challengedRoutes } from '../modules/threat-intel/threat-check.scope.ts';
 import {
   deviceFingerprintHeader,
   deviceFingerprintLengthMax,
@@ -73,7 +74,9 @@ export function conventionalErrorCodes(route: RouteOptions): ErrorCode[] {
   // a subset of the blocked routes). Their settings may turn them off; the document stays a superset.
   codes.push('RATE_LIMITED');
   if (!unblockedRoutes.has(route.url)) codes.push('REQUEST_BLOCKED');
-  if (sensitiveRoutes.has(`${routeMethod(route)} ${route.url}`)) codes.push('STEP_UP_REQUIRED');
+  const key = `${routeMethod(route)} ${route.url}`;
+  // A pending step-up (detection) or a medium indicator hit on a money movement (threat intelligence).
+  if (sensitiveRoutes.has(key) || challengedRoutes.has(key)) codes.push('STEP_UP_REQUIRED');
   return codes;
 }
 

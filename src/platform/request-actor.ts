@@ -16,3 +16,8 @@ export function requestActor(request: FastifyRequest): {
   if (claims) return { tenantId: claims.tenantId, userId: claims.userId };
   return { tenantId: request.resolvedTenantId, userId: null };
 }
+
+/** The session a request's token names, as far as the request got (the checked principal's first). */
+export function requestSessionId(request: FastifyRequest): string | undefined {
+  return request.principal?.sessionId ?? request.claims?.sessionId ?? request.verifiedClaims?.sessionId;
+}

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { type AppInstance, buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { sensitiveRoutes, unblockedRoutes } from '../../src/modules/detection/detection.scope.ts';
-import { checkedRoutes } from '../../src/modules/threat-intel/threat-check.plugin.ts';
+import { challengedRoutes, checkedRoutes } from '../../src/modules/threat-intel/threat-check.scope.ts';
 import { errorCatalog } from '../../src/platform/errors.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import {
@@ -233,12 +233,19 @@ describe('the app-wide refusals and headers are documented on the routes they af
     assert.equal(checked.length, checkedRoutes.size, 'every threat-checked route is in the document');
   });
 
-  test('every sensitive route, and only those, documents 403 STEP_UP_REQUIRED', () => {
+  test('every sensitive and threat-challenged route, and only those, documents 403 STEP_UP_REQUIRED', () => {
     const sensitive = operations.filter(isSensitive);
     assert.equal(sensitive.length, sensitiveRoutes.size, 'every sensitive route is in the document');
-    assert.deepEqual(undocumented(sensitive, '403', 'STEP_UP_REQUIRED'), []);
+    const challenged = operations.filter((entry) =>
+      [...challengedRoutes].some((route) => documentedName(route) === name(entry)),
+    );
+    assert.equal(challenged.length, challengedRoutes.size, 'every challenged route is in the document');
+    assert.deepEqual(undocumented([...sensitive, ...challenged], '403', 'STEP_UP_REQUIRED'), []);
     const others = operations.filter(
-      (entry) => !isSensitive(entry) && entry.operation['x-error-codes']?.includes('STEP_UP_REQUIRED'),
+      (entry) =>
+        !isSensitive(entry) &&
+        !challenged.includes(entry) &&
+        entry.operation['x-error-codes']?.includes('STEP_UP_REQUIRED'),
     );
     assert.deepEqual(others.map(name), []);
   });

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { databaseUnavailable } from '../../db/database-errors.ts';
 import { withScope } from '../../db/tenant-transaction.ts';
 import { AppError } from '../../platform/errors.ts';
-import { requestActor } from '../../platform/request-actor.ts';
+import { requestActor, requestSessionId } from '../../platform/request-actor.ts';
 import { resolveTenantId } from '../../platform/tenant-resolver.ts';
 import { ActiveControlsCache } from './detection.controls.ts';
 import { settleStepUp } from './detection.repository.ts';
@@ -49,6 +49,8 @@ declare module 'fastify' {
       sweep(): Promise<number>;
       /** Resolves when no inline run is in flight (tests, shutdown). */
       settled(): Promise<void>;
+      /** Another module changed the tenant's blocks or step-ups: this process reads them again. */
+      controlsChanged(tenantId: string): void;
     };
   }
 }
@@ -173,15 +175,11 @@ function registerBlockCheck(app: FastifyInstance, controls: ActiveControlsCache)
   });
 }
 
-function sessionIdOf(request: FastifyRequest): string | undefined {
-  return request.principal?.sessionId ?? request.claims?.sessionId ?? request.verifiedClaims?.sessionId;
-}
-
 function registerStepUpCheck(app: FastifyInstance, controls: ActiveControlsCache): void {
   app.addHook('preHandler', async (request) => {
     if (!sensitiveRoutes.has(routeKey(request))) return;
     const { tenantId, userId } = requestActor(request);
-    const sessionId = sessionIdOf(request);
+    const sessionId = requestSessionId(request);
     if (!tenantId || !userId || !sessionId) return;
     if (!(await controls.get(tenantId)).stepUpUserIds.has(userId)) return;
     const state = await withScope(app.database.db, { tenantId }, (transaction) =>
@@ -214,7 +212,11 @@ export function registerDetection(app: FastifyInstance): void {
     onControlsChanged: (tenantId) => controls.invalidate(tenantId),
   };
   const runner = inlineRunner(app, services);
-  app.decorate('detection', { sweep: () => sweepDetections(services), settled: runner.settled });
+  app.decorate('detection', {
+    sweep: () => sweepDetections(services),
+    settled: runner.settled,
+    controlsChanged: (tenantId: string) => controls.invalidate(tenantId),
+  });
   if (!config.enabled) return;
   registerBlockCheck(app, controls);
   registerStepUpCheck(app, controls);

@@ -439,6 +439,41 @@ export async function requireStepUp(
     .execute();
 }
 
+/**
+ * A step-up asked of the user without a threat event (a medium threat-intelligence hit), unless the
+ * request's own session already answers the user's current requirement: one statement decides.
+ * 'passed' when the session passed its second factor and was opened after the requirement's
+ * required_at (the user stepped up since the last challenge: nothing is written); otherwise
+ * 'challenged' and a requirement is recorded. A requirement still pending is kept as it is (its
+ * required_at too: a burst of challenges does not move it past a session opened since, and another
+ * response's reason stays); a satisfied one, or none, becomes a new requirement from now. Two requests
+ * at once: the upsert locks the user's row, so at most one writes it and each sees the other's.
+ */
+export async function challengeStepUp(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  userId: string,
+  sessionId: string,
+  reason: string,
+): Promise<'passed' | 'challenged'> {
+  const result = await sql<{ passed: boolean }>`
+    with passed as (
+      select 1 from step_up_requirements r
+      join device_sessions s on s.tenant_id = r.tenant_id and s.user_id = r.user_id
+      where r.tenant_id = ${tenantId} and r.user_id = ${userId} and s.id = ${sessionId}
+        and s.mfa_verified and s.created_at > r.required_at
+    ), challenged as (
+      insert into step_up_requirements (tenant_id, user_id, threat_id, reason)
+      select ${tenantId}, ${userId}, null, ${reason} where not exists (select 1 from passed)
+      on conflict (tenant_id, user_id) do update
+        set threat_id = null, reason = excluded.reason, required_at = now(), satisfied_at = null
+        where step_up_requirements.satisfied_at is not null
+      returning user_id
+    )
+    select exists (select 1 from passed) as passed`.execute(transaction);
+  return result.rows[0]?.passed ? 'passed' : 'challenged';
+}
+
 /** The tenant's live address blocks and pending step-ups: what each process caches. */
 export async function readActiveControls(transaction: ScopedTransaction, tenantId: string) {
   const blocks = await transaction

@@ -3,31 +3,34 @@ import pg from 'pg';
 import { Counter } from 'prom-client';
 import { withScope } from '../../db/tenant-transaction.ts';
 import { AppError } from '../../platform/errors.ts';
-import { requestActor } from '../../platform/request-actor.ts';
+import { requestActor, requestSessionId } from '../../platform/request-actor.ts';
 import { resolveTenantId } from '../../platform/tenant-resolver.ts';
 import { printableText } from '../../platform/text-input.ts';
-import { insertSecurityEventRow } from '../security-events/security-events.repository.ts';
+import { challengeStepUp } from '../detection/detection.repository.ts';
+import {
+  insertSecurityEventRow,
+  type NewSecurityEventRow,
+} from '../security-events/security-events.repository.ts';
 import type { IndicatorHit, IndicatorIndex } from './indicators.index.ts';
-
-/** Logins, registrations and money movements: checked against the tenant's indicators. */
-export const checkedRoutes: ReadonlySet<string> = new Set([
-  'POST /v1/auth/banking/login',
-  'POST /v1/auth/banking/verify',
-  'POST /v1/auth/email/login',
-  'POST /v1/auth/email/register',
-  'POST /v1/auth/password/forgot',
-  'POST /v1/admin/auth/login',
-  'POST /v1/transactions/transfer',
-  'POST /v1/transactions/batch',
-  'POST /v1/transactions/topup',
-  'POST /v1/transactions/withdraw',
-  'POST /v1/admin/disbursements',
-]);
+import { challengedRoutes, checkedRoutes } from './threat-check.scope.ts';
 
 const riskBySeverity = { critical: 95, high: 80, medium: 50, low: 25 } as const;
 
-function denies(hit: IndicatorHit): boolean {
-  return hit.severity === 'critical' || hit.severity === 'high';
+/** The reason a threat-intelligence challenge writes in step_up_requirements. */
+const stepUpReason = 'threat_intelligence';
+
+type CheckAction = 'deny' | 'challenge' | 'allow';
+
+/** Who a medium hit challenges: the signed-in user and session of a money movement, else nobody. */
+function challengedCaller(
+  request: FastifyRequest,
+  key: string,
+  hit: IndicatorHit,
+): { userId: string; sessionId: string } | undefined {
+  if (hit.severity !== 'medium' || !challengedRoutes.has(key)) return undefined;
+  const { userId } = requestActor(request);
+  const sessionId = requestSessionId(request);
+  return userId && sessionId ? { userId, sessionId } : undefined;
 }
 
 async function requestTenant(app: FastifyInstance, request: FastifyRequest): Promise<string | undefined> {
@@ -42,12 +45,72 @@ function bodyEmail(body: unknown): string | undefined {
   return typeof body.email === 'string' ? body.email : undefined;
 }
 
+function matchEvent(
+  request: FastifyRequest,
+  tenantId: string,
+  hit: IndicatorHit,
+  action: CheckAction,
+): NewSecurityEventRow {
+  return {
+    tenant_id: tenantId,
+    user_id: requestActor(request).userId,
+    event_type: 'THREAT_INTEL_MATCH',
+    event_category: 'threat',
+    severity: hit.severity,
+    threat_type: hit.threatType.slice(0, 100),
+    ip_address: request.ip,
+    user_agent: printableText(request.headers['user-agent']?.slice(0, 1000) ?? '') || null,
+    description: `${request.method} ${request.routeOptions.url} matched a ${hit.type} indicator`,
+    details: JSON.stringify({
+      indicator_id: hit.id,
+      indicator_type: hit.type,
+      indicator_value: hit.value,
+    }),
+    target_resource: request.routeOptions.url ?? null,
+    detection_method: 'threat_intelligence',
+    risk_score: riskBySeverity[hit.severity],
+    action_taken: action,
+  };
+}
+
+/**
+ * Decides the hit and records it in one transaction: a challenge's step-up requirement (or the
+ * session that already answers it) and the THREAT_INTEL_MATCH event commit together.
+ */
+async function recordHit(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  tenantId: string,
+  hit: IndicatorHit,
+): Promise<CheckAction> {
+  const caller = challengedCaller(request, `${request.method} ${request.routeOptions.url}`, hit);
+  return withScope(app.database.db, { tenantId }, async (transaction) => {
+    let action: CheckAction = hit.severity === 'critical' || hit.severity === 'high' ? 'deny' : 'allow';
+    if (caller) {
+      const state = await challengeStepUp(
+        transaction,
+        tenantId,
+        caller.userId,
+        caller.sessionId,
+        stepUpReason,
+      );
+      action = state === 'challenged' ? 'challenge' : 'allow';
+    }
+    await insertSecurityEventRow(transaction, matchEvent(request, tenantId, hit, action));
+    return action;
+  });
+}
+
 /**
  * Threat-intelligence checks (issue 10 item 5): before a checked route's handler runs, the client
  * address and any `email` in the body are looked up in the in-memory index. A high or critical hit is
- * refused with 403 REQUEST_BLOCKED; a low or medium one is let through, and the security events the
- * request then writes (a login, a session) count the hit in their scores. Both record a security event
- * (THREAT_INTEL_MATCH, action deny or allow) in a transaction of their own.
+ * refused with 403 REQUEST_BLOCKED. A medium hit on a money movement by a signed-in user is a
+ * challenge: the user owes a step-up (403 STEP_UP_REQUIRED) until a session opened with its second
+ * factor after the requirement; such a session is let through from then on. Every other hit is let
+ * through, and the security events the request then writes (a login, a session) count the hit in
+ * their scores. Each hit records a security event (THREAT_INTEL_MATCH, action deny, challenge or
+ * allow). Registered after detection's step-up check, so a fresh session has satisfied a pending
+ * requirement before this check asks whether it answers it.
  */
 export function registerThreatChecks(app: FastifyInstance, index: IndicatorIndex): void {
   const hits = new Counter({
@@ -62,31 +125,14 @@ export function registerThreatChecks(app: FastifyInstance, index: IndicatorIndex
     if (!tenantId) return;
     const hit = await index.match(tenantId, { ip: request.ip, email: bodyEmail(request.body) });
     if (!hit) return;
-    const action = denies(hit) ? 'deny' : 'allow';
+    const action = await recordHit(app, request, tenantId, hit);
     hits.inc({ severity: hit.severity, action });
-    await withScope(app.database.db, { tenantId }, (transaction) =>
-      insertSecurityEventRow(transaction, {
-        tenant_id: tenantId,
-        user_id: requestActor(request).userId,
-        event_type: 'THREAT_INTEL_MATCH',
-        event_category: 'threat',
-        severity: hit.severity,
-        threat_type: hit.threatType.slice(0, 100),
-        ip_address: request.ip,
-        user_agent: printableText(request.headers['user-agent']?.slice(0, 1000) ?? '') || null,
-        description: `${request.method} ${request.routeOptions.url} matched a ${hit.type} indicator`,
-        details: JSON.stringify({
-          indicator_id: hit.id,
-          indicator_type: hit.type,
-          indicator_value: hit.value,
-        }),
-        target_resource: request.routeOptions.url ?? null,
-        detection_method: 'threat_intelligence',
-        risk_score: riskBySeverity[hit.severity],
-        action_taken: action,
-      }),
-    );
     if (action === 'deny') throw new AppError('REQUEST_BLOCKED');
+    if (action === 'challenge') {
+      // This process enforces the step-up on the user's other sensitive routes at once.
+      app.detection.controlsChanged(tenantId);
+      throw new AppError('STEP_UP_REQUIRED');
+    }
     // Let through: the request's own security events are scored with the hit (security-scores.ts).
     request.indicatorHit = true;
   });
