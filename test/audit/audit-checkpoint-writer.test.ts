@@ -126,6 +126,27 @@ describe(`audit checkpoint writer and verifier (${testEngine})`, () => {
     );
   });
 
+  test('regression (review): a genuine checkpoint copied under a later name let the writer sign a rewound head', async () => {
+    const renamed = await ensureTenant(database, 'checkpoint-renamed');
+    await writeAndSeal(database, renamed, 5);
+    const directory = join(scratch, 'renamed');
+    await writeAuditCheckpoints(database.db, directory, keys);
+    await writeAndSeal(database, renamed, 3);
+    await writeAuditCheckpoints(database.db, directory, keys);
+    const planted = `${renamed}-99.checkpoint`;
+    await writeFile(join(directory, planted), await readFile(join(directory, `${renamed}-5.checkpoint`)));
+    await truncateTo(database, renamed, 6);
+    const refused = await writeAuditCheckpoints(database.db, directory, keys);
+    assert.ok(!refused.written.includes(`${renamed}-6.checkpoint`), 'the rewound head is not signed');
+    assert.deepEqual(
+      refused.refused.filter((problem) => problem.tenantId === renamed).map((problem) => problem.fileName),
+      [`${renamed}-8.checkpoint`],
+    );
+    const verified = await verifyAuditCheckpoints(database.db, directory, keys);
+    const byFile = new Map(verified.problems.map((problem) => [problem.fileName, problem.kind]));
+    assert.equal(byFile.get(planted), 'unreadable', 'the copy is reported, not taken for sequence 99');
+  });
+
   test('a file that is not a checkpoint, and one signed by another key, are reported by name', async () => {
     const directory = join(scratch, 'foreign');
     await writeAuditCheckpoints(database.db, directory, keys);

@@ -199,6 +199,20 @@ describe('threat-intelligence challenge', () => {
     assert.equal((await stepUpOf(payer.userId)).length, 1, 'one requirement per user');
   });
 
+  test('regression (review): an ended session’s token on a medium-indicator transfer wrote a step-up requirement and answered 403 instead of 401', async () => {
+    const medium = '198.51.100.171';
+    await addIndicator(medium, 'medium');
+    const payer = await funded(10_000);
+    const payee = await loginCustomer(app);
+    const ended = await app.inject({ method: 'POST', url: '/v1/auth/logout', headers: bearer(payer) });
+    assert.equal(ended.statusCode, 200, ended.body);
+    const refused = await transfer(payer, payee, medium);
+    assert.equal(refused.statusCode, 401, refused.body);
+    assert.deepEqual(await stepUpOf(payer.userId), [], 'an ended session challenges nobody');
+    const fresh = await loginAgain(payer);
+    assert.equal(await balanceOf(fresh), 10_000, 'nothing moved');
+  });
+
   test('a low IP indicator lets a signed-in transfer through (action allow, no step-up)', async () => {
     const low = '198.51.100.170';
     await addIndicator(low, 'low');

@@ -455,23 +455,31 @@ export async function challengeStepUp(
   userId: string,
   sessionId: string,
   reason: string,
-): Promise<'passed' | 'challenged'> {
-  const result = await sql<{ passed: boolean }>`
-    with passed as (
-      select 1 from step_up_requirements r
-      join device_sessions s on s.tenant_id = r.tenant_id and s.user_id = r.user_id
-      where r.tenant_id = ${tenantId} and r.user_id = ${userId} and s.id = ${sessionId}
+): Promise<'passed' | 'challenged' | 'not_live'> {
+  // The token's session may not have been checked yet (routes that check it in their own statement):
+  // a session that is ended, expired or another user's writes nothing and is the route's to refuse.
+  const result = await sql<{ live: boolean; passed: boolean }>`
+    with live as (
+      select s.mfa_verified, s.created_at from device_sessions s
+      where s.tenant_id = ${tenantId} and s.id = ${sessionId} and s.user_id = ${userId}
+        and s.is_active and s.expires_at > now() and s.absolute_expires_at > now()
+    ), passed as (
+      select 1 from step_up_requirements r, live s
+      where r.tenant_id = ${tenantId} and r.user_id = ${userId}
         and s.mfa_verified and s.created_at > r.required_at
     ), challenged as (
       insert into step_up_requirements (tenant_id, user_id, threat_id, reason)
-      select ${tenantId}, ${userId}, null, ${reason} where not exists (select 1 from passed)
+      select ${tenantId}, ${userId}, null, ${reason}
+      where exists (select 1 from live) and not exists (select 1 from passed)
       on conflict (tenant_id, user_id) do update
         set threat_id = null, reason = excluded.reason, required_at = now(), satisfied_at = null
         where step_up_requirements.satisfied_at is not null
       returning user_id
     )
-    select exists (select 1 from passed) as passed`.execute(transaction);
-  return result.rows[0]?.passed ? 'passed' : 'challenged';
+    select exists (select 1 from live) as live, exists (select 1 from passed) as passed`.execute(transaction);
+  const row = result.rows[0];
+  if (!row?.live) return 'not_live';
+  return row.passed ? 'passed' : 'challenged';
 }
 
 /** The tenant's live address blocks and pending step-ups: what each process caches. */
@@ -517,6 +525,7 @@ export async function settleStepUp(
     where r.tenant_id = ${tenantId} and r.user_id = ${userId} and r.satisfied_at is null
       and s.tenant_id = r.tenant_id and s.id = ${sessionId} and s.user_id = r.user_id
       and s.mfa_verified and s.created_at > r.required_at
+      and s.is_active and s.expires_at > now() and s.absolute_expires_at > now()
     returning r.user_id`.execute(transaction);
   if (satisfied.rows.length > 0) return 'satisfied';
   const pending = await transaction

@@ -330,8 +330,10 @@ type UserRule = typeof takeoverRule;
 /**
  * The rules a sensitive action needs, from one screening read: velocity once the user's count reaches
  * its minimum, takeover when a fresh session from a new address and device exists, large amount when
- * the action may have moved one out. Each is exactly its rule's precondition for this user, so a
- * screened-out rule would have found nothing; the sweep still runs every rule over the window.
+ * the action may have moved one out. Velocity and takeover are screened on exactly their rules'
+ * preconditions, so a screened-out one would have found nothing. Large amount is not: it runs only on
+ * the request's own amounts, so a large entry the request did not write — a withdrawal's ledger row,
+ * which the payout worker writes later, or one whose own run was dropped — is left to the sweep.
  */
 async function sensitiveRulesNeeded(
   services: DetectionServices,

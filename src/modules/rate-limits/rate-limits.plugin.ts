@@ -156,7 +156,9 @@ function setHeaders(reply: FastifyReply, outcome: Extract<Outcome, { isAllowed: 
  * Connects before the server takes requests: without the offline queue a check made before the
  * connection is up fails open, so a freshly started process used to let every request through until
  * Redis answered (seen as a CI flake: 24 of 24 requests over a limit of 20 allowed). A Redis that
- * does not answer within connectTimeout does not stop the start; ioredis keeps reconnecting.
+ * does not answer does not stop the start: connectTimeout bounds the TCP connection and commandTimeout
+ * each handshake command (a listener that accepts and never answers took 2.5 s, measured); ioredis
+ * keeps reconnecting.
  */
 async function connectRedis(app: FastifyInstance, url: string): Promise<Redis> {
   const redis = new Redis(url, {

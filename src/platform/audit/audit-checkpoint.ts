@@ -143,6 +143,14 @@ async function loadCheckpoint(
       chainSequence: checkpoint.chainSequence,
     };
   }
+  // A genuine checkpoint copied under another name (another sequence, another tenant) must not pass
+  // for that one: the writer orders and compares by name, so the name has to say what was signed.
+  if (checkpoint.tenantId !== file.tenantId || checkpoint.chainSequence !== file.chainSequence) {
+    return at(
+      'unreadable',
+      `its name does not match what it signs (tenant ${checkpoint.tenantId}, sequence ${checkpoint.chainSequence})`,
+    );
+  }
   return { file, checkpoint };
 }
 
