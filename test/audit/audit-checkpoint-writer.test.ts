@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -145,6 +145,27 @@ describe(`audit checkpoint writer and verifier (${testEngine})`, () => {
     const verified = await verifyAuditCheckpoints(database.db, directory, keys);
     const byFile = new Map(verified.problems.map((problem) => [problem.fileName, problem.kind]));
     assert.equal(byFile.get(planted), 'unreadable', 'the copy is reported, not taken for sequence 99');
+  });
+
+  test('regression (review): a file planted at the next name silently stopped the tenant’s checkpoints; a symlink was skipped unreported', async () => {
+    const planted = await ensureTenant(database, 'checkpoint-planted');
+    await writeAndSeal(database, planted, 2);
+    const directory = join(scratch, 'planted');
+    await writeAuditCheckpoints(database.db, directory, keys);
+    await writeAndSeal(database, planted, 1);
+    await writeFile(join(directory, `${planted}-3.checkpoint`), 'not a checkpoint\n');
+    const refused = await writeAuditCheckpoints(database.db, directory, keys);
+    assert.deepEqual(
+      refused.refused
+        .filter((problem) => problem.tenantId === planted)
+        .map((problem) => [problem.fileName, problem.kind]),
+      [[`${planted}-3.checkpoint`, 'unreadable']],
+      'refused and reported, not counted as unchanged',
+    );
+    await symlink('/etc/hostname', join(directory, 'linked.checkpoint'));
+    const verified = await verifyAuditCheckpoints(database.db, directory, keys);
+    const byFile = new Map(verified.problems.map((problem) => [problem.fileName, problem.kind]));
+    assert.equal(byFile.get('linked.checkpoint'), 'unreadable');
   });
 
   test('a file that is not a checkpoint, and one signed by another key, are reported by name', async () => {

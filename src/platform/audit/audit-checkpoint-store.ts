@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkpointBytesMax, checkpointFileSuffix } from './audit-checkpoint-format.ts';
 
@@ -10,6 +10,18 @@ export interface CheckpointFileName {
   fileName: string;
   tenantId: string;
   chainSequence: number;
+  /** False for a symlink, a directory or anything else that is not a plain file: never opened. */
+  regular: boolean;
+}
+
+function entryOf(fileName: string, regular: boolean): CheckpointFileName {
+  const match = fileNamePattern.exec(fileName);
+  return {
+    fileName,
+    tenantId: match?.[1] ?? '',
+    chainSequence: match ? Number(match[2]) : 0,
+    regular,
+  };
 }
 
 /** Creates the checkpoint directory, private to the server's user, when it is missing. */
@@ -17,19 +29,16 @@ export async function ensureCheckpointDirectory(directory: string): Promise<void
   await mkdir(directory, { recursive: true, mode: 0o700 });
 }
 
-/** Every `*.checkpoint` file in the directory, by name; names that do not parse get tenant ''. */
+/**
+ * Every `*.checkpoint` entry in the directory, by name; names that do not parse get tenant ''. Entries
+ * that are not plain files are listed too (marked), so verification reports them instead of passing
+ * over them.
+ */
 export async function listCheckpointFiles(directory: string): Promise<CheckpointFileName[]> {
   const entries = await readdir(directory, { withFileTypes: true });
   return entries
-    .filter((entry) => entry.isFile() && entry.name.endsWith(checkpointFileSuffix))
-    .map((entry) => {
-      const match = fileNamePattern.exec(entry.name);
-      return {
-        fileName: entry.name,
-        tenantId: match?.[1] ?? '',
-        chainSequence: match ? Number(match[2]) : 0,
-      };
-    })
+    .filter((entry) => entry.name.endsWith(checkpointFileSuffix))
+    .map((entry) => entryOf(entry.name, entry.isFile()))
     .sort((left, right) => (left.fileName < right.fileName ? -1 : left.fileName > right.fileName ? 1 : 0));
 }
 
@@ -47,12 +56,15 @@ export async function readCheckpointFile(path: string): Promise<string> {
   }
 }
 
-export async function checkpointFileExists(directory: string, fileName: string): Promise<boolean> {
+/** The entry at this name (not following a symlink), or undefined when there is none. */
+export async function checkpointEntry(
+  directory: string,
+  fileName: string,
+): Promise<CheckpointFileName | undefined> {
   try {
-    await stat(join(directory, fileName));
-    return true;
+    return entryOf(fileName, (await lstat(join(directory, fileName))).isFile());
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
 }

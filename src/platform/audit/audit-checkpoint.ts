@@ -12,7 +12,7 @@ import {
 } from './audit-checkpoint-format.ts';
 import {
   type CheckpointFileName,
-  checkpointFileExists,
+  checkpointEntry,
   ensureCheckpointDirectory,
   listCheckpointFiles,
   readCheckpointFile,
@@ -130,6 +130,7 @@ async function loadCheckpoint(
     kind,
     message,
   });
+  if (!file.regular) return at('unreadable', 'it is not a regular file (a symlink or a directory)');
   let checkpoint: ParsedCheckpoint;
   try {
     checkpoint = parseCheckpoint(await readCheckpointFile(join(directory, file.fileName)));
@@ -294,12 +295,40 @@ async function checkpointTenant(
     if (problem) return { kind: 'refused', problem };
     if (latest.checkpoint.chainSequence === head.chainSequence) return { kind: 'unchanged' };
   }
-  if (await checkpointFileExists(context.directory, fileName)) return { kind: 'unchanged' };
+  const present = await checkpointEntry(context.directory, fileName);
+  if (present) return settleExisting(present, head.rowHash, context);
   const text = signCheckpoint(
     { tenantId, chainSequence: head.chainSequence, rowHash: head.rowHash, takenAt: context.now() },
     context.keys.keyName,
     context.signingKey,
   );
-  const created = await writeCheckpointFile(context.directory, fileName, text);
-  return created ? { kind: 'written', fileName } : { kind: 'unchanged' };
+  if (await writeCheckpointFile(context.directory, fileName, text)) return { kind: 'written', fileName };
+  // Another process wrote it first; judge what is there now.
+  const raced = await checkpointEntry(context.directory, fileName);
+  return raced ? settleExisting(raced, head.rowHash, context) : { kind: 'unchanged' };
+}
+
+/**
+ * A file already at the head's name: the same head, genuinely signed (another process, an earlier
+ * run) is nothing to do; anything else at that name would silently stop this tenant's checkpoints,
+ * so it is refused and reported.
+ */
+async function settleExisting(
+  file: CheckpointFileName,
+  rowHash: string,
+  context: TenantCheckpointContext,
+): Promise<TenantOutcome> {
+  const loaded = await loadCheckpoint(context.directory, file, context.keys);
+  if ('kind' in loaded) return { kind: 'refused', problem: loaded };
+  if (loaded.checkpoint.rowHash === rowHash) return { kind: 'unchanged' };
+  return {
+    kind: 'refused',
+    problem: {
+      fileName: file.fileName,
+      tenantId: file.tenantId,
+      chainSequence: file.chainSequence,
+      kind: 'altered',
+      message: 'a checkpoint at the head sequence holds another hash than the chain head',
+    },
+  };
 }
