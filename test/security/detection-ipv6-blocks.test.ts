@@ -111,6 +111,50 @@ describe('IPv6 address blocks cover the prefix (DETECTION_IPV6_BLOCK_PREFIX)', (
     assert.equal(health.statusCode, 200, 'the probes answer a blocked network');
   });
 
+  test('regression (issue 10): failures spread over the addresses of one /64 evaded brute force, counted per address; now the /64 is one client', async () => {
+    const site = randomSite();
+    const member = await loginStaff(app, 'officer');
+    for (let index = 1; index <= 5; index += 1) {
+      const answer = await app.inject({
+        method: 'POST',
+        url: '/v1/admin/auth/login',
+        remoteAddress: `${site}:1::${index}`,
+        payload: { email: member.email, password: 'Wrong-Password-2026' },
+      });
+      assert.ok([401, 423].includes(answer.statusCode), answer.body);
+    }
+    const deadline = Date.now() + 5000;
+    while ((await me(app, `${site}:1::99`)).statusCode !== 403) {
+      assert.ok(Date.now() < deadline, 'the /64 of the five addresses was not blocked');
+      await sleep(25);
+    }
+    assert.deepEqual(
+      (await blocksHolding(`${site}:1::99`)).map((row) => row.network),
+      [`${site}:1::/64`],
+    );
+    assert.equal((await me(app, `${site}:2::1`)).statusCode, 200, 'the next /64 is another client');
+  });
+
+  test('normal traffic: four failures in one /64 and one in another fire nothing', async () => {
+    const site = randomSite();
+    const member = await loginStaff(app, 'officer');
+    const addresses = [`${site}:3::1`, `${site}:3::2`, `${site}:3::3`, `${site}:3::4`, `${site}:4::1`];
+    for (const remoteAddress of addresses) {
+      const answer = await app.inject({
+        method: 'POST',
+        url: '/v1/admin/auth/login',
+        remoteAddress,
+        payload: { email: member.email, password: 'Wrong-Password-2026' },
+      });
+      assert.ok([401, 423].includes(answer.statusCode), answer.body);
+    }
+    await sleep(300);
+    await app.detection.settled();
+    await app.detection.sweep();
+    assert.equal((await me(app, `${site}:3::9`)).statusCode, 200);
+    assert.deepEqual(await blocksHolding(`${site}:3::9`), []);
+  });
+
   test('IPv4 is unchanged: the block holds the address alone, its neighbours answer', async () => {
     const prefix = `10.${randomInt(256)}.${randomInt(256)}`;
     const attacker = `${prefix}.7`;

@@ -2,6 +2,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { DatabaseHandle } from '../../db/database.ts';
 import type { Database, Severity, ThreatResponseAction } from '../../db/schema.ts';
 import { readInScope, type ScopedTransaction } from '../../db/tenant-transaction.ts';
+import { addressNetwork } from '../../platform/ip-network.ts';
 
 /**
  * The queries of the detection rules and their responses. Every read covers one tenant and a recent
@@ -17,13 +18,39 @@ function andIf(condition: unknown, fragment: RawBuilder<unknown>): RawBuilder<un
   return condition ? fragment : sql``;
 }
 
-/** Failed logins per address in the window, with the accounts they named (brute force, stuffing, spraying). */
+/**
+ * The client an address counts as (the blocks' DETECTION_IPV6_BLOCK_PREFIX): an IPv4 address, or one
+ * written as IPv6 (::ffff:a.b.c.d), is itself; an IPv6 address is its network, so a client spreading
+ * its attempts over the addresses of its /64 counts as one.
+ */
+function clientNetwork(ipv6PrefixLength: number): RawBuilder<string> {
+  return sql<string>`(case when family(ip_address) = 6 and not ip_address <<= '::ffff:0:0/96'::inet
+    then network(set_masklen(ip_address, ${ipv6PrefixLength}::integer))::inet else ip_address end)`;
+}
+
+/** The network's text: an IPv4 address as itself, an IPv6 network with its length (2001:db8::/64). */
+function clientText(network: RawBuilder<string>): RawBuilder<string> {
+  return sql<string>`(case when masklen(${network}) < case when family(${network}) = 6 then 128 else 32 end
+    then text(${network}) else host(${network}) end)`;
+}
+
+/** Only the rows of one client: its own address, and for IPv6 every address of its network. */
+function ofClient(ip: string | undefined, ipv6PrefixLength: number): RawBuilder<unknown> {
+  if (!ip) return sql``;
+  return sql`and (ip_address = ${ip}::inet or ip_address <<= ${addressNetwork(ip, ipv6PrefixLength)}::inet)`;
+}
+
+/**
+ * Failed logins per client (an address; an IPv6 network) in the window, with the accounts they named
+ * (brute force, stuffing, spraying).
+ */
 export async function loginFailuresByAddress(
   transaction: ScopedTransaction,
   tenantId: string,
   windowMinutes: number,
   failuresMin: number,
   ip: string | undefined,
+  ipv6PrefixLength: number,
 ) {
   const result = await sql<{
     ip: string;
@@ -33,23 +60,23 @@ export async function loginFailuresByAddress(
     user_ids: string[];
   }>`
     with per_account as (
-      select ip_address, coalesce(user_id, admin_id) as user_uuid,
+      select ${clientNetwork(ipv6PrefixLength)} as client, coalesce(user_id, admin_id) as user_uuid,
              coalesce(user_id::text, admin_id::text, device_info ->> 'identifier') as account,
              count(*)::int as attempts
       from login_audits
       where tenant_id = ${tenantId} and created_at > ${minutesAgo(windowMinutes)}
         and status <> 'success' and login_type in ('user_login', 'admin_login')
-        and ip_address is not null ${andIf(ip, sql`and ip_address = ${ip ?? null}::inet`)}
+        and ip_address is not null ${ofClient(ip, ipv6PrefixLength)}
       group by 1, 2, 3
     )
-    select host(ip_address) as ip, sum(attempts)::int as failures,
+    select ${clientText(sql`client`)} as ip, sum(attempts)::int as failures,
            count(account)::int as accounts,
            coalesce(sum(attempts) filter (where account is not null), 0)::int as account_failures,
            coalesce(array_agg(user_uuid) filter (where user_uuid is not null), '{}') as user_ids
     from per_account
-    group by ip_address
+    group by client
     having sum(attempts) >= ${failuresMin}::integer
-    order by ip_address limit ${findingsMax}`.execute(transaction);
+    order by client limit ${findingsMax}`.execute(transaction);
   return result.rows;
 }
 
@@ -318,23 +345,28 @@ export async function largeOutgoingAmounts(
     .execute();
 }
 
-/** Addresses with at least `eventsMin` AUTHORIZATION_DENIED events (every 403) in the window. */
+/** Clients (an address; an IPv6 network) with at least `eventsMin` AUTHORIZATION_DENIED events (every 403) in the window. */
 export async function repeatedForbidden(
   transaction: ScopedTransaction,
   tenantId: string,
   windowMinutes: number,
   eventsMin: number,
   ip: string | undefined,
+  ipv6PrefixLength: number,
 ) {
   const result = await sql<{ ip: string; events: number; user_ids: string[] }>`
-    select host(ip_address) as ip, count(*)::int as events,
+    with denied as (
+      select ${clientNetwork(ipv6PrefixLength)} as client, user_id
+      from security_events
+      where tenant_id = ${tenantId} and event_type = 'AUTHORIZATION_DENIED' and ip_address is not null
+        and created_at > ${minutesAgo(windowMinutes)}
+        ${ofClient(ip, ipv6PrefixLength)}
+    )
+    select ${clientText(sql`client`)} as ip, count(*)::int as events,
            coalesce(array_agg(distinct user_id) filter (where user_id is not null), '{}') as user_ids
-    from security_events
-    where tenant_id = ${tenantId} and event_type = 'AUTHORIZATION_DENIED' and ip_address is not null
-      and created_at > ${minutesAgo(windowMinutes)}
-      ${andIf(ip, sql`and ip_address = ${ip ?? null}::inet`)}
-    group by ip_address having count(*) >= ${eventsMin}::integer
-    order by ip_address limit ${findingsMax}`.execute(transaction);
+    from denied
+    group by client having count(*) >= ${eventsMin}::integer
+    order by client limit ${findingsMax}`.execute(transaction);
   return result.rows;
 }
 

@@ -74,6 +74,7 @@ async function loginRules(
     config.loginWindowMinutes,
     failuresMin,
     ip,
+    config.ipv6BlockPrefixLength,
   );
   return rows.flatMap((row) =>
     loginFindings(
@@ -310,6 +311,7 @@ async function forbiddenRule(
     config.forbiddenWindowMinutes,
     config.forbiddenEventsMin,
     ip,
+    config.ipv6BlockPrefixLength,
   );
   return rows.map(
     (row): Finding => ({
