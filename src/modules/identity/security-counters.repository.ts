@@ -47,6 +47,9 @@ export async function reserveCounter(
 ): Promise<CounterReservation> {
   const windowLength = sql`make_interval(secs => ${limit.windowSeconds}::integer)`;
   // Milliseconds, so the caller can name the window it took a unit from (releaseCounter) exactly.
+  // Retry-After counts from the clock, not from now() (this transaction's start): a request that
+  // waited for the counter's row lock behind the one that opened the window answered 901 s for a
+  // 900 s window (CI on 82665c8).
   const opened = sql`date_trunc('milliseconds', now())`;
   const ended = sql`c.window_ends_at <= now()`;
   const result = await sql<{ count: number | null; started_at: Date | null; retry_after_seconds: number }>`
@@ -65,7 +68,7 @@ export async function reserveCounter(
     )
     select (select count from taken) as count, (select window_started_at from taken) as started_at,
            greatest(1, ceil(extract(epoch from
-             coalesce((select window_ends_at from current), now() + ${windowLength}) - now())))::integer
+             coalesce((select window_ends_at from current), now() + ${windowLength}) - clock_timestamp())))::integer
              as retry_after_seconds`.execute(transaction);
   const row = result.rows[0];
   // A select without a from clause always returns exactly one row.
@@ -94,7 +97,7 @@ export async function lockFullCounter(
     values (${key.tenantId}::uuid, ${key.scope}, ${key.subjectHash}, now() - interval '1 millisecond', now(), 0)
     on conflict (tenant_id, scope, subject_hash) do update set count = c.count
     returning c.count, c.window_ends_at > now() as open,
-              greatest(1, ceil(extract(epoch from c.window_ends_at - now())))::integer as retry_after_seconds`.execute(
+              greatest(1, ceil(extract(epoch from c.window_ends_at - clock_timestamp())))::integer as retry_after_seconds`.execute(
     transaction,
   );
   const row = result.rows[0];
