@@ -487,10 +487,10 @@ export async function challengeStepUp(
   userId: string,
   sessionId: string,
   reason: string,
-): Promise<'passed' | 'challenged' | 'not_live'> {
+): Promise<'passed' | 'required' | 'pending' | 'not_live'> {
   // The token's session may not have been checked yet (routes that check it in their own statement):
   // a session that is ended, expired or another user's writes nothing and is the route's to refuse.
-  const result = await sql<{ live: boolean; passed: boolean }>`
+  const result = await sql<{ live: boolean; passed: boolean; wrote: boolean }>`
     with live as (
       select s.mfa_verified, s.created_at from device_sessions s
       where s.tenant_id = ${tenantId} and s.id = ${sessionId} and s.user_id = ${userId}
@@ -508,10 +508,13 @@ export async function challengeStepUp(
         where step_up_requirements.satisfied_at is not null
       returning user_id
     )
-    select exists (select 1 from live) as live, exists (select 1 from passed) as passed`.execute(transaction);
+    select exists (select 1 from live) as live, exists (select 1 from passed) as passed,
+           exists (select 1 from challenged) as wrote`.execute(transaction);
   const row = result.rows[0];
   if (!row?.live) return 'not_live';
-  return row.passed ? 'passed' : 'challenged';
+  if (row.passed) return 'passed';
+  // 'required': this statement wrote the requirement; 'pending': one was already owed.
+  return row.wrote ? 'required' : 'pending';
 }
 
 /** The tenant's live address blocks and pending step-ups: what each process caches. */

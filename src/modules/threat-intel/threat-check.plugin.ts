@@ -82,10 +82,11 @@ async function recordHit(
   request: FastifyRequest,
   tenantId: string,
   hit: IndicatorHit,
-): Promise<CheckAction> {
+): Promise<{ action: CheckAction; requirementWritten: boolean }> {
   const caller = challengedCaller(request, `${request.method} ${request.routeOptions.url}`, hit);
   return withScope(app.database.db, { tenantId }, async (transaction) => {
     let action: CheckAction = hit.severity === 'critical' || hit.severity === 'high' ? 'deny' : 'allow';
+    let requirementWritten = false;
     if (caller) {
       const state = await challengeStepUp(
         transaction,
@@ -94,10 +95,11 @@ async function recordHit(
         caller.sessionId,
         stepUpReason,
       );
-      action = state === 'challenged' ? 'challenge' : 'allow';
+      action = state === 'required' || state === 'pending' ? 'challenge' : 'allow';
+      requirementWritten = state === 'required';
     }
     await insertSecurityEventRow(transaction, matchEvent(request, tenantId, hit, action));
-    return action;
+    return { action, requirementWritten };
   });
 }
 
@@ -125,12 +127,13 @@ export function registerThreatChecks(app: FastifyInstance, index: IndicatorIndex
     if (!tenantId) return;
     const hit = await index.match(tenantId, { ip: request.ip, email: bodyEmail(request.body) });
     if (!hit) return;
-    const action = await recordHit(app, request, tenantId, hit);
+    const { action, requirementWritten } = await recordHit(app, request, tenantId, hit);
     hits.inc({ severity: hit.severity, action });
     if (action === 'deny') throw new AppError('REQUEST_BLOCKED');
     if (action === 'challenge') {
-      // This process enforces the step-up on the user's other sensitive routes at once.
-      app.detection.controlsChanged(tenantId);
+      // This process enforces a new step-up on the user's other sensitive routes at once; a flood of
+      // challenged requests reloads the tenant's controls once, not once per request.
+      if (requirementWritten) app.detection.controlsChanged(tenantId);
       throw new AppError('STEP_UP_REQUIRED');
     }
     // Let through: the request's own security events are scored with the hit (security-scores.ts).
