@@ -16,7 +16,8 @@
  * BENCH_ANALYZE (1 runs ANALYZE after funding, before the load), BENCH_SECURITY_ROUNDS (on/off pairs, 3),
  * BENCH_ONLY=security (only the security on/off rounds after funding), BENCH_SECURITY_OFF (which of
  * ACCESS_LOG_ENABLED, RATE_LIMIT_ENABLED, DETECTION_ENABLED the "off" side turns off; all three).
- * It creates two scratch databases (corebank_bench, corebank_bench_pgbench) and drops them at the end.
+ * It creates two scratch databases (corebank_bench, corebank_bench_pgbench) and drops them at the end
+ * (BENCH_KEEP_DATABASES=1 keeps them).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
@@ -643,8 +644,10 @@ async function main(): Promise<void> {
   } finally {
     server.kill('SIGKILL');
     await sleep(300);
-    for (const name of [appDatabase, pgbenchDatabase])
-      await admin(`drop database if exists "${name}" with (force)`).catch(() => undefined);
+    // BENCH_KEEP_DATABASES=1 leaves them for inspection (EXPLAIN, pg_stat_statements, pgbench scripts).
+    if (process.env.BENCH_KEEP_DATABASES !== '1')
+      for (const name of [appDatabase, pgbenchDatabase])
+        await admin(`drop database if exists "${name}" with (force)`).catch(() => undefined);
   }
 }
 

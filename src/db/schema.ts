@@ -515,6 +515,21 @@ export interface DailyTotalsTable {
   amount: number;
 }
 
+/**
+ * 0018_transfer_velocity: a user's transfers in the current and the previous tumbling window of
+ * DETECTION_VELOCITY_WINDOW_MINUTES, kept by the transfer statement (an upper bound of the velocity
+ * rule's count).
+ */
+export interface TransferVelocityTable {
+  tenant_id: string;
+  user_id: string;
+  window_minutes: number;
+  /** floor(epoch seconds / (window_minutes × 60)) of the current window. */
+  window_index: number;
+  current_count: number;
+  previous_count: number;
+}
+
 // ---------------------------------------------------------------------------------------------
 // 0004_content_security
 // ---------------------------------------------------------------------------------------------
@@ -868,6 +883,7 @@ export interface Database {
   kyc_records: KycRecordsTable;
   idempotency_keys: IdempotencyKeysTable;
   daily_totals: DailyTotalsTable;
+  transfer_velocity: TransferVelocityTable;
   // Security controls
   security_counters: SecurityCountersTable;
   topup_approvals: TopupApprovalsTable;

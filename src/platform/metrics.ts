@@ -77,7 +77,7 @@ export function createMetrics(): AppMetrics {
     }),
     detectionScreensTotal: new Counter({
       name: 'corebank_detection_screens_total',
-      help: 'Inline detection runs after a sensitive action, by whether its one-read screen let rules run.',
+      help: "Inline detection runs after a sensitive action: ran (rules ran), screened_out (its one-read screen found no rule to run), counted_out (the transfer statement's velocity count ruled every rule out, no read).",
       labelNames: ['outcome'],
       registers: [registry],
     }),

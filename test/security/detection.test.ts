@@ -88,6 +88,16 @@ function threatsAbout(indicator: string) {
   );
 }
 
+function velocityRow(userId: string) {
+  return scoped((transaction) =>
+    transaction
+      .selectFrom('transfer_velocity')
+      .select(['current_count', 'previous_count', 'window_minutes'])
+      .where('user_id', '=', userId)
+      .executeTakeFirst(),
+  );
+}
+
 function threatsOfUser(userId: string) {
   return scoped((transaction) =>
     transaction
@@ -561,27 +571,97 @@ describe('money rules', () => {
     assert.deepEqual(await rulesFired(threatsOfUser(payer.userId)), ['large_amount']);
   });
 
-  test('small transfers without a fresh session end at the one-read screen: no rule runs, nothing fires', async () => {
+  test('small transfers are counted by their own statement: no screen read and no rule until the count reaches the minimum', async () => {
     const payer = await funded(100_000);
     const payee = await loginCustomer(app);
     await quiet();
     const count = async (outcome: string) =>
       (await app.metrics.detectionScreensTotal.get()).values.find((value) => value.labels.outcome === outcome)
         ?.value ?? 0;
-    const [screenedBefore, ranBefore] = [await count('screened_out'), await count('ran')];
+    const outcomes = ['counted_out', 'screened_out', 'ran'];
+    const before = await Promise.all(outcomes.map(count));
+    const since = async () =>
+      (await Promise.all(outcomes.map(count))).map((value, index) => value - (before[index] ?? 0));
     for (let index = 0; index < 3; index += 1) {
       assert.equal((await transfer(payer, payee, 1_000)).statusCode, 201);
       await quiet();
     }
-    assert.equal((await count('screened_out')) - screenedBefore, 3, 'each transfer was screened');
-    assert.equal((await count('ran')) - ranBefore, 0, 'and no rule ran');
-    // The fourth reaches the velocity minimum: the screen lets the rule run and it fires.
+    assert.deepEqual(await since(), [3, 0, 0], 'each transfer was ruled out by its own count, with no read');
+    // The fourth reaches the velocity minimum: the rule runs and fires.
     assert.equal((await transfer(payer, payee, 1_000)).statusCode, 201);
     await waitFor(
       async () => (await rulesFired(threatsOfUser(payer.userId))).includes('transaction_velocity'),
       'the velocity threat',
     );
-    assert.equal((await count('ran')) - ranBefore, 1);
+    assert.deepEqual(await since(), [3, 0, 1]);
+  });
+
+  test("the velocity count adds a batch's completed items and nothing for a replay or a refusal", async () => {
+    const payer = await funded(100_000);
+    const payee = await loginCustomer(app);
+    const key = randomUUID();
+    const once = () =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/transactions/transfer',
+        headers: { ...bearer(payer), 'idempotency-key': key },
+        payload: { to_account_number: payee.accountNumber, amount: 1_000 },
+      });
+    assert.equal((await once()).statusCode, 201);
+    assert.equal((await once()).statusCode, 201, 'the replay answers the stored response');
+    const batch = await post(payer, '/v1/transactions/batch', {
+      atomic: false,
+      transfers: [
+        { to_account_number: payee.accountNumber, amount: 1_000 },
+        { to_account_number: payee.accountNumber, amount: 900_000 },
+      ],
+    });
+    assert.equal(batch.statusCode, 201, batch.body);
+    assert.equal((await transfer(payer, payee, 900_000)).statusCode, 422, 'a refused transfer');
+    const row = await velocityRow(payer.userId);
+    assert.equal(
+      (row?.current_count ?? 0) + (row?.previous_count ?? 0),
+      2,
+      'the first transfer and the completed batch item',
+    );
+    const entries = await scoped((transaction) =>
+      transaction
+        .selectFrom('transactions')
+        .select((eb) => eb.fn.countAll<string>().as('count'))
+        .where('user_id', '=', payer.userId)
+        .where('type', '=', 'transfer_out')
+        .executeTakeFirstOrThrow(),
+    );
+    assert.equal(Number(entries.count), 2, 'the count is the entries posted');
+  });
+
+  test('parallel transfers of one user lose no count: the row is written under its lock', async () => {
+    const payer = await funded(100_000);
+    const payee = await loginCustomer(app);
+    const answers = await Promise.all(Array.from({ length: 12 }, () => transfer(payer, payee, 100)));
+    assert.deepEqual(
+      answers.map((answer) => answer.statusCode),
+      Array(12).fill(201),
+    );
+    const row = await velocityRow(payer.userId);
+    assert.equal((row?.current_count ?? 0) + (row?.previous_count ?? 0), 12);
+  });
+
+  test('a changed window length makes the count unknown (the cap): the screen reads until a whole window is counted', async () => {
+    const payer = await funded(100_000);
+    const payee = await loginCustomer(app);
+    assert.equal((await transfer(payer, payee, 1_000)).statusCode, 201);
+    const added = (minutes: number) =>
+      scoped(async (transaction) => {
+        const result = await sql<{ bound: number }>`
+          select corebank_transfer_velocity_add(${tenantId}::uuid, ${payer.userId}::uuid, 1, ${minutes}::integer) as bound`.execute(
+          transaction,
+        );
+        return result.rows[0]?.bound;
+      });
+    assert.equal(await added(10), 2, 'same length: the count goes on');
+    assert.equal(await added(7), 1_000_000_000, 'another length: unknown, so never below a minimum');
+    assert.equal(await added(7), 1_000_000_000, 'still unknown within the first window of the new length');
   });
 });
 

@@ -302,7 +302,7 @@ const callerFunction = `create function corebank_transfer_caller(p_tenant uuid, 
  * every wallet the group may touch locked in id order (so two groups over the same wallets queue,
  * never deadlock on wallets), then each request in arrival order. Returns one result per request.
  */
-const groupFunction = `create function corebank_transfer_group(p_tenant uuid, p_requests jsonb, p_settings jsonb)
+export const groupFunction = `create function corebank_transfer_group(p_tenant uuid, p_requests jsonb, p_settings jsonb)
   returns jsonb language plpgsql volatile as $$
   declare
     v_callers jsonb := '[]'::jsonb;

@@ -92,6 +92,7 @@ function triggerOf(
         kind: 'sensitive_action',
         userId,
         largeAmount: mayMoveLargeAmount(request, key, largeAmountMinor),
+        velocityTransfers: request.velocityTransfers,
       };
   }
   if (request.errorCode === 'FORBIDDEN') return { kind: 'forbidden', ip: request.ip };
@@ -114,7 +115,13 @@ function subjectOf(trigger: DetectionTrigger): string {
 /** Two triggers of one subject as one run: a large amount in either is a large amount in both. */
 function mergeTriggers(pending: DetectionTrigger | undefined, trigger: DetectionTrigger): DetectionTrigger {
   if (pending?.kind !== 'sensitive_action' || trigger.kind !== 'sensitive_action') return trigger;
-  return { ...trigger, largeAmount: pending.largeAmount || trigger.largeAmount };
+  const counts = [pending.velocityTransfers, trigger.velocityTransfers];
+  return {
+    ...trigger,
+    largeAmount: pending.largeAmount || trigger.largeAmount,
+    // Either uncounted: the run screens. Both counted: the later bound covers the earlier transfers.
+    velocityTransfers: counts.includes(undefined) ? undefined : Math.max(...(counts as number[])),
+  };
 }
 
 /**

@@ -50,8 +50,12 @@ export interface DetectionServices {
 export type DetectionTrigger =
   | { kind: 'login_failure'; ip: string }
   | { kind: 'login_success'; ip: string }
-  /** `largeAmount`: the action may have moved a large amount out (a money route whose amounts are not known below it). */
-  | { kind: 'sensitive_action'; userId: string; largeAmount: boolean }
+  /**
+   * `largeAmount`: the action may have moved a large amount out (a money route whose amounts are not
+   * known below it). `velocityTransfers`: the transfer statement's upper bound of the user's velocity
+   * count (migration 0018), when it answered one.
+   */
+  | { kind: 'sensitive_action'; userId: string; largeAmount: boolean; velocityTransfers?: number | undefined }
   | { kind: 'forbidden'; ip: string };
 
 type Subject = { ip?: string | undefined; userId?: string | undefined };
@@ -356,6 +360,21 @@ async function sensitiveRulesNeeded(
   return rules;
 }
 
+/**
+ * The rules of a transfer under the large amount whose statement counted the sender's velocity, with
+ * no read: velocity when the count's upper bound reaches the minimum (below it the rule finds nothing).
+ * Not takeover: the chain's second step is a sensitive change or a large movement, and neither is such
+ * a transfer — a change runs its own screen, a large amount sets `largeAmount` — so such a transfer adds
+ * nothing the takeover rule reads. Undefined: the trigger needs the screen.
+ */
+function countedTransferRules(
+  trigger: Extract<DetectionTrigger, { kind: 'sensitive_action' }>,
+  velocityTransfersMin: number,
+): UserRule[] | undefined {
+  if (trigger.velocityTransfers === undefined || trigger.largeAmount) return undefined;
+  return trigger.velocityTransfers >= velocityTransfersMin ? [velocityRule] : [];
+}
+
 async function sensitiveRules(
   transaction: ScopedTransaction,
   tenantId: string,
@@ -515,8 +534,10 @@ export async function detectAfterRequest(
 ): Promise<number> {
   let userRules: UserRule[] = [];
   if (trigger.kind === 'sensitive_action') {
-    userRules = await sensitiveRulesNeeded(services, tenantId, trigger);
-    services.metrics.detectionScreensTotal.inc({ outcome: userRules.length === 0 ? 'screened_out' : 'ran' });
+    const counted = countedTransferRules(trigger, services.config.velocityTransfersMin);
+    userRules = counted ?? (await sensitiveRulesNeeded(services, tenantId, trigger));
+    const outcome = userRules.length > 0 ? 'ran' : counted ? 'counted_out' : 'screened_out';
+    services.metrics.detectionScreensTotal.inc({ outcome });
     if (userRules.length === 0) return 0;
   }
   const findings = await withScope(services.db, { tenantId }, (transaction) =>

@@ -11,6 +11,8 @@ import { AppError, type ErrorCode, type ErrorDetail, errorCatalog } from '../../
 export interface MoneyResponse {
   status: number;
   body: Record<string, unknown>;
+  /** A transfer's sender count for the velocity rule (migration 0018), when the statement kept one. */
+  velocityTransfers?: number | undefined;
 }
 
 interface StoredError {

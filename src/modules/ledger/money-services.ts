@@ -10,4 +10,9 @@ export interface MoneyServices {
   databaseEngine?: 'pglite' | 'postgres' | undefined;
   /** The idle timeout the transfer statement applies when it checks a session (the guard's). */
   sessionIdleTimeoutSeconds?: number | undefined;
+  /**
+   * Set when detection is on: the transfer statement keeps each sender's velocity count in windows of
+   * this many minutes and answers it with the result (migration 0018).
+   */
+  velocityWindowMinutes?: number | undefined;
 }

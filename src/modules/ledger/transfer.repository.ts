@@ -49,6 +49,8 @@ export interface TransferResult {
   body: Record<string, unknown>;
   unstored?: boolean;
   replayed?: boolean;
+  /** The sender's transfers in the current and previous velocity windows (migration 0018). */
+  velocity_transfers?: number;
 }
 
 /** The codes the statement may answer with, so its rejections carry the catalog's messages. */
@@ -73,6 +75,8 @@ export interface StatementSettings {
   /** The permission the request needs, and the roles that hold it. */
   permission: string;
   roles: readonly string[];
+  /** Detection's velocity window: the statement keeps and answers each sender's count (migration 0018). */
+  velocityWindowMinutes?: number | undefined;
 }
 
 /** The settings every group carries, as one JSON text built once per configuration. */
@@ -98,6 +102,9 @@ export function transferSettingsJson(money: MoneyConfig, session: StatementSetti
     })),
     messages,
     statuses,
+    ...(session.velocityWindowMinutes === undefined
+      ? {}
+      : { velocity_minutes: session.velocityWindowMinutes }),
   });
 }
 

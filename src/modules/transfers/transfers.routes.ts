@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { auditContextFromRequest } from '../../platform/audit/request-audit-context.ts';
+import { recordVelocityTransfers } from '../../platform/detection-facts.ts';
 import { AppError } from '../../platform/errors.ts';
 import { errorResponses } from '../../platform/openapi.ts';
 import { assertUniqueReferences } from '../ledger/batch-references.ts';
@@ -64,6 +65,9 @@ export const transfersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     money: app.config.money,
     databaseEngine: app.database.engine,
     sessionIdleTimeoutSeconds: app.config.authentication.sessionIdleTimeoutSeconds,
+    velocityWindowMinutes: app.config.security.detection.enabled
+      ? app.config.security.detection.velocityWindowMinutes
+      : undefined,
   };
 
   app.post(
@@ -84,6 +88,7 @@ export const transfersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const caller = await inStatementCaller(app, request);
       const key = idempotencyKeyFrom(request.headers['idempotency-key']);
       const response = await transfer(services, caller, callerAudit(request, caller), key, request.body);
+      recordVelocityTransfers(request, response.velocityTransfers);
       return sendMoneyResponse(reply as never, response);
     },
   );
@@ -108,6 +113,7 @@ export const transfersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       assertUniqueReferences(request.body.transfers);
       const key = idempotencyKeyFrom(request.headers['idempotency-key']);
       const response = await transferBatch(services, caller, callerAudit(request, caller), key, request.body);
+      recordVelocityTransfers(request, response.velocityTransfers);
       return sendMoneyResponse(reply as never, response);
     },
   );

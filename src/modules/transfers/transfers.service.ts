@@ -160,6 +160,7 @@ function statementSettings(services: MoneyServices): StatementSettings {
     touchSeconds: Math.round(sessionTouchIntervalMs / 1000),
     permission: transferPermission,
     roles,
+    velocityWindowMinutes: services.velocityWindowMinutes,
   };
 }
 
@@ -183,7 +184,8 @@ interface ResultError {
 
 /** A success (fresh or replayed) is the response; a rejection (stored or not) is thrown as the typed error. */
 function responseOf(result: TransferResult): MoneyResponse {
-  if (result.status < 400 && result.unstored !== true) return { status: result.status, body: result.body };
+  if (result.status < 400 && result.unstored !== true)
+    return { status: result.status, body: result.body, velocityTransfers: result.velocity_transfers };
   const { error } = result.body as unknown as ResultError;
   throw new AppError(error.code, error.message, error.details);
 }
