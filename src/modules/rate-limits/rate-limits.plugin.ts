@@ -9,13 +9,15 @@ import { addressNetwork } from '../../platform/ip-network.ts';
 import { requestActor } from '../../platform/request-actor.ts';
 import { type TenantEntry, writePerTenant } from '../../platform/tenant-batches.ts';
 import { printableText } from '../../platform/text-input.ts';
+import { type CounterOutcome, LeasedCounter } from './leased-counter.ts';
 import { insertViolations, type ViolationRow } from './rate-limits.repository.ts';
 import { adaptiveLimit, TrustMultipliers } from './trust-multipliers.ts';
 
 /**
- * Request rate limits (issue 10 item 6) on @fastify/rate-limit's counters: in memory by default, in
- * Redis when REDIS_URL is set, so every server process counts against the same limit (one atomic
- * INCR script per request). Three limits, each a fixed window of RATE_LIMIT_WINDOW_MS:
+ * Request rate limits (issue 10 item 6): @fastify/rate-limit's in-memory counters by default; in
+ * Redis when REDIS_URL is set, so every server process counts against the same limit, claimed in
+ * leases of up to 1/16 of what remains (leased-counter.ts: one atomic INCRBY per lease, exact at the
+ * maximum). Three limits, each a fixed window of RATE_LIMIT_WINDOW_MS:
  *   ip   — every request from one client address (checked before authentication),
  *   auth — requests from one address to the login, registration and token routes,
  *   user — every request by one signed-in user (checked once the token is verified).
@@ -27,8 +29,12 @@ import { adaptiveLimit, TrustMultipliers } from './trust-multipliers.ts';
  */
 
 type Kind = 'ip' | 'auth' | 'user';
-type Checker = ReturnType<FastifyInstance['createRateLimit']>;
-type Outcome = Awaited<ReturnType<Checker>>;
+/** One request counted against one limit; undefined when the limit does not count it. */
+type Checker = (request: FastifyRequest) => Promise<CounterOutcome | undefined>;
+type Limit = {
+  max: number | ((request: FastifyRequest) => number);
+  key: (request: FastifyRequest) => string;
+};
 
 const authRoutePattern = /^\/v1\/(admin\/)?auth\//;
 const recordedKeysMax = 10_000;
@@ -52,29 +58,21 @@ export async function registerRateLimiting(app: FastifyInstance): Promise<RateLi
     skipOnError: false,
     timeWindow: settings.windowMs,
     // The in-memory store keeps this many keys (least recently used out): room for a busy process.
+    // With Redis the counts are leased instead (leased-counter.ts) and this store is not used.
     cache: 100_000,
-    ...(redis ? { redis, nameSpace: 'corebank-rate-limit:' } : {}),
   });
   const errors = rateLimitErrors(app);
   const rejected = app.metrics.rateLimitRejectionsTotal;
   const recorder = violationRecorder(app);
-  const checkers: Record<Kind, Checker> = {
-    ip: app.createRateLimit({
-      max: settings.ipRequestsMax,
-      keyGenerator: (request) => `ip:${clientKey(request.ip)}`,
-    }),
-    auth: app.createRateLimit({
-      max: settings.authRequestsMax,
-      keyGenerator: (request) => `auth:${clientKey(request.ip)}`,
-    }),
-    user: app.createRateLimit({
-      max: userLimit(app),
-      keyGenerator: (request) => `user:${signedInUser(request) ?? clientKey(request.ip)}`,
-    }),
+  const limits: Record<Kind, Limit> = {
+    ip: { max: settings.ipRequestsMax, key: (request) => `ip:${clientKey(request.ip)}` },
+    auth: { max: settings.authRequestsMax, key: (request) => `auth:${clientKey(request.ip)}` },
+    user: { max: userLimit(app), key: (request) => `user:${signedInUser(request) ?? clientKey(request.ip)}` },
   };
+  const checkers = redis ? leasedCheckers(redis, settings.windowMs, limits) : memoryCheckers(app, limits);
   const apply = async (request: FastifyRequest, reply: FastifyReply, kinds: readonly Kind[]) => {
     for (const kind of kinds) {
-      let outcome: Outcome;
+      let outcome: CounterOutcome | undefined;
       try {
         outcome = await checkers[kind](request);
       } catch (error) {
@@ -82,12 +80,12 @@ export async function registerRateLimiting(app: FastifyInstance): Promise<RateLi
         request.log.warn({ err: error }, 'rate limit not checked: the store did not answer');
         continue;
       }
-      if (outcome.isAllowed) continue;
+      if (!outcome) continue;
       setHeaders(reply, outcome);
-      if (outcome.isExceeded) {
+      if (outcome.exceeded) {
         rejected.inc({ limit: kind });
         recorder.record(request, kind, outcome);
-        reply.header('retry-after', String(outcome.ttlInSeconds));
+        reply.header('retry-after', String(secondsOf(outcome.ttlMs)));
         throw new AppError('RATE_LIMITED');
       }
     }
@@ -109,6 +107,34 @@ export async function registerRateLimiting(app: FastifyInstance): Promise<RateLi
       });
     },
   };
+}
+
+/** One process's limits: @fastify/rate-limit's in-memory store. */
+function memoryCheckers(app: FastifyInstance, limits: Record<Kind, Limit>): Record<Kind, Checker> {
+  const checker = (limit: Limit): Checker => {
+    const check = app.createRateLimit({ max: limit.max, keyGenerator: limit.key });
+    return async (request) => {
+      const outcome = await check(request);
+      if (outcome.isAllowed) return undefined;
+      const { key, max, remaining, ttl, isExceeded } = outcome;
+      return { key, max, remaining, ttlMs: ttl, exceeded: isExceeded };
+    };
+  };
+  return { ip: checker(limits.ip), auth: checker(limits.auth), user: checker(limits.user) };
+}
+
+/** Every process's limits: one shared count per key in Redis, claimed in leases. */
+function leasedCheckers(redis: Redis, windowMs: number, limits: Record<Kind, Limit>): Record<Kind, Checker> {
+  const counter = new LeasedCounter(redis, windowMs, 'corebank-rate-limit:');
+  const checker =
+    (limit: Limit): Checker =>
+    (request) =>
+      counter.take(limit.key(request), typeof limit.max === 'number' ? limit.max : limit.max(request));
+  return { ip: checker(limits.ip), auth: checker(limits.auth), user: checker(limits.user) };
+}
+
+function secondsOf(ms: number): number {
+  return Math.ceil(ms / 1000);
 }
 
 function rateLimitErrors(app: FastifyInstance): Counter {
@@ -144,12 +170,12 @@ function signedInUser(request: FastifyRequest): string | undefined {
 }
 
 /** The tightest limit so far wins the headers: the one with the fewest requests remaining. */
-function setHeaders(reply: FastifyReply, outcome: Extract<Outcome, { isAllowed: false }>): void {
+function setHeaders(reply: FastifyReply, outcome: CounterOutcome): void {
   const current = Number(reply.getHeader('ratelimit-remaining') ?? Number.POSITIVE_INFINITY);
   if (outcome.remaining > current) return;
   reply.header('ratelimit-limit', String(outcome.max));
   reply.header('ratelimit-remaining', String(outcome.remaining));
-  reply.header('ratelimit-reset', String(outcome.ttlInSeconds));
+  reply.header('ratelimit-reset', String(secondsOf(outcome.ttlMs)));
 }
 
 /**
@@ -192,11 +218,11 @@ function violationRecorder(app: FastifyInstance) {
     write: (entries, onUnfiled) => writePerTenant(app, entries, insertViolations, onUnfiled),
   });
   return {
-    record(request: FastifyRequest, kind: Kind, outcome: Extract<Outcome, { isAllowed: false }>): void {
+    record(request: FastifyRequest, kind: Kind, outcome: CounterOutcome): void {
       const now = Date.now();
       if ((recorded.get(outcome.key) ?? 0) > now || !isIP(request.ip)) return;
       if (recorded.size >= recordedKeysMax) recorded.clear();
-      recorded.set(outcome.key, now + outcome.ttl);
+      recorded.set(outcome.key, now + outcome.ttlMs);
       const userAgent = request.headers['user-agent'];
       queue.push({
         tenantId: requestActor(request).tenantId,
@@ -212,7 +238,7 @@ function violationRecorder(app: FastifyInstance) {
           time_window_minutes: Math.max(1, Math.ceil(settings.windowMs / 60_000)),
           violation_type: kind,
           user_agent: typeof userAgent === 'string' ? printableText(userAgent.slice(0, 500)) : null,
-          blocked_duration_minutes: Math.ceil(outcome.ttl / 60_000),
+          blocked_duration_minutes: Math.ceil(outcome.ttlMs / 60_000),
         },
       });
     },
