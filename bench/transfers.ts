@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Pool } from 'undici';
+import { type CpuSample, cpuPerOperation, sampleCpu } from './process-cpu.ts';
 import { startCountingProxy } from './round-trips.ts';
 import { median, percentile } from './statistics.ts';
 import { bareLoopPglite } from './transfers-pglite.ts';
@@ -202,6 +203,8 @@ async function loginCustomer(base: string, index: number): Promise<Customer> {
 }
 
 interface LoadResult {
+  /** CPU µs per completed transfer of the server, the database's backends and Redis (security rounds). */
+  cpu?: (CpuSample & { total: number }) | undefined;
   transfersPerSecond: number;
   p50Ms: number;
   p99Ms: number;
@@ -470,7 +473,9 @@ async function measureRound(
   try {
     await waitReady(base);
     await driveTransfers(base, people, pair, 32, 3);
-    return await driveTransfers(base, people, pair, 32);
+    const before = sampleCpu(server.pid, appDatabase);
+    const result = await driveTransfers(base, people, pair, 32);
+    return { ...result, cpu: cpuPerOperation(before, sampleCpu(server.pid, appDatabase), result.ok) };
   } finally {
     await stopServer(server);
   }
@@ -550,13 +555,35 @@ function machineLines(): string[] {
   ];
 }
 
+function cpuText(result: LoadResult): string {
+  const cpu = result.cpu;
+  if (!cpu) return 'CPU not measured';
+  return `CPU ${cpu.total.toFixed(0)} µs/transfer (server ${cpu.server.toFixed(0)}, PostgreSQL ${cpu.postgres.toFixed(0)}, Redis ${cpu.redis.toFixed(0)})`;
+}
+
+/** The median of the rounds' CPU per transfer, by part. */
+function medianCpu(results: LoadResult[]): LoadResult['cpu'] {
+  const samples = results.map((result) => result.cpu).filter((cpu) => cpu !== undefined);
+  if (samples.length === 0) return undefined;
+  const part = (name: keyof CpuSample | 'total') => median(samples.map((cpu) => cpu[name]));
+  return { server: part('server'), postgres: part('postgres'), redis: part('redis'), total: part('total') };
+}
+
+function cpuCostLine(rounds: OverheadResult['rounds']): string {
+  const on = medianCpu(rounds.map((round) => round.on));
+  const off = medianCpu(rounds.map((round) => round.off));
+  if (!on || !off) return 'security CPU per transfer: not measured (no /proc)';
+  return `security CPU per transfer (medians): on ${on.total.toFixed(0)} µs, off ${off.total.toFixed(0)} µs, on ÷ off ${(on.total / off.total).toFixed(3)} (server ${on.server.toFixed(0)} vs ${off.server.toFixed(0)}, PostgreSQL ${on.postgres.toFixed(0)} vs ${off.postgres.toFixed(0)}, Redis ${on.redis.toFixed(0)} vs ${off.redis.toFixed(0)})`;
+}
+
 function overheadLines({ on, off, rounds, warmUp }: OverheadResult): string[] {
   return [
     `security warm-up (not counted): on ${warmUp.transfersPerSecond.toFixed(0)}/s p99 ${warmUp.p99Ms.toFixed(1)} ms`,
     ...rounds.map(
       (round, index) =>
-        `security round ${index + 1} (${index % 2 === 0 ? 'on first' : 'off first'}): on ${round.on.transfersPerSecond.toFixed(0)}/s p99 ${round.on.p99Ms.toFixed(1)} ms; off ${round.off.transfersPerSecond.toFixed(0)}/s p99 ${round.off.p99Ms.toFixed(1)} ms`,
+        `security round ${index + 1} (${index % 2 === 0 ? 'on first' : 'off first'}): on ${round.on.transfersPerSecond.toFixed(0)}/s p99 ${round.on.p99Ms.toFixed(1)} ms, ${cpuText(round.on)}; off ${round.off.transfersPerSecond.toFixed(0)}/s p99 ${round.off.p99Ms.toFixed(1)} ms, ${cpuText(round.off)}`,
     ),
+    cpuCostLine(rounds),
     `security operations on (median of ${rounds.length}, C=32 uniform): ${line('on', on)}`,
     `security operations off (median of ${rounds.length}, C=32 uniform): ${line('off', off)}`,
     `security on ÷ off: throughput ${(on.transfersPerSecond / off.transfersPerSecond).toFixed(3)} (cost ${((1 - on.transfersPerSecond / off.transfersPerSecond) * 100).toFixed(1)} %), p99 ${on.p99Ms.toFixed(1)} vs ${off.p99Ms.toFixed(1)} ms`,
