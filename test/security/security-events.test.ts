@@ -272,6 +272,39 @@ describe('scores, fingerprint and location', () => {
   });
 });
 
+test('regression: a device session kept neither the fingerprint nor the location of the login that opened it', async () => {
+  const { email, userId } = await registerEmailCustomer(harness.app, password);
+  const raw = `session-fingerprint-${userId}`;
+  assert.equal((await emailLogin(email, password, foreignAddress, raw)).statusCode, 200);
+  const direct = await harness.app.inject({
+    method: 'POST',
+    url: '/v1/auth/email/login',
+    payload: { email, password },
+  });
+  assert.equal(direct.statusCode, 200);
+  const rows = await withScope(harness.app.database.db, { tenantId }, (transaction) =>
+    transaction
+      .selectFrom('device_sessions')
+      .select(['device_fingerprint', 'location', 'ip_address'])
+      .where('user_id', '=', userId)
+      .orderBy('created_at')
+      .execute(),
+  );
+  const [abroad, local] = await eventsOf(userId, 'USER_LOGIN_SUCCESS');
+  assert.equal(rows.length, 2);
+  assert.equal(
+    rows[0]?.device_fingerprint,
+    abroad?.device_fingerprint,
+    'the keyed hash, as the event has it',
+  );
+  assert.match(rows[0]?.device_fingerprint ?? '', /^[0-9a-f]{64}$/);
+  assert.equal((rows[0]?.location as { country?: string } | null)?.country, 'GB');
+  assert.equal(rows[1]?.device_fingerprint, null, 'no header, no fingerprint');
+  assert.equal(local?.device_fingerprint ?? null, null);
+  assert.equal(rows[1]?.location, null, 'a loopback address has no location');
+  assert.ok(!JSON.stringify(rows).includes(raw), 'the raw fingerprint is stored nowhere');
+});
+
 describe('audit_logs.status_code', () => {
   async function auditStatuses(requestId: string): Promise<(number | null)[]> {
     const rows = await withScope(harness.app.database.db, { tenantId }, (transaction) =>

@@ -4,6 +4,7 @@ import type { AuthenticationProvider, DeviceType } from '../../db/schema.ts';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { signAccessToken } from '../../platform/auth/access-token.ts';
+import { locationJson } from '../../platform/geolocation.ts';
 import { hashSecretToken } from '../identity/credential-hashing.ts';
 import type { UserSummary } from '../identity/identity.schemas.ts';
 import { recordSecurityEvent } from '../security-events/security-events.service.ts';
@@ -74,6 +75,8 @@ export async function openSession(
     provider: input.provider,
     ipAddress: input.origin.ipAddress ?? null,
     userAgent: userAgent(input.origin),
+    deviceFingerprint: input.security.context.deviceFingerprint ?? null,
+    location: locationJson(input.security.context.location),
     mfaVerified: input.mfaVerified,
     idleTimeoutSeconds: authentication.sessionIdleTimeoutSeconds,
     absoluteLifetimeSeconds: authentication.sessionAbsoluteLifetimeSeconds,

@@ -49,6 +49,10 @@ export interface NewDeviceSession {
   provider: AuthenticationProvider;
   ipAddress: string | null;
   userAgent: string | null;
+  /** The keyed hash of the client's X-Device-Fingerprint. */
+  deviceFingerprint: string | null;
+  /** The address's location (GeoIP), as JSON text. */
+  location: string | null;
   mfaVerified: boolean;
   idleTimeoutSeconds: number;
   absoluteLifetimeSeconds: number;
@@ -66,6 +70,8 @@ export async function insertDeviceSession(transaction: ScopedTransaction, sessio
       provider: session.provider,
       ip_address: session.ipAddress,
       user_agent: session.userAgent,
+      device_fingerprint: session.deviceFingerprint,
+      location: session.location,
       mfa_verified: session.mfaVerified,
       expires_at: sql<Date>`now() + make_interval(secs => ${session.idleTimeoutSeconds})`,
       absolute_expires_at: sql<Date>`now() + make_interval(secs => ${session.absoluteLifetimeSeconds})`,
