@@ -268,6 +268,8 @@ export interface DeviceSessionsTable {
   ip_address: string | null;
   user_agent: string | null;
   location: NullableJson;
+  /** 0018: the trusted device the opening login came from (its trust counts in the adaptive limit). */
+  trusted_device_id: string | null;
   is_active: Generated<boolean>;
   mfa_verified: Generated<boolean>;
   last_activity_at: Timestamp;

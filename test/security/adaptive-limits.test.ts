@@ -2,8 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withScope } from '../../src/db/tenant-transaction.ts';
+import { generateTotp } from '../../src/modules/mfa/totp.ts';
 import { adaptiveLimit, trustMultiplier } from '../../src/modules/rate-limits/trust-multipliers.ts';
-import { bearer, type LoggedInCustomer, loginCustomer } from '../helpers/auth.ts';
+import {
+  bearer,
+  type LoggedInCustomer,
+  loginCustomer,
+  loginStaff,
+  testStaffPassword,
+} from '../helpers/auth.ts';
 import { createHarness, type Harness } from '../identity/harness.ts';
 
 /*
@@ -29,7 +36,7 @@ async function withTrust(score: number): Promise<LoggedInCustomer> {
   return customer;
 }
 
-async function burst(customer: LoggedInCustomer, count: number) {
+async function burst(customer: { accessToken: string }, count: number) {
   // The first request reads the score in the background; the burst counts at the user's multiplier.
   await harness.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(customer) });
   await sleep(100);
@@ -63,5 +70,56 @@ describe('adaptive per-user limits', () => {
       JSON.stringify({ trusted, ordinary, distrusted }),
     );
     assert.deepEqual([trusted.limit, ordinary.limit, distrusted.limit], ['20', '10', '2']);
+  });
+
+  test("a session from a trusted device counts the mean of the user's and the device's trust", async () => {
+    const staff = await loginStaff(harness.app, 'manager');
+    const login = (payload: Record<string, unknown>) =>
+      harness.app.inject({
+        method: 'POST',
+        url: '/v1/admin/auth/login',
+        payload: { email: staff.email, password: testStaffPassword, ...payload },
+      });
+    const remembered = await login({
+      totp: generateTotp({ secretBase32: staff.totpSecret }, Date.now() + 30_000),
+      remember_device: true,
+      device: { type: 'web', name: 'Desk' },
+    });
+    assert.equal(remembered.statusCode, 200, remembered.body);
+    const token = (remembered.json() as { trusted_device_token: string }).trusted_device_token;
+    await withScope(harness.database.db, { tenantId: staff.tenantId }, async (transaction) => {
+      await transaction
+        .updateTable('users')
+        .set({ trust_score: 60 })
+        .where('id', '=', staff.userId)
+        .execute();
+      await transaction
+        .updateTable('trusted_devices')
+        .set({ trust_score: 100 })
+        .where('user_id', '=', staff.userId)
+        .execute();
+    });
+    const fromDevice = await login({ trusted_device_token: token });
+    assert.equal(fromDevice.statusCode, 200, fromDevice.body);
+    const deviceSession = { accessToken: (fromDevice.json() as { access_token: string }).access_token };
+    // (60 + 100) / 2 = 80: twice the base. The helper's session (TOTP, no trusted device): 60, the base.
+    // Both count against the user's one counter; the maximum is the session's.
+    const onDevice = await burst(deviceSession, 25);
+    assert.equal(onDevice.allowed, 20, JSON.stringify(onDevice));
+    const elsewhere = await burst(staff, 1);
+    assert.deepEqual([onDevice.limit, elsewhere.limit], ['20', '10']);
+    assert.equal(elsewhere.allowed, 1, 'its second request is refused: the user counter is past this session maximum');
+    const sessions = await withScope(harness.database.db, { tenantId: staff.tenantId }, (transaction) =>
+      transaction
+        .selectFrom('device_sessions')
+        .select(['trusted_device_id'])
+        .where('user_id', '=', staff.userId)
+        .orderBy('created_at')
+        .execute(),
+    );
+    assert.equal(sessions.length, 3);
+    assert.equal(sessions[0]?.trusted_device_id, null, 'the helper logged in with TOTP only');
+    assert.ok(sessions[1]?.trusted_device_id, 'the remembering login came from the device it trusted');
+    assert.equal(sessions[2]?.trusted_device_id, sessions[1]?.trusted_device_id);
   });
 });

@@ -92,7 +92,15 @@ const groupFunction = replaceOnce(
   `${velocityBlock}${returnAnchor}`,
 );
 
+/**
+ * The adaptive rate limit counts the device's trust too (issue 10 item 6): a session remembers the
+ * trusted device its login came from. No foreign key: trusted devices are deleted when MFA is reset,
+ * and the limit then reads no device (a soft reference, joined when read).
+ */
+const sessionDevice = 'alter table device_sessions add column trusted_device_id uuid';
+
 const up = [
+  sessionDevice,
   velocityTable,
   `select corebank_protect_tenant_table('transfer_velocity', 'crud')`,
   addFunction,
@@ -103,6 +111,7 @@ const down = [
   previousGroupFunction.replace('create function', 'create or replace function'),
   'drop function if exists corebank_transfer_velocity_add(uuid, uuid, integer, integer)',
   'drop table if exists transfer_velocity',
+  'alter table device_sessions drop column if exists trusted_device_id',
 ];
 
 export const migration = statementMigration(up, down);

@@ -4,7 +4,7 @@ import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.t
 import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { staffRoles } from '../../platform/auth/permissions.ts';
 import { AppError } from '../../platform/errors.ts';
-import { checkSecondFactor, isTrustedDevice, trustDevice } from '../mfa/second-factor.ts';
+import { checkSecondFactor, trustDevice, trustedDeviceOf } from '../mfa/second-factor.ts';
 import { type DeviceInfo, type IssuedTokens, openSession } from '../sessions/session-tokens.ts';
 import {
   hashPassword,
@@ -181,34 +181,11 @@ async function completeLogin(
   const refused = await refuseAccountState(transaction, config, decided, user, isStaff);
   if (refused) return refused;
   let mfaVerified = !isStaff;
-  let trustedDeviceToken: string | undefined;
+  let device: TrustedDeviceOutcome = {};
   if (user.mfa_enabled) {
-    const trusted =
-      input.trusted_device_token !== undefined &&
-      (await isTrustedDevice(transaction, config, user, input.trusted_device_token, context.ipAddress));
-    if (!trusted) {
-      if (!input.totp && !input.backup_code) return { ok: false, error: new AppError('MFA_REQUIRED') };
-      // The second factor is a credential of its own: decided and, when wrong, counted under the locks.
-      const factor = await decideAttemptIn(
-        transaction,
-        config,
-        { ...decided.attempt, method: input.totp ? 'totp' : 'backup_code' },
-        { userId: user.id },
-        async () => (await checkSecondFactor(transaction, config, user, input)) === 'verified',
-        true,
-      );
-      if (!factor.right) return { ok: false, factor };
-      if (input.remember_device) {
-        trustedDeviceToken = await trustDevice(
-          transaction,
-          config,
-          context.tenantId,
-          user.id,
-          input.device ?? { type: 'web' },
-          context.ipAddress,
-        );
-      }
-    }
+    const passed = await passSecondFactor(transaction, services, decided, user, input);
+    if ('refused' in passed) return passed.refused;
+    device = passed;
     mfaVerified = true;
   }
   if (upgradedHash) {
@@ -222,7 +199,53 @@ async function completeLogin(
     provider: 'email',
     origin: { ipAddress: context.ipAddress, userAgent: context.userAgent },
     mfaVerified,
+    trustedDeviceId: device.id,
     security: { context: { ...context, userId: user.id }, signals },
   });
-  return { ok: true, value: { ...tokens, user: userSummary(user), trustedDeviceToken } };
+  return { ok: true, value: { ...tokens, user: userSummary(user), trustedDeviceToken: device.token } };
+}
+
+/** The device the login came from when it is (or is now) trusted: its id, and a new one's token. */
+type TrustedDeviceOutcome = { id?: string | undefined; token?: string | undefined };
+
+/**
+ * The second factor of a user with MFA on: a trusted device's token passes it; otherwise a TOTP or
+ * backup code, decided and (when wrong) counted under the login's locks, remembering the device when
+ * asked.
+ */
+async function passSecondFactor(
+  transaction: ScopedTransaction,
+  services: LoginServices,
+  decided: DecidedAttempt,
+  user: PasswordUserRow,
+  input: PasswordLoginInput,
+): Promise<TrustedDeviceOutcome | { refused: Outcome }> {
+  const { config } = services;
+  const context = decided.attempt.context;
+  const trustedId =
+    input.trusted_device_token === undefined
+      ? undefined
+      : await trustedDeviceOf(transaction, config, user, input.trusted_device_token, context.ipAddress);
+  if (trustedId) return { id: trustedId };
+  if (!input.totp && !input.backup_code)
+    return { refused: { ok: false, error: new AppError('MFA_REQUIRED') } };
+  // The second factor is a credential of its own: decided and, when wrong, counted under the locks.
+  const factor = await decideAttemptIn(
+    transaction,
+    config,
+    { ...decided.attempt, method: input.totp ? 'totp' : 'backup_code' },
+    { userId: user.id },
+    async () => (await checkSecondFactor(transaction, config, user, input)) === 'verified',
+    true,
+  );
+  if (!factor.right) return { refused: { ok: false, factor } };
+  if (!input.remember_device) return {};
+  return trustDevice(
+    transaction,
+    config,
+    context.tenantId,
+    user.id,
+    input.device ?? { type: 'web' },
+    context.ipAddress,
+  );
 }

@@ -106,7 +106,7 @@ export async function replaceBackupCodes(
 
 /**
  * Records a visit of the trusted device with this fingerprint if it is unexpired and trusted at least
- * `trustScoreMin`; true when it was.
+ * `trustScoreMin`; its id when it was.
  */
 export async function touchTrustedDevice(
   transaction: ScopedTransaction,
@@ -115,7 +115,7 @@ export async function touchTrustedDevice(
   fingerprint: string,
   ipAddress: string | null,
   trustScoreMin: number,
-): Promise<boolean> {
+): Promise<string | undefined> {
   const updated = await transaction
     .updateTable('trusted_devices')
     .set({
@@ -129,8 +129,9 @@ export async function touchTrustedDevice(
     .where('is_trusted', '=', true)
     .where('expires_at', '>', sql<Date>`now()`)
     .where('trust_score', '>=', String(trustScoreMin))
+    .returning('id')
     .executeTakeFirst();
-  return Number(updated.numUpdatedRows) === 1;
+  return updated?.id;
 }
 
 export interface NewTrustedDevice {
@@ -146,8 +147,8 @@ export interface NewTrustedDevice {
 export async function insertTrustedDevice(
   transaction: ScopedTransaction,
   device: NewTrustedDevice,
-): Promise<void> {
-  await transaction
+): Promise<string> {
+  const inserted = await transaction
     .insertInto('trusted_devices')
     .values({
       tenant_id: device.tenantId,
@@ -158,7 +159,9 @@ export async function insertTrustedDevice(
       last_ip_address: device.ipAddress,
       expires_at: sql<Date>`now() + make_interval(days => ${device.trustDays})`,
     })
-    .execute();
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return inserted.id;
 }
 
 export async function enableMfa(transaction: ScopedTransaction, userId: string): Promise<void> {

@@ -135,14 +135,14 @@ function trustedDeviceFingerprint(config: Config, token: string): string {
   return hashSecretToken(`trusted-device:${token}`, config.secretTokenKey);
 }
 
-/** A device the user marked "remember this device" that is unexpired and still trusted enough. */
-export async function isTrustedDevice(
+/** A device the user marked "remember this device" that is unexpired and still trusted enough: its id. */
+export async function trustedDeviceOf(
   transaction: ScopedTransaction,
   config: Config,
   user: MfaUser,
   token: string,
   ipAddress: string | undefined,
-): Promise<boolean> {
+): Promise<string | undefined> {
   return touchTrustedDevice(
     transaction,
     user.tenant_id,
@@ -153,7 +153,7 @@ export async function isTrustedDevice(
   );
 }
 
-/** Remembers the device after a passed second factor; the returned token is the device's proof. */
+/** Remembers the device after a passed second factor: the token (the device's proof) and its id. */
 export async function trustDevice(
   transaction: ScopedTransaction,
   config: Config,
@@ -161,9 +161,9 @@ export async function trustDevice(
   userId: string,
   device: { type: DeviceType; name?: string | undefined },
   ipAddress: string | undefined,
-): Promise<string> {
+): Promise<{ token: string; id: string }> {
   const token = `td_${randomBytes(32).toString('base64url')}`;
-  await insertTrustedDevice(transaction, {
+  const id = await insertTrustedDevice(transaction, {
     tenantId,
     userId,
     fingerprint: trustedDeviceFingerprint(config, token),
@@ -173,5 +173,5 @@ export async function trustDevice(
     ipAddress: ipAddress ?? null,
     trustDays: config.authentication.trustedDeviceDays,
   });
-  return token;
+  return { token, id };
 }

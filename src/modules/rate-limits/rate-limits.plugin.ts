@@ -6,7 +6,7 @@ import { Counter } from 'prom-client';
 import { backgroundQueue } from '../../platform/background-queue.ts';
 import { AppError } from '../../platform/errors.ts';
 import { addressNetwork } from '../../platform/ip-network.ts';
-import { requestActor } from '../../platform/request-actor.ts';
+import { requestActor, requestSessionId } from '../../platform/request-actor.ts';
 import { type TenantEntry, writePerTenant } from '../../platform/tenant-batches.ts';
 import { printableText } from '../../platform/text-input.ts';
 import { type CounterOutcome, LeasedCounter } from './leased-counter.ts';
@@ -152,7 +152,8 @@ function userLimit(app: FastifyInstance): number | ((request: FastifyRequest) =>
   const multipliers = new TrustMultipliers(app.database.db, trustMultiplierMaxAgeMs);
   return (request) => {
     const { tenantId, userId } = requestActor(request);
-    const multiplier = tenantId && userId ? multipliers.multiplier(tenantId, userId) : 1;
+    const sessionId = requestSessionId(request);
+    const multiplier = tenantId && userId ? multipliers.multiplier(tenantId, userId, sessionId) : 1;
     return adaptiveLimit(settings.userRequestsMax, multiplier);
   };
 }

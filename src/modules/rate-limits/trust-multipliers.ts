@@ -1,13 +1,20 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.ts';
 import { withScope } from '../../db/tenant-transaction.ts';
-import { readTrustScore } from './rate-limits.repository.ts';
+import { readTrustScores, type TrustScores } from './rate-limits.repository.ts';
 
 /**
  * Adaptive limits (seed 003 rate_limit_entries.adaptive_limit / trust_multiplier; issue 10 item 6):
- * the per-user limit is the base limit times a multiplier from the user's trust score. The score
- * starts at 50 and each lockout lowers it by 10 (identity's login attempts).
+ * the per-user limit is the base limit times a multiplier from the user's trust score and the
+ * device's. The user's score starts at 50 and each lockout lowers it by 10 (identity's login
+ * attempts); a trusted device's ("remember this device" after a second factor) starts at 50 and
+ * rises by 1 with each login from it. A session opened from a trusted device counts the mean of the
+ * two scores; any other session the user's alone.
  */
+export function combinedTrustScore(scores: TrustScores): number {
+  return scores.device === undefined ? scores.user : (scores.user + scores.device) / 2;
+}
+
 export function trustMultiplier(trustScore: number): number {
   if (trustScore >= 80) return 2;
   if (trustScore >= 50) return 1;
@@ -38,10 +45,12 @@ export class TrustMultipliers {
     this.#maxAgeMs = maxAgeMs;
   }
 
-  multiplier(tenantId: string, userId: string): number {
-    const key = `${tenantId}:${userId}`;
+  /** The multiplier of a user's session (its trusted device counts); undefined session: the user's. */
+  multiplier(tenantId: string, userId: string, sessionId: string | undefined): number {
+    const key = `${tenantId}:${userId}:${sessionId ?? ''}`;
     const held = this.#held.get(key);
-    if (!held || Date.now() - held.loadedAtMs >= this.#maxAgeMs) void this.#load(key, tenantId, userId);
+    if (!held || Date.now() - held.loadedAtMs >= this.#maxAgeMs)
+      void this.#load(key, { tenantId, userId, sessionId });
     return held?.multiplier ?? 1;
   }
 
@@ -50,19 +59,23 @@ export class TrustMultipliers {
     while (this.#loading.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
   }
 
-  async #load(key: string, tenantId: string, userId: string): Promise<void> {
+  async #load(
+    key: string,
+    { tenantId, userId, sessionId }: { tenantId: string; userId: string; sessionId: string | undefined },
+  ): Promise<void> {
     if (this.#loading.has(key) || this.#loading.size >= 1000) return;
     this.#loading.add(key);
     try {
-      const score = await withScope(this.#db, { tenantId }, (transaction) =>
-        readTrustScore(transaction, tenantId, userId),
+      const scores = await withScope(this.#db, { tenantId }, (transaction) =>
+        readTrustScores(transaction, tenantId, userId, sessionId),
       );
       this.#held.delete(key);
       if (this.#held.size >= entriesMax) {
         const oldest = this.#held.keys().next().value;
         if (oldest !== undefined) this.#held.delete(oldest);
       }
-      this.#held.set(key, { multiplier: trustMultiplier(score ?? 50), loadedAtMs: Date.now() });
+      const score = scores ? combinedTrustScore(scores) : 50;
+      this.#held.set(key, { multiplier: trustMultiplier(score), loadedAtMs: Date.now() });
     } catch {
       // The database is unavailable or the user is gone: keep counting at the value held.
       const held = this.#held.get(key);

@@ -36,6 +36,8 @@ export interface OpenSessionInput {
   provider: AuthenticationProvider;
   origin: RequestOrigin;
   mfaVerified: boolean;
+  /** The trusted device (trusted_devices) the login came from, when it did. */
+  trustedDeviceId?: string | undefined;
   /** The login's context and the signals its event was scored on (the session's event reuses them). */
   security: { context: AuditContext; signals: SecuritySignals };
 }
@@ -77,6 +79,7 @@ export async function openSession(
     userAgent: userAgent(input.origin),
     deviceFingerprint: input.security.context.deviceFingerprint ?? null,
     location: locationJson(input.security.context.location),
+    trustedDeviceId: input.trustedDeviceId ?? null,
     mfaVerified: input.mfaVerified,
     idleTimeoutSeconds: authentication.sessionIdleTimeoutSeconds,
     absoluteLifetimeSeconds: authentication.sessionAbsoluteLifetimeSeconds,

@@ -53,6 +53,7 @@ export interface NewDeviceSession {
   deviceFingerprint: string | null;
   /** The address's location (GeoIP), as JSON text. */
   location: string | null;
+  trustedDeviceId: string | null;
   mfaVerified: boolean;
   idleTimeoutSeconds: number;
   absoluteLifetimeSeconds: number;
@@ -72,6 +73,7 @@ export async function insertDeviceSession(transaction: ScopedTransaction, sessio
       user_agent: session.userAgent,
       device_fingerprint: session.deviceFingerprint,
       location: session.location,
+      trusted_device_id: session.trustedDeviceId,
       mfa_verified: session.mfaVerified,
       expires_at: sql<Date>`now() + make_interval(secs => ${session.idleTimeoutSeconds})`,
       absolute_expires_at: sql<Date>`now() + make_interval(secs => ${session.absoluteLifetimeSeconds})`,
