@@ -108,7 +108,11 @@ describe('adaptive per-user limits', () => {
     assert.equal(onDevice.allowed, 20, JSON.stringify(onDevice));
     const elsewhere = await burst(staff, 1);
     assert.deepEqual([onDevice.limit, elsewhere.limit], ['20', '10']);
-    assert.equal(elsewhere.allowed, 1, 'its second request is refused: the user counter is past this session maximum');
+    assert.equal(
+      elsewhere.allowed,
+      1,
+      'its second request is refused: the user counter is past this session maximum',
+    );
     const sessions = await withScope(harness.database.db, { tenantId: staff.tenantId }, (transaction) =>
       transaction
         .selectFrom('device_sessions')
