@@ -19,7 +19,6 @@ import {
   pruneBackups,
   restoreBackup,
 } from '../../src/modules/backup/backup.service.ts';
-import { BackupError, type BackupErrorCode } from '../../src/modules/backup/backup-errors.ts';
 import {
   type BackupHeader,
   type BackupManifest,
@@ -29,40 +28,19 @@ import {
   sha256OfFile,
 } from '../../src/modules/backup/backup-format.ts';
 import { signManifest } from '../../src/modules/backup/backup-manifest.ts';
-import { type DatabaseExecutor, readTableCatalog } from '../../src/modules/backup/table-catalog.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { rejectsWith, snapshotRows } from './backup-fixtures.ts';
 
 const config = loadConfig({ NODE_ENV: 'test' });
 const keys = config.backup.keys;
 let handle: TestDatabase;
 let directory: string;
 
-/** Every row of every data table as PostgreSQL's jsonb text, in a stable order. */
-async function snapshotRows(db: DatabaseExecutor): Promise<Record<string, string[]>> {
-  const snapshot: Record<string, string[]> = {};
-  for (const { name } of (await readTableCatalog(db)).tables) {
-    const result = await sql<{ row: string }>`
-      select to_jsonb(t)::text as row from ${sql.id('public', name)} as t order by 1`.execute(db);
-    snapshot[name] = result.rows.map((row) => row.row);
-  }
-  return snapshot;
-}
-
 async function appliedMigrations(): Promise<string[]> {
   const result = await sql<{ name: string }>`select name from schema_migrations order by name`.execute(
     handle.db,
   );
   return result.rows.map((row) => row.name);
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: BackupErrorCode, message: RegExp): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof BackupError, `expected a BackupError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    assert.match(error.message, message);
-    assert.ok(!error.message.includes('\n'), 'the message is one line');
-    return true;
-  });
 }
 
 /** Copies a backup under a new name, letting a test edit its header and manifest (re-signed to match). */
