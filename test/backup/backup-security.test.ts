@@ -258,7 +258,7 @@ describe('scheduled backups', () => {
       NODE_ENV: 'test',
       BACKUP_ENABLED: String(enabled),
       BACKUP_DIR: scheduleDirectory,
-      BACKUP_INTERVAL_MS: '60000',
+      BACKUP_INTERVAL_MS: '3600000',
       BACKUP_RETENTION_DAYS: '2',
       BACKUP_ENCRYPTION_KEY: encryptionKeyHex,
       BACKUP_ENCRYPTION_KEY_ID: 'e-test',
@@ -279,7 +279,7 @@ describe('scheduled backups', () => {
     const on = scheduleConfig(scheduleDirectory, true);
     const [job] = backupJobs(handle, on, logger);
     assert.equal(job?.name, 'backup');
-    assert.equal(job?.intervalMs, 60_000);
+    assert.equal(job?.intervalMs, 60_000, 'checks every minute whether a backup is due');
 
     // A backup three days old: past the two-day retention.
     const old = await createBackup(handle, {
@@ -304,9 +304,15 @@ describe('scheduled backups', () => {
     assert.equal(await fileMode(written), 0o600);
     assert.equal((await verifyBackup(written, on.backup.keys)).manifest.mode, 'full');
 
-    // The next tick, within half an interval of that backup, takes none.
+    // The next check, within the interval of that backup, takes none; once it is due, one more.
     await job?.run();
     assert.deepEqual(await backupFiles(scheduleDirectory), files);
+    await sql`update backups set created_at = created_at - interval '59 minutes'`.execute(handle.db);
+    await job?.run();
+    assert.deepEqual(await backupFiles(scheduleDirectory), files, 'still a minute before it is due');
+    await sql`update backups set created_at = created_at - interval '2 minutes'`.execute(handle.db);
+    await job?.run();
+    assert.equal((await backupFiles(scheduleDirectory)).length, 2);
   });
 
   test(`two servers running the schedule at once take one backup (${testEngine})`, async () => {

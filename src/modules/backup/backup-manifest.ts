@@ -52,8 +52,15 @@ export function signManifest(unsigned: UnsignedManifest, key: BackupKey): Backup
   return { ...unsigned, mac: { algorithm: macAlgorithm, key_id: key.id, value: manifestMac(unsigned, key) } };
 }
 
-const keyIdPattern = /^[A-Za-z0-9._:-]{1,64}$/;
 const hex64Pattern = /^[0-9a-f]{64}$/;
+// Bounded and printable; wider than BACKUP_*_KEY_ID's own rule, since a derived id embeds AUDIT_HMAC_KEY_ID.
+const keyIdLengthMax = 80;
+
+function isKeyId(value: unknown): boolean {
+  return (
+    typeof value === 'string' && value.length >= 1 && value.length <= keyIdLengthMax && !/\p{Cc}/u.test(value)
+  );
+}
 
 function isEncryption(value: unknown): boolean {
   if (value === null) return true;
@@ -61,8 +68,7 @@ function isEncryption(value: unknown): boolean {
   return (
     typeof encryption === 'object' &&
     encryption.algorithm === encryptionAlgorithm &&
-    typeof encryption.key_id === 'string' &&
-    keyIdPattern.test(encryption.key_id) &&
+    isKeyId(encryption.key_id) &&
     typeof encryption.key_check === 'string' &&
     /^[0-9a-f]{16}$/.test(encryption.key_check)
   );
@@ -74,8 +80,7 @@ function isMac(value: unknown): boolean {
     typeof mac === 'object' &&
     mac !== null &&
     mac.algorithm === macAlgorithm &&
-    typeof mac.key_id === 'string' &&
-    keyIdPattern.test(mac.key_id) &&
+    isKeyId(mac.key_id) &&
     typeof mac.value === 'string' &&
     hex64Pattern.test(mac.value)
   );

@@ -15,15 +15,15 @@ export type ScheduledBackupResult =
   | { status: 'written'; backup: BackupResult; pruned: BackupListing[] }
   /** Another process holds the schedule's lock: it is taking the backup now. */
   | { status: 'busy' }
-  /** A full backup was recorded less than half an interval ago (by this or another process). */
+  /** A full backup was recorded less than an interval ago (by this or another process). */
   | { status: 'recent' };
 
 /**
- * One scheduled run: a full backup, then the retention prune. Every server runs the schedule, so the
- * run first takes a session advisory lock (one process at a time) and, holding it, skips when any
- * process recorded a full backup in the last half interval: several servers together take about one
- * backup per interval, not one each. The lock is held on one connection, which the backup itself uses
- * (the embedded engine has only one).
+ * One scheduled check: when no process recorded a full backup in the last interval, a full backup, then
+ * the retention prune. Every server checks often (backupJobs), so the schedule follows the `backups`
+ * table and survives restarts; the check takes a session advisory lock first (one process at a time),
+ * so several servers together take one backup per interval, not one each. The lock is held on one
+ * connection, which the backup itself uses (the embedded engine has only one).
  */
 export async function runScheduledBackup(
   handle: DatabaseHandle,
@@ -32,7 +32,7 @@ export async function runScheduledBackup(
   return handle.db.connection().execute(async (connection) => {
     if (!(await tryLockBackupSchedule(connection))) return { status: 'busy' };
     try {
-      if (await hasFullBackupSince(connection, options.intervalMs / 2)) return { status: 'recent' };
+      if (await hasFullBackupSince(connection, options.intervalMs)) return { status: 'recent' };
       const backup = await createBackup(
         { ...handle, db: connection },
         { mode: 'full', outDirectory: options.directory, keys: options.keys },

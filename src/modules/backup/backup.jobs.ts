@@ -5,6 +5,13 @@ import type { ScheduledJob } from '../../platform/scheduler.ts';
 import { runScheduledBackup } from './backup-schedule.ts';
 
 /**
+ * How often each server checks whether a backup is due. Far below BACKUP_INTERVAL_MS (at least a
+ * minute), so a server restarted more often than the interval still backs up: the due time comes from
+ * the `backups` table, not from this process's timer. A check that is not due costs one query.
+ */
+export const backupCheckIntervalMs = 60_000;
+
+/**
  * The scheduled backup, for the server's scheduler (src/server.ts): with BACKUP_ENABLED, a full backup
  * to BACKUP_DIR every BACKUP_INTERVAL_MS, then backups older than BACKUP_RETENTION_DAYS are deleted.
  * Several servers may run it: runScheduledBackup lets one of them take each backup.
@@ -20,7 +27,7 @@ export function backupJobs(database: DatabaseHandle, config: Config, logger: Log
   return [
     {
       name: 'backup',
-      intervalMs: config.backup.intervalMs,
+      intervalMs: Math.min(backupCheckIntervalMs, config.backup.intervalMs),
       run: async () => {
         const result = await runScheduledBackup(database, options);
         if (result.status !== 'written') {
