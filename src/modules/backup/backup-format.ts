@@ -220,8 +220,8 @@ export async function* readBackupLines(
   const source = createReadStream(backupPath);
   const gunzip = createGunzip();
   source.on('error', (error) => gunzip.destroy(error));
-  if (decryptionKey) {
-    const decrypt = new DecryptStream(decryptionKey, backupPath);
+  const decrypt = decryptionKey ? new DecryptStream(decryptionKey, backupPath) : undefined;
+  if (decrypt) {
     decrypt.on('error', (error) => gunzip.destroy(error));
     source.pipe(decrypt).pipe(gunzip);
   } else {
@@ -255,6 +255,7 @@ export async function* readBackupLines(
     );
   } finally {
     source.destroy();
+    decrypt?.destroy();
     gunzip.destroy();
   }
   pending += decoder.end();
