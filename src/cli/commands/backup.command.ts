@@ -9,6 +9,7 @@ import {
   listBackups,
   pruneBackups,
   restoreBackup,
+  type VerifyResult,
   verifyBackup,
 } from '../../modules/backup/backup.service.ts';
 import { BackupError } from '../../modules/backup/backup-errors.ts';
@@ -67,7 +68,8 @@ function registerRestore(dbCommand: Command, runtime: CliRuntime): void {
   dbCommand
     .command('restore')
     .description(
-      'Replace every data table with the rows of a verified backup (one transaction, all or nothing)',
+      'Replace every data table with the rows of a verified backup (signature, checksum and key checked ' +
+        'first; one transaction, all or nothing)',
     )
     .requiredOption('--file <path>', backupFileHelp)
     .action(async (options: { file: string }) => {
@@ -105,7 +107,7 @@ function registerVerifyBackup(dbCommand: Command, runtime: CliRuntime): void {
       const file = resolve(options.file);
       const keys = runtime.config().backup.keys;
       const reporter = progressReporter('verify');
-      let result: Awaited<ReturnType<typeof verifyBackup>>;
+      let result: VerifyResult;
       try {
         result = await verifyBackup(file, keys, reporter.onProgress).finally(reporter.finish);
       } catch (error) {
