@@ -368,6 +368,41 @@ describe('corebank db verify-backup', () => {
     );
   });
 
+  test('restore of an encrypted backup without its key, or with a wrong one, is a one-line CliError', async () => {
+    const backup = await createBackup(handle, {
+      mode: 'data-only',
+      outDirectory: directory,
+      keys: encryptedKeys,
+    });
+    const before = await snapshotRows(handle.db);
+    const withDatabase = (keysConfig: typeof config): Command => {
+      const root = new Command('corebank').exitOverride();
+      const dbCommand = root.command('db').exitOverride();
+      const runtime: CliRuntime = {
+        config: () => keysConfig,
+        openDatabase: async () => ({ ...handle, close: async () => undefined }),
+      };
+      registerBackupCommands(dbCommand, runtime);
+      for (const command of dbCommand.commands) command.exitOverride();
+      return root;
+    };
+    const wrongConfig = { ...encryptedConfig, backup: { ...encryptedConfig.backup, keys: wrongKeys } };
+    for (const [keysConfig, message] of [
+      [config, /^backup .* is encrypted with key id e-test; set BACKUP_ENCRYPTION_KEY to that key$/],
+      [wrongConfig, /^backup .* not with the configured BACKUP_ENCRYPTION_KEY \(key id e-test\)/],
+    ] as const) {
+      await assert.rejects(
+        withDatabase(keysConfig).parseAsync(['db', 'restore', '--file', backup.path], { from: 'user' }),
+        (error: unknown) =>
+          error instanceof CliError &&
+          error.exitCode === 1 &&
+          message.test(error.message) &&
+          !error.message.includes('\n'),
+      );
+    }
+    assert.deepEqual(await snapshotRows(handle.db), before);
+  });
+
   test('as a command: --help, a one-line error and exit 1 on a tampered backup', async () => {
     const help = await runCommand(['db', 'verify-backup', '--help'], {
       NODE_ENV: 'test',
