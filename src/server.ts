@@ -8,6 +8,7 @@ import { migrateToLatest, readMigrationStatus } from './db/migrator.ts';
 import { demoDataLines, ensureTenant, seedDatabase } from './db/seed/seed.ts';
 import { moneyJobs } from './jobs/money-jobs.ts';
 import { alertJobs } from './modules/alerts/alerts.jobs.ts';
+import { backupJobs } from './modules/backup/backup.jobs.ts';
 import { detectionJobs } from './modules/detection/detection.jobs.ts';
 import { identityJobs } from './modules/sessions/sessions.jobs.ts';
 import { auditCheckpointJobs } from './platform/audit/audit-checkpoint.jobs.ts';
@@ -230,6 +231,7 @@ function startBackgroundJobs(
         run: () => sealPendingAudits(database.db, signing),
       },
       ...auditCheckpointJobs(database, config, logger),
+      ...backupJobs(database, config, logger),
       {
         name: 'partition-maintenance',
         intervalMs: partitionMaintenanceIntervalMs,

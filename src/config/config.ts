@@ -7,6 +7,7 @@ import {
 } from '../platform/auth/authentication-config.ts';
 import { type ExposureConfig, readExposureConfig } from '../platform/exposure.ts';
 import { type AuditCheckpointConfig, readAuditCheckpointConfig } from './audit-checkpoint-config.ts';
+import { type BackupConfig, readBackupConfig } from './backup-config.ts';
 import {
   ConfigurationError,
   ConfigurationErrors,
@@ -68,6 +69,8 @@ export interface Config {
   partitionMonthsAhead: number;
   backupDirectory: string;
   backupRetentionDays: number;
+  /** Scheduled backups, the manifest signing key and the encryption key (backup-config.ts). */
+  backup: BackupConfig;
   defaultTenantSlug: string;
   /** REDIS_URL: rate-limit counters shared by every server process (rate-limits.plugin.ts). */
   redisUrl: string | undefined;
@@ -210,6 +213,8 @@ function readConfig(source: Source, renamedVariablesUsed: readonly RenamedVariab
   const defaultLogLevel = environment === 'test' ? 'silent' : 'info';
   const statementTimeoutMs = readInteger(source, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 100, 600_000);
   const dataDirectory = resolve(readString(source, 'DATA_DIR', './data'));
+  const auditHmacKey = readAuditKey(source, environment);
+  const auditHmacKeyId = readString(source, 'AUDIT_HMAC_KEY_ID', 'k1');
   const config: Config = {
     environment,
     host: readString(source, 'HOST', isProduction ? '0.0.0.0' : '127.0.0.1'),
@@ -230,8 +235,8 @@ function readConfig(source: Source, renamedVariablesUsed: readonly RenamedVariab
     requestTimeoutMs: readInteger(source, 'REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000),
     keepAliveTimeoutMs: readInteger(source, 'KEEP_ALIVE_TIMEOUT_MS', 72_000, 1000, 600_000),
     shutdownGraceMs: readInteger(source, 'SHUTDOWN_GRACE_MS', 10_000, 100, 120_000),
-    auditHmacKey: readAuditKey(source, environment),
-    auditHmacKeyId: readString(source, 'AUDIT_HMAC_KEY_ID', 'k1'),
+    auditHmacKey,
+    auditHmacKeyId,
     auditSealIntervalMs: readInteger(source, 'AUDIT_SEAL_INTERVAL_MS', 1000, 10, 60_000),
     auditCheckpoint: readAuditCheckpointConfig(source, environment, dataDirectory),
     partitionMonthsAhead: readInteger(source, 'PARTITION_MONTHS_AHEAD', 3, 1, 24),
@@ -243,6 +248,7 @@ function readConfig(source: Source, renamedVariablesUsed: readonly RenamedVariab
       1,
       3650,
     ),
+    backup: readBackupConfig(source, environment, { id: auditHmacKeyId, key: auditHmacKey }),
     defaultTenantSlug: readString(source, 'DEFAULT_TENANT_SLUG', 'default'),
     redisUrl: source.REDIS_URL === '' ? undefined : source.REDIS_URL,
     pinPeppers: [

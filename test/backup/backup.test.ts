@@ -19,7 +19,6 @@ import {
   pruneBackups,
   restoreBackup,
 } from '../../src/modules/backup/backup.service.ts';
-import { BackupError, type BackupErrorCode } from '../../src/modules/backup/backup-errors.ts';
 import {
   type BackupHeader,
   type BackupManifest,
@@ -28,39 +27,20 @@ import {
   readManifest,
   sha256OfFile,
 } from '../../src/modules/backup/backup-format.ts';
-import { type DatabaseExecutor, readTableCatalog } from '../../src/modules/backup/table-catalog.ts';
+import { signManifest } from '../../src/modules/backup/backup-manifest.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { rejectsWith, snapshotRows } from './backup-fixtures.ts';
 
 const config = loadConfig({ NODE_ENV: 'test' });
+const keys = config.backup.keys;
 let handle: TestDatabase;
 let directory: string;
-
-/** Every row of every data table as PostgreSQL's jsonb text, in a stable order. */
-async function snapshotRows(db: DatabaseExecutor): Promise<Record<string, string[]>> {
-  const snapshot: Record<string, string[]> = {};
-  for (const { name } of (await readTableCatalog(db)).tables) {
-    const result = await sql<{ row: string }>`
-      select to_jsonb(t)::text as row from ${sql.id('public', name)} as t order by 1`.execute(db);
-    snapshot[name] = result.rows.map((row) => row.row);
-  }
-  return snapshot;
-}
 
 async function appliedMigrations(): Promise<string[]> {
   const result = await sql<{ name: string }>`select name from schema_migrations order by name`.execute(
     handle.db,
   );
   return result.rows.map((row) => row.name);
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: BackupErrorCode, message: RegExp): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof BackupError, `expected a BackupError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    assert.match(error.message, message);
-    assert.ok(!error.message.includes('\n'), 'the message is one line');
-    return true;
-  });
 }
 
 /** Copies a backup under a new name, letting a test edit its header and manifest (re-signed to match). */
@@ -80,7 +60,13 @@ async function rewriteBackup(
   manifest.sha256 = await sha256OfFile(target);
   manifest.size_bytes = (await stat(target)).size;
   edit.manifest?.(manifest);
-  await writeFile(manifestPathFor(target), JSON.stringify(manifest));
+  await writeFile(manifestPathFor(target), JSON.stringify(resign(manifest)));
+}
+
+/** The manifest signed again with the configured key: what someone holding the key could write. */
+function resign(manifest: BackupManifest): BackupManifest {
+  const { mac: _mac, ...unsigned } = manifest;
+  return signManifest(unsigned, keys.manifest);
 }
 
 /** Rows no seed writes: exact numerics, a generated column, an identity, a self-reference, an old month. */
@@ -137,7 +123,7 @@ describe('backup and restore', () => {
     }
     const migrations = await appliedMigrations();
 
-    const backup = await createBackup(handle, { mode: 'full', outDirectory: directory });
+    const backup = await createBackup(handle, { mode: 'full', outDirectory: directory, keys });
     assert.match(basename(backup.path), /^corebank-\d{8}T\d{6}\.\d{3}Z-full\.cbk\.gz$/);
     assert.equal(backup.manifest.sha256, await sha256OfFile(backup.path));
     assert.equal(backup.manifest.schema_version, migrations.at(-1));
@@ -152,17 +138,17 @@ describe('backup and restore', () => {
     assert.deepEqual(recorded.rows, [{ sha256: backup.manifest.sha256, mode: 'full' }]);
 
     await clearDatabase(handle);
-    const restored = await restoreBackup(handle, { file: backup.path });
+    const restored = await restoreBackup(handle, { file: backup.path, keys });
     assert.equal(restored.rowsRestored, Object.values(before).flat().length);
     assert.deepEqual(await snapshotRows(handle.db), before);
     assert.deepEqual(await appliedMigrations(), migrations);
   });
 
   test('restore sets sequences back so new rows do not collide with restored ones', async () => {
-    const backup = await createBackup(handle, { mode: 'data-only', outDirectory: directory });
+    const backup = await createBackup(handle, { mode: 'data-only', outDirectory: directory, keys });
     // As on a freshly migrated database, the identity sequence starts over.
     await sql`alter table backup_scratch alter column id restart with 1`.execute(handle.db);
-    await restoreBackup(handle, { file: backup.path });
+    await restoreBackup(handle, { file: backup.path, keys });
     const inserted = await sql<{ id: string }>`
       insert into backup_scratch (amount) values (1) returning id::text as id`.execute(handle.db);
     assert.equal(inserted.rows[0]?.id, '4');
@@ -171,7 +157,7 @@ describe('backup and restore', () => {
 
   test('regression: restore does not run INSERT triggers, so rows come back as they were', async () => {
     const before = await snapshotRows(handle.db);
-    const backup = await createBackup(handle, { mode: 'full', outDirectory: directory });
+    const backup = await createBackup(handle, { mode: 'full', outDirectory: directory, keys });
     await sql`create function backup_test_rewrite() returns trigger language plpgsql as $$
               begin new.name := 'rewritten'; return new; end $$`.execute(handle.db);
     await sql`create function backup_test_rewrite_action() returns trigger language plpgsql as $$
@@ -182,7 +168,7 @@ describe('backup and restore', () => {
     await sql`create trigger backup_test_rewrite before insert on audit_logs
               for each row execute function backup_test_rewrite_action()`.execute(handle.db);
     try {
-      await restoreBackup(handle, { file: backup.path });
+      await restoreBackup(handle, { file: backup.path, keys });
       assert.deepEqual(await snapshotRows(handle.db), before);
       const enabled = await sql<{ enabled: string }>`
         select distinct tgenabled as enabled from pg_trigger where tgname = 'backup_test_rewrite'`.execute(
@@ -197,7 +183,7 @@ describe('backup and restore', () => {
   });
 
   test('clear empties every data table and keeps schema_migrations and backups', async () => {
-    const backup = await createBackup(handle, { mode: 'full', outDirectory: directory });
+    const backup = await createBackup(handle, { mode: 'full', outDirectory: directory, keys });
     const migrations = await appliedMigrations();
     const backupsBefore = await sql<{ count: number }>`select count(*) as count from backups`.execute(
       handle.db,
@@ -213,7 +199,7 @@ describe('backup and restore', () => {
       );
       assert.deepEqual(backupsAfter.rows, backupsBefore.rows);
     } finally {
-      await restoreBackup(handle, { file: backup.path });
+      await restoreBackup(handle, { file: backup.path, keys });
     }
   });
 });
@@ -223,7 +209,7 @@ describe('a damaged or mismatched backup changes nothing', () => {
   let current: Record<string, string[]>;
 
   before(async () => {
-    good = (await createBackup(handle, { mode: 'full', outDirectory: directory })).path;
+    good = (await createBackup(handle, { mode: 'full', outDirectory: directory, keys })).path;
     // The database moves on after the backup, so a restore that ran would visibly change it.
     await sql`insert into tenants (slug, name) values ('after-backup', 'Created after the backup')`.execute(
       handle.db,
@@ -235,14 +221,14 @@ describe('a damaged or mismatched backup changes nothing', () => {
     const copy = join(directory, `corebank-damaged-${name}-full.cbk.gz`);
     await copyFile(good, copy);
     const manifest = await readManifest(good);
-    await writeFile(manifestPathFor(copy), JSON.stringify({ ...manifest, file: basename(copy) }));
+    await writeFile(manifestPathFor(copy), JSON.stringify(resign({ ...manifest, file: basename(copy) })));
     return copy;
   }
 
   test('a truncated file is rejected', async () => {
     const copy = await damagedCopy('truncated');
     await truncate(copy, Math.floor((await stat(copy)).size / 2));
-    await rejectsWith(restoreBackup(handle, { file: copy }), 'BACKUP_SIZE_MISMATCH', /truncated/);
+    await rejectsWith(restoreBackup(handle, { file: copy, keys }), 'BACKUP_SIZE_MISMATCH', /truncated/);
     assert.deepEqual(await snapshotRows(handle.db), current);
   });
 
@@ -252,7 +238,7 @@ describe('a damaged or mismatched backup changes nothing', () => {
     const middle = Math.floor(bytes.length / 2);
     bytes[middle] = (bytes[middle] ?? 0) ^ 0x01;
     await writeFile(copy, bytes);
-    await rejectsWith(restoreBackup(handle, { file: copy }), 'BACKUP_CHECKSUM_MISMATCH', /SHA-256/);
+    await rejectsWith(restoreBackup(handle, { file: copy, keys }), 'BACKUP_CHECKSUM_MISMATCH', /SHA-256/);
     assert.deepEqual(await snapshotRows(handle.db), current);
   });
 
@@ -260,13 +246,13 @@ describe('a damaged or mismatched backup changes nothing', () => {
     const copy = await damagedCopy('no-manifest');
     await rm(manifestPathFor(copy));
     await rejectsWith(
-      restoreBackup(handle, { file: copy }),
+      restoreBackup(handle, { file: copy, keys }),
       'BACKUP_MANIFEST_MISSING',
       /manifest .* is missing/,
     );
     const orphan = await damagedCopy('no-file');
     await rm(orphan);
-    await rejectsWith(restoreBackup(handle, { file: orphan }), 'BACKUP_FILE_MISSING', /does not exist/);
+    await rejectsWith(restoreBackup(handle, { file: orphan, keys }), 'BACKUP_FILE_MISSING', /does not exist/);
     assert.deepEqual(await snapshotRows(handle.db), current);
   });
 
@@ -278,7 +264,7 @@ describe('a damaged or mismatched backup changes nothing', () => {
     };
     await rewriteBackup(good, future, { header: addFuture, manifest: addFuture });
     await rejectsWith(
-      restoreBackup(handle, { file: future }),
+      restoreBackup(handle, { file: future, keys }),
       'BACKUP_SCHEMA_MISMATCH',
       /schema version 9999_future .* migrate the database to 9999_future first/,
     );
@@ -291,7 +277,7 @@ describe('a damaged or mismatched backup changes nothing', () => {
     await sql`delete from schema_migrations where name = ${latest}`.execute(handle.db);
     try {
       await rejectsWith(
-        restoreBackup(handle, { file: good }),
+        restoreBackup(handle, { file: good, keys }),
         'BACKUP_SCHEMA_MISMATCH',
         new RegExp(`migrate the database to ${latest} first`),
       );
@@ -310,7 +296,11 @@ describe('a damaged or mismatched backup changes nothing', () => {
         manifest.row_counts.users = (manifest.row_counts.users ?? 0) + 1;
       },
     });
-    await rejectsWith(restoreBackup(handle, { file: miscounted }), 'BACKUP_ROW_COUNT_MISMATCH', /users/);
+    await rejectsWith(
+      restoreBackup(handle, { file: miscounted, keys }),
+      'BACKUP_ROW_COUNT_MISMATCH',
+      /users/,
+    );
     assert.deepEqual(await snapshotRows(handle.db), current);
   });
 
@@ -330,7 +320,7 @@ describe('a damaged or mismatched backup changes nothing', () => {
         size_bytes: (await stat(corrupt)).size,
       }),
     );
-    await assert.rejects(restoreBackup(handle, { file: corrupt }));
+    await assert.rejects(restoreBackup(handle, { file: corrupt, keys }));
     assert.deepEqual(await snapshotRows(handle.db), current);
   });
 });
@@ -361,7 +351,7 @@ describe('row-level security', () => {
     const before = await snapshotRows(handle.db);
     await asRowSecuredRole(async (reader) => {
       await rejectsWith(
-        createBackup(reader, { mode: 'full', outDirectory: rlsDirectory }),
+        createBackup(reader, { mode: 'full', outDirectory: rlsDirectory, keys }),
         'BACKUP_ROW_SECURITY',
         /BYPASSRLS/,
       );
@@ -375,7 +365,7 @@ describe('row-level security', () => {
 describe('schema-only backups', () => {
   test('hold no rows, and restoring one on a matching database verifies it and changes no rows', async () => {
     const before = await snapshotRows(handle.db);
-    const backup = await createBackup(handle, { mode: 'schema-only', outDirectory: directory });
+    const backup = await createBackup(handle, { mode: 'schema-only', outDirectory: directory, keys });
     assert.deepEqual(backup.manifest.row_counts, {});
     const lines: string[] = [];
     for await (const line of readBackupLines(backup.path)) lines.push(line);
@@ -383,17 +373,17 @@ describe('schema-only backups', () => {
     const header = JSON.parse(lines[0] ?? '') as BackupHeader;
     assert.ok(header.catalog?.some((table) => table.name === 'users' && table.columns.length > 10));
 
-    const result = await restoreBackup(handle, { file: backup.path });
+    const result = await restoreBackup(handle, { file: backup.path, keys });
     assert.equal(result.rowsRestored, 0);
     assert.deepEqual(await snapshotRows(handle.db), before);
   });
 
   test('restoring one onto a database whose columns drifted is refused', async () => {
-    const backup = await createBackup(handle, { mode: 'schema-only', outDirectory: directory });
+    const backup = await createBackup(handle, { mode: 'schema-only', outDirectory: directory, keys });
     await sql`alter table backup_scratch add column drift integer`.execute(handle.db);
     try {
       await rejectsWith(
-        restoreBackup(handle, { file: backup.path }),
+        restoreBackup(handle, { file: backup.path, keys }),
         'BACKUP_SCHEMA_MISMATCH',
         /backup_scratch has columns/,
       );
@@ -406,14 +396,14 @@ describe('schema-only backups', () => {
 describe('listing and pruning backups', () => {
   test('list-backups shows newest first and flags a damaged file', async () => {
     const listDirectory = await mkdtemp(join(directory, 'list-'));
-    const oldest = await createBackup(handle, { mode: 'schema-only', outDirectory: listDirectory });
+    const oldest = await createBackup(handle, { mode: 'schema-only', outDirectory: listDirectory, keys });
     await new Promise((resolve) => setTimeout(resolve, 5));
-    const middle = await createBackup(handle, { mode: 'data-only', outDirectory: listDirectory });
+    const middle = await createBackup(handle, { mode: 'data-only', outDirectory: listDirectory, keys });
     await new Promise((resolve) => setTimeout(resolve, 5));
-    const newest = await createBackup(handle, { mode: 'full', outDirectory: listDirectory });
+    const newest = await createBackup(handle, { mode: 'full', outDirectory: listDirectory, keys });
     await truncate(middle.path, 10);
 
-    const listings = await listBackups(listDirectory);
+    const listings = await listBackups(listDirectory, keys);
     assert.deepEqual(
       listings.map((listing) => listing.path),
       [newest.path, middle.path, oldest.path],
@@ -430,14 +420,14 @@ describe('listing and pruning backups', () => {
       listings[0]?.rowTotal,
       Object.values(newest.manifest.row_counts).reduce((a, b) => a + b, 0),
     );
-    assert.deepEqual(await listBackups(join(directory, 'does-not-exist')), []);
+    assert.deepEqual(await listBackups(join(directory, 'does-not-exist'), keys), []);
   });
 
   test('prune-backups deletes only backups older than the retention, with their manifests', async () => {
     const pruneDirectory = await mkdtemp(join(directory, 'prune-'));
-    const older = await createBackup(handle, { mode: 'schema-only', outDirectory: pruneDirectory });
+    const older = await createBackup(handle, { mode: 'schema-only', outDirectory: pruneDirectory, keys });
     await new Promise((resolve) => setTimeout(resolve, 5));
-    const newer = await createBackup(handle, { mode: 'schema-only', outDirectory: pruneDirectory });
+    const newer = await createBackup(handle, { mode: 'schema-only', outDirectory: pruneDirectory, keys });
     await writeFile(join(pruneDirectory, 'notes.txt'), 'not a backup');
     // One day after the newer backup: the older is past a one-day retention, the newer exactly at it.
     const now = new Date(Date.parse(newer.manifest.created_at) + 24 * 60 * 60 * 1000);
@@ -517,7 +507,7 @@ describe('corebank db commands', () => {
     const before = await snapshotRows(handle.db);
     const [openedBefore, closedBefore] = [opened, closed];
     await run('backup', '--data-only');
-    const [listing] = await listBackups(join(directory, 'cli'));
+    const [listing] = await listBackups(join(directory, 'cli'), keys);
     assert.ok(listing && listing.mode === 'data-only' && listing.checksumValid);
     await run('restore', '--file', listing.path);
     assert.deepEqual(await snapshotRows(handle.db), before);
@@ -526,7 +516,7 @@ describe('corebank db commands', () => {
   });
 
   test('restore of a damaged file is a one-line CliError and still closes the database', async () => {
-    const [listing] = await listBackups(join(directory, 'cli'));
+    const [listing] = await listBackups(join(directory, 'cli'), keys);
     assert.ok(listing);
     await truncate(listing.path, 5);
     const closedBefore = closed;

@@ -9,6 +9,8 @@ import {
   listBackups,
   pruneBackups,
   restoreBackup,
+  type VerifyResult,
+  verifyBackup,
 } from '../../modules/backup/backup.service.ts';
 import { BackupError } from '../../modules/backup/backup-errors.ts';
 import type { BackupMode } from '../../modules/backup/backup-format.ts';
@@ -18,10 +20,11 @@ import { withDatabase } from './with-database.ts';
 
 const retentionDaysMax = 3650;
 
-/** Adds backup, restore, list-backups, prune-backups and clear under `corebank db`. */
+/** Adds backup, restore, verify-backup, list-backups, prune-backups and clear under `corebank db`. */
 export function registerBackupCommands(dbCommand: Command, runtime: CliRuntime): void {
   registerBackup(dbCommand, runtime);
   registerRestore(dbCommand, runtime);
+  registerVerifyBackup(dbCommand, runtime);
   registerListBackups(dbCommand, runtime);
   registerPruneBackups(dbCommand, runtime);
   registerClear(dbCommand, runtime);
@@ -31,7 +34,8 @@ function registerBackup(dbCommand: Command, runtime: CliRuntime): void {
   dbCommand
     .command('backup')
     .description(
-      'Write a gzip backup of every data table with a manifest (SHA-256, row counts, schema version)',
+      'Write a gzip backup of every data table (AES-256-GCM encrypted when BACKUP_ENCRYPTION_KEY is set) ' +
+        'with a signed manifest (SHA-256, row counts, schema version)',
     )
     .option('--schema-only', 'record the schema version and snapshot only, no rows')
     .option('--data-only', 'record the rows without the schema snapshot')
@@ -44,9 +48,10 @@ function registerBackup(dbCommand: Command, runtime: CliRuntime): void {
       }
       const mode: BackupMode = options.schemaOnly ? 'schema-only' : options.dataOnly ? 'data-only' : 'full';
       const outDirectory = resolve(options.out ?? runtime.config().backupDirectory);
+      const keys = runtime.config().backup.keys;
       const reporter = progressReporter('backup');
       const result = await withBackupDatabase(runtime, (handle) =>
-        createBackup(handle, { mode, outDirectory, onProgress: reporter.onProgress }),
+        createBackup(handle, { mode, outDirectory, keys, onProgress: reporter.onProgress }),
       ).finally(reporter.finish);
       const { manifest } = result;
       const tableCount = Object.keys(manifest.row_counts).length;
@@ -54,6 +59,7 @@ function registerBackup(dbCommand: Command, runtime: CliRuntime): void {
         `backup written: ${result.path}`,
         `  mode ${manifest.mode}, ${sumOf(manifest.row_counts)} rows in ${tableCount} tables, ${manifest.size_bytes} bytes`,
         `  schema version ${manifest.schema_version}, sha256 ${manifest.sha256}`,
+        `  ${encryptionOf(manifest.encryption)}, manifest signed with key id ${manifest.mac.key_id}`,
       );
     });
 }
@@ -62,14 +68,16 @@ function registerRestore(dbCommand: Command, runtime: CliRuntime): void {
   dbCommand
     .command('restore')
     .description(
-      'Replace every data table with the rows of a verified backup (one transaction, all or nothing)',
+      'Replace every data table with the rows of a verified backup (signature, checksum and key checked ' +
+        'first; one transaction, all or nothing)',
     )
-    .requiredOption('--file <path>', 'the .cbk.gz backup file; its .manifest.json must sit beside it')
+    .requiredOption('--file <path>', backupFileHelp)
     .action(async (options: { file: string }) => {
       const file = resolve(options.file);
+      const keys = runtime.config().backup.keys;
       const reporter = progressReporter('restore');
       const result = await withBackupDatabase(runtime, (handle) =>
-        restoreBackup(handle, { file, onProgress: reporter.onProgress }),
+        restoreBackup(handle, { file, keys, onProgress: reporter.onProgress }),
       ).finally(reporter.finish);
       if (result.manifest.mode === 'schema-only') {
         print(
@@ -84,14 +92,49 @@ function registerRestore(dbCommand: Command, runtime: CliRuntime): void {
     });
 }
 
+const backupFileHelp =
+  'the .cbk.gz (or encrypted .cbk.gz.enc) backup file; its .manifest.json must sit beside it';
+
+function registerVerifyBackup(dbCommand: Command, runtime: CliRuntime): void {
+  dbCommand
+    .command('verify-backup')
+    .description(
+      'Check a backup without restoring it: manifest signature, size, SHA-256, decryption and ' +
+        'decompression to the end, header, every row line and the row counts (no database needed)',
+    )
+    .requiredOption('--file <path>', backupFileHelp)
+    .action(async (options: { file: string }) => {
+      const file = resolve(options.file);
+      const keys = runtime.config().backup.keys;
+      const reporter = progressReporter('verify');
+      let result: VerifyResult;
+      try {
+        result = await verifyBackup(file, keys, reporter.onProgress).finally(reporter.finish);
+      } catch (error) {
+        if (error instanceof BackupError) throw new CliError(error.message);
+        throw error;
+      }
+      const { manifest } = result;
+      print(
+        `verified ${file}: mode ${manifest.mode}, ${result.rowsChecked} rows in ` +
+          `${Object.keys(manifest.row_counts).length} tables, schema version ${manifest.schema_version}`,
+        `  ${encryptionOf(manifest.encryption)}, manifest signed with key id ${manifest.mac.key_id}`,
+      );
+    });
+}
+
+function encryptionOf(encryption: { key_id: string } | null): string {
+  return encryption ? `encrypted (AES-256-GCM, key id ${encryption.key_id})` : 'not encrypted';
+}
+
 function registerListBackups(dbCommand: Command, runtime: CliRuntime): void {
   dbCommand
     .command('list-backups')
-    .description('List backups newest first, checking each file against its manifest')
+    .description('List backups newest first, checking each file against its signed manifest')
     .option('--path <directory>', 'directory to list (default: BACKUP_DIR, ./backups)')
     .action(async (options: { path?: string }) => {
       const directory = resolve(options.path ?? runtime.config().backupDirectory);
-      const listings = await listBackups(directory);
+      const listings = await listBackups(directory, runtime.config().backup.keys);
       if (listings.length === 0) {
         print(`no backups in ${directory}`);
         return;
@@ -101,13 +144,18 @@ function registerListBackups(dbCommand: Command, runtime: CliRuntime): void {
 }
 
 function formatListing(listing: BackupListing): string {
-  const status = listing.problem ? `PROBLEM: ${listing.problem}` : 'sha256 ok';
+  const status = listing.problem ? `PROBLEM: ${listing.problem}` : 'signature and sha256 ok';
   const fields = [
     listing.createdAt.toISOString(),
     (listing.mode ?? '?').padEnd(11),
     `${listing.sizeBytes ?? '?'} bytes`.padStart(14),
     `${listing.rowTotal ?? '?'} rows`.padStart(12),
     `schema ${listing.schemaVersion ?? '?'}`,
+    listing.mode === undefined
+      ? '?'
+      : listing.encryptionKeyId
+        ? `encrypted ${listing.encryptionKeyId}`
+        : 'plaintext',
     listing.file,
     status,
   ];

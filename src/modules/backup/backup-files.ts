@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { BackupKeys } from '../../config/backup-config.ts';
 import { BackupError } from './backup-errors.ts';
 import {
   type BackupManifest,
   type BackupMode,
   backupFileSuffix,
+  encryptedBackupFileSuffix,
   manifestPathFor,
   manifestSuffix,
   readManifest,
@@ -21,6 +23,8 @@ export interface BackupListing {
   createdAt: Date;
   rowTotal: number | undefined;
   schemaVersion: string | undefined;
+  /** The key id the file is encrypted with; undefined for plaintext (or an unreadable manifest). */
+  encryptionKeyId: string | undefined;
   /** The file matches its manifest's size and SHA-256 (false when not checked: see `problem`). */
   checksumValid: boolean;
   /** Why the backup cannot be restored, or undefined when it can. */
@@ -29,15 +33,14 @@ export interface BackupListing {
 
 const dayMs = 24 * 60 * 60 * 1000;
 
-/** Every backup in the directory (a file, a manifest or both), newest first. A missing directory has none. */
-export async function listBackups(
-  directory: string,
-  options: { verify?: boolean } = {},
-): Promise<BackupListing[]> {
-  const verify = options.verify ?? true;
+/**
+ * Every backup in the directory (a file, a manifest or both), newest first. A missing directory has none.
+ * Given the keys, each is verified (signature, size, SHA-256, key); without them, only listed.
+ */
+export async function listBackups(directory: string, keys: BackupKeys | undefined): Promise<BackupListing[]> {
   const listings: BackupListing[] = [];
   for (const file of await backupFileNames(directory)) {
-    listings.push(await describeBackup(join(directory, file), file, verify));
+    listings.push(await describeBackup(join(directory, file), file, keys));
   }
   return listings.sort(
     (left, right) =>
@@ -55,20 +58,23 @@ async function backupFileNames(directory: string): Promise<string[]> {
   }
   const names = new Set<string>();
   for (const entry of entries) {
-    if (entry.endsWith(backupFileSuffix)) names.add(entry);
-    else if (entry.endsWith(`${backupFileSuffix}${manifestSuffix}`))
-      names.add(entry.slice(0, -manifestSuffix.length));
+    const file = entry.endsWith(manifestSuffix) ? entry.slice(0, -manifestSuffix.length) : entry;
+    if (file.endsWith(backupFileSuffix) || file.endsWith(encryptedBackupFileSuffix)) names.add(file);
   }
   return [...names];
 }
 
-async function describeBackup(path: string, file: string, verify: boolean): Promise<BackupListing> {
+async function describeBackup(
+  path: string,
+  file: string,
+  keys: BackupKeys | undefined,
+): Promise<BackupListing> {
   let manifest: BackupManifest | undefined;
   let problem: string | undefined;
   let checksumValid = false;
   try {
-    manifest = verify ? await verifyBackupFile(path) : await readManifest(path);
-    checksumValid = verify;
+    manifest = keys ? await verifyBackupFile(path, keys) : await readManifest(path);
+    checksumValid = keys !== undefined;
   } catch (error) {
     if (!(error instanceof BackupError)) throw error;
     problem = error.message;
@@ -84,6 +90,7 @@ async function describeBackup(path: string, file: string, verify: boolean): Prom
       ? Object.values(manifest.row_counts).reduce((sum, count) => sum + count, 0)
       : undefined,
     schemaVersion: manifest?.schema_version,
+    encryptionKeyId: manifest?.encryption?.key_id,
     checksumValid,
     problem,
   };
@@ -105,7 +112,7 @@ export async function pruneBackups(
     'retentionDays must be a whole number ≥ 1',
   );
   const cutoffMs = now.getTime() - retentionDays * dayMs;
-  const expired = (await listBackups(directory, { verify: false })).filter(
+  const expired = (await listBackups(directory, undefined)).filter(
     (listing) => listing.createdAt.getTime() < cutoffMs,
   );
   for (const listing of expired) {

@@ -5,17 +5,30 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
+import type { BackupKeys } from '../../config/backup-config.ts';
 import type { Engine } from '../../db/database.ts';
+import { DecryptStream } from './backup-crypto.ts';
 import { BackupError } from './backup-errors.ts';
+import {
+  type BackupManifest,
+  decryptionKeyFor,
+  manifestFormatVersion,
+  validateSignedFields,
+  verifyManifestSignature,
+} from './backup-manifest.ts';
 import type { SequenceState, TableShape } from './table-catalog.ts';
+
+export type { BackupManifest } from './backup-manifest.ts';
 
 /**
  * A backup is two files. `<name>.cbk.gz` is gzip of NDJSON: one header line, then one line per row
- * (`{"table":…,"row":…}`), table by table in foreign-key order. `<name>.cbk.gz.manifest.json` describes
- * it and carries the SHA-256 and size that a restore checks before it touches the database.
+ * (`{"table":…,"row":…}`), table by table in foreign-key order; `<name>.cbk.gz.enc` is that gzip
+ * encrypted (backup-crypto.ts). `<name>…manifest.json` describes it and carries the SHA-256 and size
+ * that a restore checks before it touches the database, under an HMAC (backup-manifest.ts).
  */
 export const backupFormatVersion = 1;
 export const backupFileSuffix = '.cbk.gz';
+export const encryptedBackupFileSuffix = '.cbk.gz.enc';
 export const manifestSuffix = '.manifest.json';
 
 export const backupModes = ['full', 'schema-only', 'data-only'] as const;
@@ -36,23 +49,10 @@ export interface BackupHeader {
   sequences: SequenceState[];
 }
 
-export interface BackupManifest {
-  format_version: number;
-  file: string;
-  mode: BackupMode;
-  sha256: string;
-  size_bytes: number;
-  schema_version: string;
-  migrations: string[];
-  row_counts: Record<string, number>;
-  engine: Engine;
-  created_at: string;
-}
-
 /** `corebank-20250102T030405.678Z-full.cbk.gz`: sortable, colon-free (Windows), unique to the millisecond. */
-export function backupFileName(mode: BackupMode, createdAt: Date): string {
+export function backupFileName(mode: BackupMode, createdAt: Date, encrypted: boolean): string {
   const timestamp = createdAt.toISOString().replaceAll('-', '').replaceAll(':', '');
-  return `corebank-${timestamp}-${mode}${backupFileSuffix}`;
+  return `corebank-${timestamp}-${mode}${encrypted ? encryptedBackupFileSuffix : backupFileSuffix}`;
 }
 
 export function manifestPathFor(backupPath: string): string {
@@ -107,7 +107,7 @@ export function validateManifest(value: unknown, manifestPath: string): BackupMa
   const problems: string[] = [];
   if (typeof manifest !== 'object' || manifest === null) problems.push('not an object');
   else {
-    if (manifest.format_version !== backupFormatVersion) problems.push('format_version');
+    if (manifest.format_version !== manifestFormatVersion) problems.push('format_version');
     if (typeof manifest.file !== 'string') problems.push('file');
     if (!backupModes.includes(manifest.mode as BackupMode)) problems.push('mode');
     if (typeof manifest.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(manifest.sha256))
@@ -122,6 +122,7 @@ export function validateManifest(value: unknown, manifestPath: string): BackupMa
     if (typeof manifest.created_at !== 'string' || Number.isNaN(Date.parse(manifest.created_at))) {
       problems.push('created_at');
     }
+    problems.push(...validateSignedFields(manifest));
   }
   if (problems.length > 0) {
     throw new BackupError(
@@ -173,8 +174,11 @@ export async function sha256OfFile(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Reads the manifest and proves the file is the one it describes: present, same size, same SHA-256. */
-export async function verifyBackupFile(backupPath: string): Promise<BackupManifest> {
+/**
+ * Reads the manifest, checks its signature, and proves the file is the one it describes: present, same
+ * size, same SHA-256; for an encrypted file, that the configured key is the one it was encrypted with.
+ */
+export async function verifyBackupFile(backupPath: string, keys: BackupKeys): Promise<BackupManifest> {
   let sizeBytes: number;
   try {
     sizeBytes = (await stat(backupPath)).size;
@@ -183,6 +187,8 @@ export async function verifyBackupFile(backupPath: string): Promise<BackupManife
     throw new BackupError('BACKUP_FILE_MISSING', `backup file ${backupPath} does not exist`);
   }
   const manifest = await readManifest(backupPath);
+  verifyManifestSignature(manifest, keys.manifest, manifestPathFor(backupPath));
+  decryptionKeyFor(manifest, keys, backupPath);
   if (sizeBytes !== manifest.size_bytes) {
     throw new BackupError(
       'BACKUP_SIZE_MISMATCH',
@@ -203,12 +209,24 @@ export async function verifyBackupFile(backupPath: string): Promise<BackupManife
 // A row line longer than this means a corrupt file, not a row: no column of the schema comes near it.
 const lineLengthMax = 256 * 1024 * 1024;
 
-/** Streams the decompressed lines of a backup, holding at most one line and one chunk in memory. */
-export async function* readBackupLines(backupPath: string): AsyncGenerator<string> {
+/**
+ * Streams the decrypted (given the key) and decompressed lines of a backup, holding at most one line and
+ * one chunk in memory.
+ */
+export async function* readBackupLines(
+  backupPath: string,
+  decryptionKey?: Buffer | undefined,
+): AsyncGenerator<string> {
   const source = createReadStream(backupPath);
   const gunzip = createGunzip();
   source.on('error', (error) => gunzip.destroy(error));
-  source.pipe(gunzip);
+  const decrypt = decryptionKey ? new DecryptStream(decryptionKey, backupPath) : undefined;
+  if (decrypt) {
+    decrypt.on('error', (error) => gunzip.destroy(error));
+    source.pipe(decrypt).pipe(gunzip);
+  } else {
+    source.pipe(gunzip);
+  }
   const decoder = new StringDecoder('utf8');
   let pending = '';
   try {
@@ -237,6 +255,7 @@ export async function* readBackupLines(backupPath: string): AsyncGenerator<strin
     );
   } finally {
     source.destroy();
+    decrypt?.destroy();
     gunzip.destroy();
   }
   pending += decoder.end();

@@ -1,3 +1,4 @@
+import type { BackupKeys } from '../../config/backup-config.ts';
 import type { DatabaseHandle } from '../../db/database.ts';
 import {
   countRows,
@@ -12,12 +13,13 @@ import type { ProgressListener } from './backup.service.ts';
 import { BackupError, translateRowSecurityError } from './backup-errors.ts';
 import {
   type BackupHeader,
-  type BackupManifest,
   decodeHeader,
   decodeRowLine,
   readBackupLines,
   verifyBackupFile,
 } from './backup-format.ts';
+import { type BackupManifest, decryptionKeyFor } from './backup-manifest.ts';
+import { assertHeaderMatchesManifest, nextTableIndex } from './backup-verify.ts';
 import { assertSchemaMatches } from './schema-check.ts';
 import {
   type DatabaseExecutor,
@@ -29,6 +31,8 @@ import {
 
 export interface RestoreOptions {
   file: string;
+  /** Verifies the manifest's signature; decrypts an encrypted file (refused without its key). */
+  keys: BackupKeys;
   onProgress?: ProgressListener | undefined;
 }
 
@@ -45,15 +49,16 @@ export interface RestoreResult {
  * transaction that commits only if each table holds exactly the manifest's row count.
  */
 export async function restoreBackup(handle: DatabaseHandle, options: RestoreOptions): Promise<RestoreResult> {
-  const manifest = await verifyBackupFile(options.file);
-  const header = await readHeader(options.file);
+  const manifest = await verifyBackupFile(options.file, options.keys);
+  const decryptionKey = decryptionKeyFor(manifest, options.keys, options.file);
+  const header = await readHeader(options.file, decryptionKey);
   assertHeaderMatchesManifest(header, manifest, options.file);
   await assertSchemaMatches(handle.db, header, options.file);
   if (manifest.mode === 'schema-only') return { manifest, rowCounts: {}, rowsRestored: 0 };
   try {
     return await handle.db.transaction().execute(async (transaction) => {
       await enterMaintenance(transaction);
-      const rowCounts = await replaceRows(transaction, options, header, manifest);
+      const rowCounts = await replaceRows(transaction, { ...options, decryptionKey }, header, manifest);
       const rowsRestored = Object.values(rowCounts).reduce((sum, count) => sum + count, 0);
       return { manifest, rowCounts, rowsRestored };
     });
@@ -62,28 +67,14 @@ export async function restoreBackup(handle: DatabaseHandle, options: RestoreOpti
   }
 }
 
-async function readHeader(file: string): Promise<BackupHeader> {
-  for await (const line of readBackupLines(file)) return decodeHeader(line);
+async function readHeader(file: string, decryptionKey: Buffer | undefined): Promise<BackupHeader> {
+  for await (const line of readBackupLines(file, decryptionKey)) return decodeHeader(line);
   return decodeHeader(undefined);
-}
-
-function assertHeaderMatchesManifest(header: BackupHeader, manifest: BackupManifest, file: string): void {
-  const agrees =
-    header.mode === manifest.mode &&
-    header.schema_version === manifest.schema_version &&
-    header.migrations.join('\n') === manifest.migrations.join('\n') &&
-    header.created_at === manifest.created_at;
-  if (!agrees) {
-    throw new BackupError(
-      'BACKUP_MANIFEST_INVALID',
-      `the manifest of ${file} does not describe the backup it sits beside; use the manifest written with it`,
-    );
-  }
 }
 
 async function replaceRows(
   transaction: DatabaseExecutor,
-  options: RestoreOptions,
+  options: LoadOptions,
   header: BackupHeader,
   manifest: BackupManifest,
 ): Promise<Record<string, number>> {
@@ -100,6 +91,8 @@ async function replaceRows(
   return counted;
 }
 
+type LoadOptions = RestoreOptions & { decryptionKey: Buffer | undefined };
+
 interface PendingBatch {
   table: TableShape | undefined;
   rowJsons: string[];
@@ -109,7 +102,7 @@ interface PendingBatch {
 /** Streams the row lines into the tables, a bounded batch per insert; returns the rows read per table. */
 async function loadRows(
   transaction: DatabaseExecutor,
-  options: RestoreOptions,
+  options: LoadOptions,
   header: BackupHeader,
   tables: TableShape[],
   manifest: BackupManifest,
@@ -130,7 +123,7 @@ async function loadRows(
     batch.bytes = 0;
   };
   let lineNumber = 0;
-  for await (const line of readBackupLines(options.file)) {
+  for await (const line of readBackupLines(options.file, options.decryptionKey)) {
     lineNumber += 1;
     if (lineNumber === 1) continue;
     const { table, rowJson } = decodeRowLine(line, lineNumber);
@@ -151,26 +144,6 @@ async function loadRows(
   }
   await flush();
   return loaded;
-}
-
-/**
- * A table's rows are contiguous and tables follow the header's order (parents first, which the schema
- * check matched against the database's foreign keys); anything else is a malformed file.
- */
-function nextTableIndex(
-  header: BackupHeader,
-  table: string,
-  currentIndex: number,
-  lineNumber: number,
-): number {
-  const index = header.tables.indexOf(table);
-  if (index <= currentIndex) {
-    throw new BackupError(
-      'BACKUP_CONTENT_INVALID',
-      `line ${lineNumber} of the backup has a row of ${table} out of table order`,
-    );
-  }
-  return index;
 }
 
 function assertRowCounts(

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { BackupManifest } from './backup-format.ts';
+import type { BackupManifest } from './backup-manifest.ts';
 import { type DatabaseExecutor, qualifiedTable } from './table-catalog.repository.ts';
 import type { TableShape } from './table-catalog.ts';
 
@@ -24,7 +24,9 @@ export async function enterMaintenance(transaction: DatabaseExecutor): Promise<v
  */
 export async function enterReadOnlySnapshot(transaction: DatabaseExecutor): Promise<void> {
   await sql`set transaction isolation level repeatable read, read only`.execute(transaction);
-  await sql`select set_config('row_security', 'off', true)`.execute(transaction);
+  // A scheduled backup runs on the server's connections, whose statement_timeout suits requests.
+  await sql`select set_config('row_security', 'off', true),
+                   set_config('statement_timeout', '0', true)`.execute(transaction);
 }
 
 export async function countRows(db: DatabaseExecutor, tables: string[]): Promise<Record<string, number>> {
@@ -133,4 +135,28 @@ export async function recordBackup(db: DatabaseExecutor, manifest: BackupManifes
     values (${manifest.file}, ${manifest.mode}, ${manifest.sha256}, ${manifest.size_bytes},
             ${manifest.schema_version}, ${JSON.stringify(manifest.row_counts)}::jsonb, ${manifest.engine},
             ${manifest.created_at}::timestamptz)`.execute(db);
+}
+
+// One key for every server: scheduled backups of the cluster take turns (runScheduledBackup).
+const scheduleLockName = 'corebank.backup-schedule';
+
+/** A session advisory lock on this connection; false when another process holds it. */
+export async function tryLockBackupSchedule(connection: DatabaseExecutor): Promise<boolean> {
+  const result = await sql<{ locked: boolean }>`
+    select pg_try_advisory_lock(hashtextextended(${scheduleLockName}, 0)) as locked`.execute(connection);
+  return result.rows[0]?.locked === true;
+}
+
+export async function unlockBackupSchedule(connection: DatabaseExecutor): Promise<void> {
+  await sql`select pg_advisory_unlock(hashtextextended(${scheduleLockName}, 0))`.execute(connection);
+}
+
+/** Whether any process recorded a full backup in the last `ageMs` (by the database's clock). */
+export async function hasFullBackupSince(db: DatabaseExecutor, ageMs: number): Promise<boolean> {
+  const result = await sql<{ recent: boolean }>`
+    select exists (select 1 from backups
+                   where mode = 'full' and created_at > now() - make_interval(secs => ${ageMs / 1000})) as recent`.execute(
+    db,
+  );
+  return result.rows[0]?.recent === true;
 }

@@ -6,6 +6,7 @@ import { basename, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import type { BackupKeys } from '../../config/backup-config.ts';
 import type { DatabaseHandle } from '../../db/database.ts';
 import {
   countRows,
@@ -16,16 +17,22 @@ import {
   recordBackup,
   truncateTables,
 } from './backup.repository.ts';
+import { createEncryptStream } from './backup-crypto.ts';
 import { BackupError, translateRowSecurityError } from './backup-errors.ts';
 import {
   type BackupHeader,
-  type BackupManifest,
   type BackupMode,
   backupFileName,
   backupFormatVersion,
   encodeRowLine,
   manifestPathFor,
 } from './backup-format.ts';
+import {
+  type BackupManifest,
+  describeEncryption,
+  manifestFormatVersion,
+  signManifest,
+} from './backup-manifest.ts';
 import {
   type DatabaseExecutor,
   readAppliedMigrations,
@@ -36,6 +43,7 @@ import {
 
 export { type BackupListing, listBackups, pruneBackups } from './backup-files.ts';
 export { type RestoreOptions, type RestoreResult, restoreBackup } from './backup-restore.ts';
+export { type VerifyResult, verifyBackup } from './backup-verify.ts';
 
 export interface BackupProgress {
   table: string;
@@ -48,6 +56,8 @@ export type ProgressListener = (progress: BackupProgress) => void;
 export interface CreateBackupOptions {
   mode: BackupMode;
   outDirectory: string;
+  /** Signs the manifest; encrypts the file when `keys.encryption` is set. */
+  keys: BackupKeys;
   onProgress?: ProgressListener | undefined;
 }
 
@@ -63,17 +73,23 @@ interface Snapshot {
   rowCounts: Record<string, number>;
 }
 
+// A backup holds every customer's data: only the owner may read it, whatever the umask allows.
+const fileMode = 0o600;
+const directoryMode = 0o700;
+
 /**
  * Writes one backup file and its manifest, then records the run in `backups`. The file is written under
  * a temporary name and renamed only when complete, so a crash never leaves a plausible half-backup.
+ * Both files are created with mode 0600, and the directory, when this creates it, with 0700.
  */
 export async function createBackup(
   handle: DatabaseHandle,
   options: CreateBackupOptions,
 ): Promise<BackupResult> {
-  await mkdir(options.outDirectory, { recursive: true });
+  await mkdir(options.outDirectory, { recursive: true, mode: directoryMode });
   const createdAt = new Date();
-  const path = join(options.outDirectory, backupFileName(options.mode, createdAt));
+  const encryption = options.keys.encryption;
+  const path = join(options.outDirectory, backupFileName(options.mode, createdAt, encryption !== undefined));
   await assertAbsent(path);
   const temporaryPath = `${path}.partial`;
   let snapshot: Snapshot;
@@ -83,16 +99,22 @@ export async function createBackup(
       await enterReadOnlySnapshot(transaction);
       const taken = await takeSnapshot(transaction, handle, options.mode, createdAt);
       const lines = backupLines(transaction, taken, options.onProgress);
-      return [taken, await writeGzipFile(temporaryPath, lines)] as const;
+      return [taken, await writeBackupFile(temporaryPath, lines, encryption?.key)] as const;
     });
     await rename(temporaryPath, path);
   } catch (error) {
     await rm(temporaryPath, { force: true });
     throw translateRowSecurityError(error);
   }
-  const manifest = buildManifest(path, snapshot, written);
+  const manifest = signManifest(
+    { ...unsignedManifest(path, snapshot, written), encryption: describeEncryption(encryption) },
+    options.keys.manifest,
+  );
   const manifestPath = manifestPathFor(path);
-  await writeFile(`${manifestPath}.partial`, `${JSON.stringify(manifest, null, 2)}\n`, { flag: 'wx' });
+  await writeFile(`${manifestPath}.partial`, `${JSON.stringify(manifest, null, 2)}\n`, {
+    flag: 'wx',
+    mode: fileMode,
+  });
   await rename(`${manifestPath}.partial`, manifestPath);
   await recordBackup(handle.db, manifest);
   return { path, manifestPath, manifest };
@@ -162,9 +184,11 @@ async function* backupLines(
   }
 }
 
-async function writeGzipFile(
+/** Gzips (and with a key, encrypts) the lines into the file, measuring what it writes. */
+async function writeBackupFile(
   path: string,
   lines: AsyncIterable<string>,
+  encryptionKey: Buffer | undefined,
 ): Promise<{ sha256: string; sizeBytes: number }> {
   const hash = createHash('sha256');
   let sizeBytes = 0;
@@ -175,23 +199,23 @@ async function writeGzipFile(
       done(null, chunk);
     },
   });
-  await pipeline(
-    Readable.from(lines),
-    createGzip(),
-    measure,
-    createWriteStream(path, { flags: 'wx', flush: true }),
-  );
+  const output = createWriteStream(path, { flags: 'wx', flush: true, mode: fileMode });
+  if (encryptionKey) {
+    await pipeline(Readable.from(lines), createGzip(), createEncryptStream(encryptionKey), measure, output);
+  } else {
+    await pipeline(Readable.from(lines), createGzip(), measure, output);
+  }
   return { sha256: hash.digest('hex'), sizeBytes };
 }
 
-function buildManifest(
+function unsignedManifest(
   path: string,
   snapshot: Snapshot,
   written: { sha256: string; sizeBytes: number },
-): BackupManifest {
+): Omit<BackupManifest, 'mac' | 'encryption'> {
   const { header } = snapshot;
   return {
-    format_version: backupFormatVersion,
+    format_version: manifestFormatVersion,
     file: basename(path),
     mode: header.mode,
     sha256: written.sha256,
