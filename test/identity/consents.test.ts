@@ -175,7 +175,8 @@ describe('consents', () => {
     assert.equal(login.json().required_documents.length, 2);
     await loginStaff(harness.app, 'officer');
     const staffLogin = harness.responses.findLast((response) => response.url === '/v1/admin/auth/login');
-    assert.ok(staffLogin?.body.includes('access_token'), 'the staff login answered');
+    assert.ok(staffLogin, 'the staff login answered');
+    assert.ok(staffLogin.body.includes('access_token'), staffLogin.body);
     assert.ok(!staffLogin.body.includes('consent_required'), staffLogin.body);
   });
 
