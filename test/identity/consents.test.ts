@@ -9,8 +9,8 @@ import { createLogger } from '../../src/platform/logger.ts';
 import {
   bearer,
   ensureTenant,
+  fullBankingLogin,
   type LoggedInCustomer,
-  latestCode,
   loginCustomer,
   loginStaff,
   registerEmailCustomer,
@@ -72,26 +72,7 @@ function postConsent(customer: LoggedInCustomer, payload: unknown, app: AppInsta
 
 /** The banking login of an existing customer, returning the verify response's body. */
 async function bankingLogin(app: AppInstance, customer: LoggedInCustomer): Promise<Record<string, unknown>> {
-  const login = await app.inject({
-    method: 'POST',
-    url: '/v1/auth/banking/login',
-    payload: {
-      name: customer.name,
-      phone: customer.phone,
-      account_number: customer.accountNumber,
-      mother_name: customer.motherName,
-      pin: customer.pin,
-      device: { type: 'android', id: `device-${customer.phone}`, name: 'Test Phone' },
-    },
-  });
-  assert.equal(login.statusCode, 200, login.body);
-  const { login_token } = login.json() as { login_token: string };
-  const otp = await latestCode(app, customer.phone);
-  const verify = await app.inject({
-    method: 'POST',
-    url: '/v1/auth/banking/verify',
-    payload: { login_token, otp },
-  });
+  const verify = await fullBankingLogin(app, customer);
   assert.equal(verify.statusCode, 200, verify.body);
   return verify.json() as Record<string, unknown>;
 }
