@@ -15,7 +15,7 @@ import {
   loginStaff,
   registerEmailCustomer,
 } from '../helpers/auth.ts';
-import { createHarness, type Harness } from './harness.ts';
+import { createHarness, type Harness, secretsNeverLeakTest } from './harness.ts';
 
 /*
  * Consent (issue 11 item 6): a customer accepts the current terms and privacy policy, grants and
@@ -198,6 +198,21 @@ describe('consents', () => {
     );
   });
 
+  test('concurrent grants of one purpose leave exactly one grant in force and one audit row', async () => {
+    const customer = await loginCustomer(harness.app);
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => postConsent(customer, { purpose: 'marketing', action: 'grant' })),
+    );
+    assert.deepEqual(
+      answers.map((answer) => answer.statusCode),
+      [200, 200, 200, 200, 200, 200],
+    );
+    assert.equal(answers.filter((answer) => answer.json().changed === true).length, 1);
+    const { consents, audits } = await written(customer.userId);
+    assert.equal(consents.length, 1);
+    assert.equal(audits.length, 1);
+  });
+
   test('data sharing names its recipient; recipients are separate and matched without case', async () => {
     const customer = await loginCustomer(harness.app);
     const budget = { purpose: 'data_sharing', action: 'grant', recipient: 'Budget Buddy Pty Ltd' };
@@ -375,3 +390,5 @@ describe('consents', () => {
     );
   });
 });
+
+secretsNeverLeakTest(() => harness);
