@@ -241,6 +241,58 @@ describe('consents', () => {
     assert.equal(none.statusCode, 404, none.body);
   });
 
+  test('at most 20 data recipients are in force at once; the 21st is refused and writes nothing', async () => {
+    const customer = await loginCustomer(harness.app);
+    for (let index = 1; index <= 20; index += 1) {
+      const granted = await postConsent(customer, {
+        purpose: 'data_sharing',
+        action: 'grant',
+        recipient: `Recipient ${index}`,
+      });
+      assert.equal(granted.statusCode, 200, granted.body);
+    }
+    const before = await written(customer.userId);
+    const refused = await postConsent(customer, {
+      purpose: 'data_sharing',
+      action: 'grant',
+      recipient: 'Recipient 21',
+    });
+    assert.equal(refused.statusCode, 409, refused.body);
+    assert.equal(refused.json().error.code, 'CONFLICT');
+    assert.deepEqual(await written(customer.userId), before);
+    const state = (await readConsents(customer)).json() as Consents;
+    assert.equal(state.in_force.length, 20);
+  });
+
+  test('the history is the newest 100 grants, and an old grant still in force is in the current view', async () => {
+    const customer = await loginCustomer(harness.app);
+    await acceptCurrentDocuments(customer);
+    // 105 later marketing grants, each withdrawn: far more history than one answer carries.
+    await withScope(harness.database.db, { tenantId }, (transaction) =>
+      transaction
+        .insertInto('consents')
+        .values(
+          Array.from({ length: 105 }, (_, index) => ({
+            tenant_id: tenantId,
+            user_id: customer.userId,
+            purpose: 'marketing' as const,
+            document_version: '1',
+            granted_at: new Date(Date.now() + (index + 1) * 60_000),
+            withdrawn_at: new Date(Date.now() + (index + 1) * 60_000 + 1000),
+          })),
+        )
+        .execute(),
+    );
+    const state = (await readConsents(customer)).json() as Consents;
+    assert.equal(state.history.length, 100);
+    assert.equal(state.history_truncated, true);
+    assert.ok(state.history.every((consent) => consent.purpose === 'marketing'));
+    const times = state.history.map((consent) => consent.granted_at);
+    assert.deepEqual(times, [...times].sort().reverse(), 'newest first');
+    assert.deepEqual(state.in_force.map((consent) => consent.purpose).sort(), ['privacy', 'terms']);
+    assert.equal(state.consent_required, false);
+  });
+
   test('accepting a version that is not the current one is refused with CONSENT_VERSION_NOT_CURRENT and writes nothing', async () => {
     const customer = await loginCustomer(harness.app);
     const before = await written(customer.userId);
