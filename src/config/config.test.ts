@@ -31,6 +31,16 @@ describe('configuration', () => {
     assert.equal(production.backupRetentionDays, 30);
   });
 
+  test('TERMS_VERSION and PRIVACY_POLICY_VERSION: default 1, a version as written, anything else refused', () => {
+    assert.deepEqual(loadConfig({}).consent, { termsVersion: '1', privacyPolicyVersion: '1' });
+    const published = loadConfig({ TERMS_VERSION: '2026-12-07', PRIVACY_POLICY_VERSION: 'v3.1_b' });
+    assert.deepEqual(published.consent, { termsVersion: '2026-12-07', privacyPolicyVersion: 'v3.1_b' });
+    rejects({ TERMS_VERSION: 'x'.repeat(33) }, 'TERMS_VERSION');
+    rejects({ TERMS_VERSION: '-1' }, 'TERMS_VERSION');
+    rejects({ PRIVACY_POLICY_VERSION: 'version 2' }, 'PRIVACY_POLICY_VERSION');
+    rejects({ PRIVACY_POLICY_VERSION: '2\u0000' }, 'PRIVACY_POLICY_VERSION');
+  });
+
   test('a bad value stops the start with a message naming the variable', () => {
     rejects({ PORT: 'eighty' }, 'PORT');
     rejects({ PORT: '70000' }, 'PORT');

@@ -20,6 +20,7 @@ import {
   reportInvalid,
   type Source,
 } from './config-readers.ts';
+import { type ConsentConfig, readConsentConfig } from './consent-config.ts';
 import { type MoneyConfig, readMoneyConfig } from './money-config.ts';
 import { applyRenamedVariables, nameAsWritten, type RenamedVariableUse } from './renamed-variables.ts';
 import { readSecurityConfig, type SecurityConfig } from './security-config.ts';
@@ -86,6 +87,8 @@ export interface Config {
   exposure: ExposureConfig;
   /** The access log and the other security-operations settings (security-config.ts). */
   security: SecurityConfig;
+  /** The terms and privacy policy versions customers must have accepted (consent-config.ts). */
+  consent: ConsentConfig;
   /** Variables set under a previous name (renamed-variables.ts); the server warns about each at start-up. */
   renamedVariablesUsed: readonly RenamedVariableUse[];
 }
@@ -262,6 +265,7 @@ function readConfig(source: Source, renamedVariablesUsed: readonly RenamedVariab
     money: readMoneyConfig(source, environment),
     exposure: readExposureConfig(source, environment),
     security: readSecurityConfig(source, environment),
+    consent: readConsentConfig(source),
     renamedVariablesUsed,
   };
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(config.defaultTenantSlug)) {

@@ -857,6 +857,27 @@ export interface AlertDeliveriesTable {
   updated_at: Timestamp;
 }
 
+// ---------------------------------------------------------------------------------------------
+// 0017_consents
+// ---------------------------------------------------------------------------------------------
+
+export type ConsentPurpose = 'terms' | 'privacy' | 'marketing' | 'data_sharing';
+
+/** One grant of one purpose by one customer; ended once, by a withdrawal or a newer version. */
+export interface ConsentsTable {
+  tenant_id: string;
+  id: Generated<string>;
+  user_id: string;
+  purpose: ConsentPurpose;
+  document_version: string;
+  /** The named recipient of a data_sharing grant (CDR); null for every other purpose. */
+  recipient: string | null;
+  granted_at: Timestamp;
+  withdrawn_at: NullableTimestamp;
+  superseded_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
 export interface Database {
   // Global
   tenants: TenantsTable;
@@ -908,6 +929,8 @@ export interface Database {
   api_access_log: ApiAccessLogTable;
   // Alerts
   alert_deliveries: AlertDeliveriesTable;
+  // Consent
+  consents: ConsentsTable;
 }
 
 // ---------------------------------------------------------------------------------------------

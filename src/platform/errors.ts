@@ -100,6 +100,15 @@ export const errorCatalog = {
     status: 403,
     message: 'Sign in again with your second factor (OTP or authenticator code) before this action.',
   },
+  // Consent (issue 11 item 6): a document accepted at a version other than the one in force.
+  CONSENT_VERSION_NOT_CURRENT: {
+    status: 409,
+    message: 'This is not the current version of the document; read and accept the current one.',
+  },
+  CONSENT_NOT_WITHDRAWABLE: {
+    status: 409,
+    message: 'The terms and the privacy policy are accepted, not withdrawn; closing the account ends them.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

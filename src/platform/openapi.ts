@@ -104,6 +104,11 @@ export const documentTags = [
       'Staff: the audit log, login audits, security events, the API access log and rate-limit violations.',
   },
   { name: 'activity', description: 'Your own login history and the audit entries about you.' },
+  {
+    name: 'consents',
+    description:
+      'Your acceptance of the terms and the privacy policy, and your marketing and data-sharing consents.',
+  },
   { name: 'security', description: 'Staff: threat-intelligence indicators and the checks that use them.' },
 ];
 

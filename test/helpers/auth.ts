@@ -140,6 +140,32 @@ export async function loginCustomer(
   };
 }
 
+/** Step one of the banking login of an existing customer with this PIN (the test PIN by default). */
+export function startBankingLogin(app: AppInstance, customer: LoggedInCustomer, pin = customer.pin) {
+  return app.inject({
+    method: 'POST',
+    url: '/v1/auth/banking/login',
+    payload: {
+      name: customer.name,
+      phone: customer.phone,
+      account_number: customer.accountNumber,
+      mother_name: customer.motherName,
+      pin,
+      device: { type: 'android', id: `device-${customer.phone}`, name: 'Test Phone' },
+    },
+  });
+}
+
+/** Both steps of the banking login of an existing customer with this PIN; the verify step's answer. */
+export async function fullBankingLogin(app: AppInstance, customer: LoggedInCustomer, pin = customer.pin) {
+  const started = await startBankingLogin(app, customer, pin);
+  if (started.statusCode !== 200)
+    throw new Error(`banking login answered ${started.statusCode}: ${started.body}`);
+  const { login_token } = started.json() as { login_token: string };
+  const otp = await latestCode(app, customer.phone);
+  return app.inject({ method: 'POST', url: '/v1/auth/banking/verify', payload: { login_token, otp } });
+}
+
 let staffPasswordHash: Promise<string> | undefined;
 
 export interface StaffOptions {

@@ -7,12 +7,14 @@ import { withScope } from '../../src/db/tenant-transaction.ts';
 import {
   bearer,
   ensureTenant,
+  fullBankingLogin,
   type LoggedIn,
   type LoggedInCustomer,
   latestCode,
   loginCustomer,
   loginStaff,
   registerEmailCustomer,
+  startBankingLogin,
   testPin,
 } from '../helpers/auth.ts';
 import { answerCode, tally } from '../helpers/responses.ts';
@@ -54,31 +56,12 @@ function changePin(login: Pick<LoggedIn, 'accessToken'>, payload: Record<string,
 }
 
 function bankingLogin(customer: LoggedInCustomer, pin: string) {
-  return harness.app.inject({
-    method: 'POST',
-    url: '/v1/auth/banking/login',
-    payload: {
-      name: customer.name,
-      phone: customer.phone,
-      account_number: customer.accountNumber,
-      mother_name: customer.motherName,
-      pin,
-      device: { type: 'android', id: `device-${customer.phone}`, name: 'Test Phone' },
-    },
-  });
+  return startBankingLogin(harness.app, customer, pin);
 }
 
 /** Both steps of the banking login with this PIN; the verify step's answer. */
-async function fullLogin(customer: LoggedInCustomer, pin: string) {
-  const started = await bankingLogin(customer, pin);
-  assert.equal(started.statusCode, 200, started.body);
-  const { login_token } = started.json() as { login_token: string };
-  const otp = await latestCode(harness.app, customer.phone);
-  return harness.app.inject({
-    method: 'POST',
-    url: '/v1/auth/banking/verify',
-    payload: { login_token, otp },
-  });
+function fullLogin(customer: LoggedInCustomer, pin: string) {
+  return fullBankingLogin(harness.app, customer, pin);
 }
 
 async function userRow(userId: string) {

@@ -14,6 +14,7 @@ import { migration as securityContext } from './0013_security_context.ts';
 import { migration as detection } from './0014_detection.ts';
 import { migration as alertDeliveries } from './0015_alert_deliveries.ts';
 import { migration as detectionScreen } from './0016_detection_screen.ts';
+import { migration as consents } from './0017_consents.ts';
 import { migration as transferVelocity } from './0018_transfer_velocity.ts';
 
 /** Every migration in order. Names are permanent once released: they are recorded in schema_migrations. */
@@ -34,5 +35,6 @@ export const migrations = {
   '0014_detection': detection,
   '0015_alert_deliveries': alertDeliveries,
   '0016_detection_screen': detectionScreen,
+  '0017_consents': consents,
   '0018_transfer_velocity': transferVelocity,
 };

@@ -1,4 +1,4 @@
-import type { SeedContext, SeededPeople } from './seed-context.ts';
+import { hoursAgo, type SeedContext, type SeededPeople } from './seed-context.ts';
 
 /** Articles, photos, onboarding screens and the configuration keys seed 000 names. */
 export async function seedContent(context: SeedContext, people: SeededPeople): Promise<void> {
@@ -65,6 +65,42 @@ export async function seedContent(context: SeedContext, people: SeededPeople): P
       { ...tenant, key: 'privacy_policy', value: 'Privacy policy of Corebank (development copy).' },
       { ...tenant, key: 'app_version', value: '1.0.0' },
       { ...tenant, key: 'maintenance_mode', value: 'false' },
+    ])
+    .execute();
+  await seedConsents(context, people);
+}
+
+/**
+ * The first customer accepted the documents in force, withdrew marketing and shares data with one
+ * recipient (CDR); the others have accepted nothing yet, so their login says consent_required.
+ */
+async function seedConsents(context: SeedContext, people: SeededPeople): Promise<void> {
+  const [first] = people.customers;
+  if (!first) return;
+  const { termsVersion, privacyPolicyVersion } = context.config.consent;
+  const granted = {
+    tenant_id: context.tenantId,
+    user_id: first.id,
+    recipient: null,
+    granted_at: hoursAgo(72),
+  };
+  await context.transaction
+    .insertInto('consents')
+    .values([
+      { ...granted, purpose: 'terms', document_version: termsVersion },
+      { ...granted, purpose: 'privacy', document_version: privacyPolicyVersion },
+      {
+        ...granted,
+        purpose: 'marketing',
+        document_version: privacyPolicyVersion,
+        withdrawn_at: hoursAgo(24),
+      },
+      {
+        ...granted,
+        purpose: 'data_sharing',
+        document_version: privacyPolicyVersion,
+        recipient: 'Budget Buddy Pty Ltd',
+      },
     ])
     .execute();
 }

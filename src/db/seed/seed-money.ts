@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { v7 as uuidV7 } from 'uuid';
 import { type EntryRequest, postMovement } from '../../modules/ledger/ledger-posting.ts';
 import { addDailyOutgoing } from '../../modules/limits/limits.repository.ts';
@@ -69,9 +70,31 @@ export async function seedMoney(context: SeedContext, people: SeededPeople): Pro
     },
     { walletId: citra.walletId, delta: 1_250_000, type: 'transfer_in', counterpartyWalletId: budi.walletId },
   ]);
+  await seedTransferVelocity(context, [alice.id, budi.id]);
   await seedWithdrawals(context, systemWallets, alice.id, alice.walletId, citra.id, citra.walletId);
   await seedBitcoin(context, systemWallets, alice.id, budi.id);
   await seedKycRecords(context, people);
+}
+
+/**
+ * The velocity count of the senders above (migration 0018). Their transfers were posted by the seed,
+ * not the transfer statement that counts, so the count is unknown (the cap) until a whole window has
+ * passed: detection screens their transfers until then.
+ */
+async function seedTransferVelocity(context: SeedContext, senders: string[]): Promise<void> {
+  await context.transaction
+    .insertInto('transfer_velocity')
+    .values(
+      senders.map((userId) => ({
+        tenant_id: context.tenantId,
+        user_id: userId,
+        window_minutes: 10,
+        window_index: sql<number>`floor(extract(epoch from now()) / 600)::bigint`,
+        current_count: 1,
+        previous_count: 1_000_000_000,
+      })),
+    )
+    .execute();
 }
 
 function systemWallet(wallets: SystemWallets, asset: string, purpose: string): string {

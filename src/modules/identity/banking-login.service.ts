@@ -5,6 +5,7 @@ import type { DatabaseHandle } from '../../db/database.ts';
 import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.ts';
 import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { AppError, type ErrorCode } from '../../platform/errors.ts';
+import { type ConsentStatus, consentStatusIn } from '../consents/consents.service.ts';
 import type { MessageSender } from '../dev-outbox/message-outbox.ts';
 import { type IssuedTokens, openSession } from '../sessions/session-tokens.ts';
 import {
@@ -54,6 +55,8 @@ export interface LoginChallenge {
 
 export interface BankingSession extends IssuedTokens {
   user: UserSummary;
+  /** The documents the customer still has to accept (consents.service.ts). */
+  consent: ConsentStatus;
 }
 
 /** Names are compared as people type them: case and runs of spaces do not matter. */
@@ -319,7 +322,8 @@ async function completeBankingLogin(
     security: { context: { ...context, userId }, signals },
   });
   const user = await findUserSummary(transaction, userId);
-  return { ok: true, value: { ...tokens, user: userSummary(user) } };
+  const consent = await consentStatusIn(transaction, config.consent, context.tenantId, userId);
+  return { ok: true, value: { ...tokens, user: userSummary(user), consent } };
 }
 
 async function registrationConflicts(

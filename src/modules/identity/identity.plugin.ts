@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { publicJwks } from '../../platform/auth/access-token.ts';
 import { registerAuthGuard } from '../../platform/auth/auth-guard.ts';
+import { consentsRoutes } from '../consents/consents.routes.ts';
 import { devOutboxRoutes } from '../dev-outbox/dev-outbox.routes.ts';
 import { createMessageSender, MessageOutbox, type MessageSender } from '../dev-outbox/message-outbox.ts';
 import { mfaRoutes } from '../mfa/mfa.routes.ts';
@@ -72,6 +73,7 @@ export async function registerIdentity(app: FastifyInstance): Promise<void> {
   await app.register(pinChangeRoutes);
   await app.register(sessionRoutes);
   await app.register(profileRoutes);
+  await app.register(consentsRoutes);
   await app.register(mfaRoutes);
   await app.register(staffUserRoutes);
   if (messages instanceof MessageOutbox && app.config.environment !== 'production') {

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { ConsentStatusProperties } from '../consents/consents.schemas.ts';
 
 export const PhoneSchema = Type.String({
   pattern: '^\\+?[0-9]{8,15}$',
@@ -152,6 +153,10 @@ export const TokenPairResponseSchema = Type.Object(
     session_id: Type.String({ format: 'uuid' }),
     user: UserSummarySchema,
     trusted_device_token: Type.Optional(Type.String()),
+    // A customer login only (staff accept no customer documents): the terms or privacy policy version
+    // they still have to accept (POST /v1/me/consents). The session works meanwhile; the app asks.
+    consent_required: Type.Optional(ConsentStatusProperties.consent_required),
+    required_documents: Type.Optional(ConsentStatusProperties.required_documents),
   },
   {
     examples: [
@@ -162,6 +167,8 @@ export const TokenPairResponseSchema = Type.Object(
         expires_in: 900,
         session_id: '0190a5c2-7d1e-7b3c-9f00-5a1f3c2b4d6f',
         user: exampleUser,
+        consent_required: true,
+        required_documents: [{ purpose: 'terms', version: '1' }],
       },
     ],
   },

@@ -4,6 +4,7 @@ import { type ScopedTransaction, withScope } from '../../db/tenant-transaction.t
 import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { staffRoles } from '../../platform/auth/permissions.ts';
 import { AppError } from '../../platform/errors.ts';
+import { type ConsentStatus, consentStatusIn } from '../consents/consents.service.ts';
 import { checkSecondFactor, trustDevice, trustedDeviceOf } from '../mfa/second-factor.ts';
 import { type DeviceInfo, type IssuedTokens, openSession } from '../sessions/session-tokens.ts';
 import {
@@ -48,6 +49,8 @@ export interface PasswordLoginInput {
 export interface PasswordSession extends IssuedTokens {
   user: UserSummary;
   trustedDeviceToken: string | undefined;
+  /** A customer's documents still to accept (consents.service.ts); undefined for staff. */
+  consent: ConsentStatus | undefined;
 }
 
 type PasswordUserRow = NonNullable<Awaited<ReturnType<typeof findLoginUserByEmail>>>;
@@ -202,7 +205,13 @@ async function completeLogin(
     trustedDeviceId: device.id,
     security: { context: { ...context, userId: user.id }, signals },
   });
-  return { ok: true, value: { ...tokens, user: userSummary(user), trustedDeviceToken: device.token } };
+  const consent = isStaff
+    ? undefined
+    : await consentStatusIn(transaction, config.consent, context.tenantId, user.id);
+  return {
+    ok: true,
+    value: { ...tokens, user: userSummary(user), trustedDeviceToken: device.token, consent },
+  };
 }
 
 /** The device the login came from when it is (or is now) trusted: its id, and a new one's token. */

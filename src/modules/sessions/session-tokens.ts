@@ -5,6 +5,7 @@ import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { signAccessToken } from '../../platform/auth/access-token.ts';
 import { locationJson } from '../../platform/geolocation.ts';
+import type { ConsentStatus } from '../consents/consents.service.ts';
 import { hashSecretToken } from '../identity/credential-hashing.ts';
 import type { UserSummary } from '../identity/identity.schemas.ts';
 import { recordSecurityEvent } from '../security-events/security-events.service.ts';
@@ -196,11 +197,16 @@ export function tokenPairResponse(tokens: IssuedTokens): TokenPairResponse {
 
 /** A login's answer: the token pair, the user, and the trusted device token when one was issued. */
 export function loginResponse(
-  session: IssuedTokens & { user: UserSummary; trustedDeviceToken?: string | undefined },
+  session: IssuedTokens & {
+    user: UserSummary;
+    trustedDeviceToken?: string | undefined;
+    consent?: ConsentStatus | undefined;
+  },
 ) {
   return {
     ...tokenPairResponse(session),
     user: session.user,
     ...(session.trustedDeviceToken ? { trusted_device_token: session.trustedDeviceToken } : {}),
+    ...session.consent,
   };
 }

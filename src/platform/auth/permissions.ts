@@ -15,6 +15,8 @@ export const customerPermissions = [
   'kyc:submit',
   // Their own login history and the audit entries about them (issue 10).
   'activity:read_own',
+  // Their terms and privacy acceptances, marketing and data-sharing consents (issue 11 item 6).
+  'consents:manage_own',
 ] as const;
 
 const officerPermissions = [
