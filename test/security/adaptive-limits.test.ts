@@ -3,7 +3,11 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withScope } from '../../src/db/tenant-transaction.ts';
 import { generateTotp } from '../../src/modules/mfa/totp.ts';
-import { adaptiveLimit, trustMultiplier } from '../../src/modules/rate-limits/trust-multipliers.ts';
+import {
+  adaptiveLimit,
+  combinedTrustScore,
+  trustMultiplier,
+} from '../../src/modules/rate-limits/trust-multipliers.ts';
 import {
   bearer,
   type LoggedInCustomer,
@@ -58,6 +62,13 @@ describe('adaptive per-user limits', () => {
     );
     assert.equal(adaptiveLimit(10, 0.25), 2);
     assert.equal(adaptiveLimit(1, 0.25), 1);
+  });
+
+  test('regression (review): a trusted device raises a user in good standing, never a penalised one, and never lowers', () => {
+    assert.equal(combinedTrustScore({ user: 60, device: 100 }), 80);
+    assert.equal(combinedTrustScore({ user: 10, device: 100 }), 10, 'lockouts are not undone by a device');
+    assert.equal(combinedTrustScore({ user: 90, device: 50 }), 90, 'a new trusted device does not lower');
+    assert.equal(combinedTrustScore({ user: 60, device: undefined }), 60);
   });
 
   test('a trusted user gets twice the base, a default user the base, a distrusted user a quarter', async () => {

@@ -647,10 +647,22 @@ describe('money rules', () => {
     assert.equal((row?.current_count ?? 0) + (row?.previous_count ?? 0), 12);
   });
 
-  test('a changed window length makes the count unknown (the cap): the screen reads until a whole window is counted', async () => {
+  test('regression (review): a first count — no row, another window length, an uncounted row — starts from the exact count of the window, never below it', async () => {
     const payer = await funded(100_000);
     const payee = await loginCustomer(app);
+    for (let index = 0; index < 3; index += 1)
+      assert.equal((await transfer(payer, payee, 1_000)).statusCode, 201);
+    const counted = async () => {
+      const row = await velocityRow(payer.userId);
+      return (row?.current_count ?? 0) + (row?.previous_count ?? 0);
+    };
+    assert.equal(await counted(), 3);
+    // Transfers posted before the count existed (before migration 0018, with detection off): no row.
+    await scoped((transaction) =>
+      transaction.deleteFrom('transfer_velocity').where('user_id', '=', payer.userId).execute(),
+    );
     assert.equal((await transfer(payer, payee, 1_000)).statusCode, 201);
+    assert.equal(await counted(), 4, 'the exact count of the window, not 1');
     const added = (minutes: number) =>
       scoped(async (transaction) => {
         const result = await sql<{ bound: number }>`
@@ -659,9 +671,19 @@ describe('money rules', () => {
         );
         return result.rows[0]?.bound;
       });
-    assert.equal(await added(10), 2, 'same length: the count goes on');
-    assert.equal(await added(7), 1_000_000_000, 'another length: unknown, so never below a minimum');
-    assert.equal(await added(7), 1_000_000_000, 'still unknown within the first window of the new length');
+    // Another window length (the count of the old one says nothing about it): the exact count again.
+    assert.equal(await added(7), 4);
+    assert.equal(await added(7), 5, 'then it counts on');
+    // A row the seed left uncounted.
+    await scoped((transaction) =>
+      transaction
+        .updateTable('transfer_velocity')
+        .set({ window_index: -1, current_count: 0, previous_count: 0 })
+        .where('user_id', '=', payer.userId)
+        .execute(),
+    );
+    assert.equal((await transfer(payer, payee, 1_000)).statusCode, 201);
+    assert.equal(await counted(), 5, 'the five entries of the window');
   });
 });
 

@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import { v7 as uuidV7 } from 'uuid';
 import { type EntryRequest, postMovement } from '../../modules/ledger/ledger-posting.ts';
 import { addDailyOutgoing } from '../../modules/limits/limits.repository.ts';
@@ -77,9 +76,9 @@ export async function seedMoney(context: SeedContext, people: SeededPeople): Pro
 }
 
 /**
- * The velocity count of the senders above (migration 0018). Their transfers were posted by the seed,
- * not the transfer statement that counts, so the count is unknown (the cap) until a whole window has
- * passed: detection screens their transfers until then.
+ * The velocity rows of the senders above (migration 0018), left uncounted (window_index -1): their
+ * transfers were posted by the seed, not by the statement that counts, so the first counted transfer
+ * starts from the exact count of the window.
  */
 async function seedTransferVelocity(context: SeedContext, senders: string[]): Promise<void> {
   await context.transaction
@@ -89,9 +88,9 @@ async function seedTransferVelocity(context: SeedContext, senders: string[]): Pr
         tenant_id: context.tenantId,
         user_id: userId,
         window_minutes: 10,
-        window_index: sql<number>`floor(extract(epoch from now()) / 600)::bigint`,
-        current_count: 1,
-        previous_count: 1_000_000_000,
+        window_index: -1,
+        current_count: 0,
+        previous_count: 0,
       })),
     )
     .execute();

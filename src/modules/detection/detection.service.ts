@@ -363,9 +363,11 @@ async function sensitiveRulesNeeded(
 /**
  * The rules of a transfer under the large amount whose statement counted the sender's velocity, with
  * no read: velocity when the count's upper bound reaches the minimum (below it the rule finds nothing).
- * Not takeover: the chain's second step is a sensitive change or a large movement, and neither is such
- * a transfer — a change runs its own screen, a large amount sets `largeAmount` — so such a transfer adds
- * nothing the takeover rule reads. Undefined: the trigger needs the screen.
+ * Not takeover: the chain's second step is a sensitive change or a large movement, and such a transfer
+ * is neither — a change through the customer's routes runs its own screen, a large amount sets
+ * `largeAmount`; second steps with no inline run of their own (a large withdrawal's payout, a reset by
+ * emailed link, a staff change) are left to the sweep (docs/security.md, "Delays"). Undefined: the
+ * trigger needs the screen.
  */
 function countedTransferRules(
   trigger: Extract<DetectionTrigger, { kind: 'sensitive_action' }>,

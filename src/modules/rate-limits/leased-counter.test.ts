@@ -94,4 +94,35 @@ describe('LeasedCounter', { skip }, () => {
     await sleep(350);
     assert.equal((await counter.take(key, 3)).exceeded, false);
   });
+
+  test('regression (review): a claim that fails fails its waiters too, so the caller lets them all through', async () => {
+    const redis = new Redis(redisUrl ?? '');
+    clients.push(redis);
+    const counter = new LeasedCounter(redis, 60_000, 'corebank-test-leases:');
+    Object.assign(redis, {
+      corebankRateLimitClaim: async () => {
+        await sleep(20);
+        throw new Error('Command timed out');
+      },
+    });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 40 }, () => counter.take(`down:${randomUUID().slice(0, 4)}same`, 10)),
+    );
+    const sameKey = await Promise.allSettled(
+      Array.from({ length: 40 }, () => counter.take('down:one-key', 10)),
+    );
+    for (const settled of [...outcomes, ...sameKey])
+      assert.equal(settled.status, 'rejected', 'every request reaches the fail-open path, none is refused');
+  });
+
+  test('regression (review): a request is refused at its own maximum even when another request of the key leased more', async () => {
+    const counter = processCounter(60_000);
+    const key = `mixed:${randomUUID()}`;
+    assert.equal((await counter.take(key, 160)).exceeded, false, 'a 2x session claims a lease of 10');
+    const low = await counter.take(key, 1);
+    assert.equal(low.exceeded, true, 'a 1-request maximum is spent already');
+    const second = await counter.take(key, 2);
+    assert.equal(second.exceeded, false);
+    assert.equal(second.remaining, 0);
+  });
 });

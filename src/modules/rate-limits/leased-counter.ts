@@ -43,7 +43,7 @@ export interface CounterOutcome {
   max: number;
   /** The requests left to this client in the window, as this process knows it. */
   remaining: number;
-  /** Until the window ends. */
+  /** Until the window ends (leases keep time by the monotonic clock, so a clock step cannot stretch one). */
   ttlMs: number;
   exceeded: boolean;
 }
@@ -82,8 +82,10 @@ export class LeasedCounter {
     for (let attempt = 0; attempt < claimAttemptsMax; attempt += 1) {
       // Read and spent with no await between: a lease is one object, changed only in place.
       const lease = this.#current(key);
+      // A key's requests may count against different maximums (the adaptive user limit): a request
+      // is refused once the window's spent requests reach its own, whatever the lease holds.
+      if (lease && lease.total - lease.tokens >= max) return this.#refusal(key, max, lease);
       if (lease && lease.tokens > 0) return this.#spend(key, max, lease);
-      if (lease && lease.total >= max) return this.#refusal(key, max, lease);
       // Requests arriving while a claim of their key is in flight wait for it instead of claiming too;
       // the next claim is sized for them.
       const pending = this.#pending.get(key);
@@ -92,10 +94,15 @@ export class LeasedCounter {
         continue;
       }
       this.#waiting.set(key, (this.#waiting.get(key) ?? 0) + 1);
-      await pending.catch(() => undefined);
-      const waiting = (this.#waiting.get(key) ?? 1) - 1;
-      if (waiting > 0) this.#waiting.set(key, waiting);
-      else this.#waiting.delete(key);
+      try {
+        // A failed claim fails its waiters too: the caller lets them through (Redis did not answer),
+        // rather than each claiming again behind the last and being refused once out of attempts.
+        await pending;
+      } finally {
+        const waiting = (this.#waiting.get(key) ?? 1) - 1;
+        if (waiting > 0) this.#waiting.set(key, waiting);
+        else this.#waiting.delete(key);
+      }
     }
     // Every claim's requests were spent by others of this process first: refused, never over.
     const lease = this.#current(key);
@@ -104,18 +111,18 @@ export class LeasedCounter {
 
   #spend(key: string, max: number, lease: Lease): CounterOutcome {
     lease.tokens -= 1;
-    const remaining = Math.max(0, max - lease.total) + lease.tokens;
-    return { key, max, remaining, ttlMs: Math.max(0, lease.expiresAt - Date.now()), exceeded: false };
+    const remaining = Math.max(0, max - (lease.total - lease.tokens));
+    return { key, max, remaining, ttlMs: Math.max(0, lease.expiresAt - performance.now()), exceeded: false };
   }
 
   #refusal(key: string, max: number, lease: Lease | undefined): CounterOutcome {
-    const ttlMs = lease ? Math.max(0, lease.expiresAt - Date.now()) : this.windowMs;
+    const ttlMs = lease ? Math.max(0, lease.expiresAt - performance.now()) : this.windowMs;
     return { key, max, remaining: 0, ttlMs, exceeded: true };
   }
 
   #current(key: string): Lease | undefined {
     const lease = this.#leases.get(key);
-    if (lease && lease.expiresAt <= Date.now()) {
+    if (lease && lease.expiresAt <= performance.now()) {
       this.#leases.delete(key);
       return undefined;
     }
@@ -135,7 +142,7 @@ export class LeasedCounter {
     const demand = 1 + (this.#waiting.get(key) ?? 0);
     const share = Math.max(1, Math.min(leaseMax, Math.floor(left / leaseShare)));
     const count = Math.max(share, Math.min(demand, left));
-    const sentAt = Date.now();
+    const sentAt = performance.now();
     const [total, ttlMs] = await this.#redis.corebankRateLimitClaim(this.prefix + key, count, this.windowMs);
     // The claim counted `count` requests; only those within the maximum are this process's to spend.
     const granted = Math.max(0, Math.min(count, max - (total - count)));

@@ -8,12 +8,20 @@ import { readTrustScores, type TrustScores } from './rate-limits.repository.ts';
  * the per-user limit is the base limit times a multiplier from the user's trust score and the
  * device's. The user's score starts at 50 and each lockout lowers it by 10 (identity's login
  * attempts); a trusted device's ("remember this device" after a second factor) starts at 50 and
- * rises by 1 with each login from it. A session opened from a trusted device counts the mean of the
- * two scores; any other session the user's alone.
+ * rises by 1 with each login from it. A session opened from a trusted device counts the combination
+ * below; any other session the user's score alone.
+ */
+/**
+ * A trusted device raises the score of a user in good standing (50 or more) to the mean of the two,
+ * never lowers it, and does nothing below 50: a user whose lockouts lowered their score cannot log in
+ * from a remembered device until its score lifts their limit again.
  */
 export function combinedTrustScore(scores: TrustScores): number {
-  return scores.device === undefined ? scores.user : (scores.user + scores.device) / 2;
+  if (scores.device === undefined || scores.user < goodStandingScore) return scores.user;
+  return Math.max(scores.user, (scores.user + scores.device) / 2);
 }
+
+const goodStandingScore = 50;
 
 export function trustMultiplier(trustScore: number): number {
   if (trustScore >= 80) return 2;
