@@ -205,6 +205,8 @@ async function loginCustomer(base: string, index: number): Promise<Customer> {
 interface LoadResult {
   /** CPU µs per completed transfer of the server, the database's backends and Redis (security rounds). */
   cpu?: (CpuSample & { total: number }) | undefined;
+  /** Transfers per corebank_transfer_group call in the window (pg_stat_statements, when installed). */
+  transfersPerGroup?: number | undefined;
   transfersPerSecond: number;
   p50Ms: number;
   p99Ms: number;
@@ -477,6 +479,29 @@ async function settleDatabase(): Promise<void> {
   }
 }
 
+/**
+ * Calls of the transfer statement so far, from pg_stat_statements when the server preloads it
+ * (shared_preload_libraries); undefined otherwise. The group committer's grouping decides how many
+ * statements and commits a transfer costs.
+ */
+async function groupStatements(): Promise<number | undefined> {
+  const client = new pg.Client({ connectionString: urlFor(appDatabase) });
+  await client.connect();
+  try {
+    await client.query('create extension if not exists pg_stat_statements');
+    const result = await client.query<{ calls: string | null }>(
+      `select sum(calls) as calls from pg_stat_statements
+        where dbid = (select oid from pg_database where datname = current_database())
+          and query like 'select corebank_transfer_group(%'`,
+    );
+    return Number(result.rows[0]?.calls ?? 0);
+  } catch {
+    return undefined;
+  } finally {
+    await client.end();
+  }
+}
+
 async function waitSealed(timeoutMs = 120_000): Promise<void> {
   const client = new pg.Client({ connectionString: urlFor(appDatabase) });
   await client.connect();
@@ -508,9 +533,13 @@ async function measureRound(
     await waitReady(base);
     await waitSealed();
     await driveTransfers(base, people, pair, 32, 3);
+    const groupsBefore = await groupStatements();
     const before = sampleCpu(server.pid, appDatabase);
     const result = await driveTransfers(base, people, pair, 32);
-    return { ...result, cpu: cpuPerOperation(before, sampleCpu(server.pid, appDatabase), result.ok) };
+    const cpu = cpuPerOperation(before, sampleCpu(server.pid, appDatabase), result.ok);
+    const groupsAfter = await groupStatements();
+    const groups = groupsBefore === undefined || groupsAfter === undefined ? 0 : groupsAfter - groupsBefore;
+    return { ...result, cpu, transfersPerGroup: groups > 0 ? result.ok / groups : undefined };
   } finally {
     await stopServer(server);
   }
@@ -592,8 +621,12 @@ function machineLines(): string[] {
 
 function cpuText(result: LoadResult): string {
   const cpu = result.cpu;
-  if (!cpu) return 'CPU not measured';
-  return `CPU ${cpu.total.toFixed(0)} µs/transfer (server ${cpu.server.toFixed(0)}, PostgreSQL ${cpu.postgres.toFixed(0)}, Redis ${cpu.redis.toFixed(0)})`;
+  const grouping =
+    result.transfersPerGroup === undefined
+      ? ''
+      : `, ${result.transfersPerGroup.toFixed(2)} transfers per statement`;
+  if (!cpu) return `CPU not measured${grouping}`;
+  return `${grouping.slice(2)}${grouping ? ', ' : ''}CPU ${cpu.total.toFixed(0)} µs/transfer (server ${cpu.server.toFixed(0)}, PostgreSQL ${cpu.postgres.toFixed(0)}, Redis ${cpu.redis.toFixed(0)})`;
 }
 
 /** The median of the rounds' CPU per transfer, by part. */
