@@ -241,6 +241,24 @@ describe('consents', () => {
     assert.equal(none.statusCode, 404, none.body);
   });
 
+  test('regression (review): a recipient whose letters JavaScript and PostgreSQL lower differently ("İ", final "Σ") is found again: a repeat grant was 500 and a withdrawal 404', async () => {
+    const customer = await loginCustomer(harness.app);
+    for (const recipient of ['İSTANBUL Bank', 'ΣΑΣ Finance']) {
+      const grant = { purpose: 'data_sharing', action: 'grant', recipient };
+      assert.equal((await postConsent(customer, grant)).statusCode, 200);
+      const again = await postConsent(customer, grant);
+      assert.equal(again.statusCode, 200, again.body);
+      assert.equal(again.json().changed, false);
+      const withdrawn = await postConsent(customer, { ...grant, action: 'withdraw' });
+      assert.equal(withdrawn.statusCode, 200, withdrawn.body);
+    }
+    const state = (await readConsents(customer)).json() as Consents;
+    assert.deepEqual(
+      state.in_force.filter((consent) => consent.recipient),
+      [],
+    );
+  });
+
   test('at most 20 data recipients are in force at once; the 21st is refused and writes nothing', async () => {
     const customer = await loginCustomer(harness.app);
     for (let index = 1; index <= 20; index += 1) {
@@ -368,6 +386,10 @@ describe('consents', () => {
       { purpose: 'data_sharing', action: 'grant', recipient: 'x'.repeat(101) },
       { purpose: 'data_sharing', action: 'grant', recipient: ' padded ' },
       { purpose: 'data_sharing', action: 'grant', recipient: 'line\nbreak' },
+      // regression (review): C1 controls passed the schema and failed the column's CHECK (500).
+      { purpose: 'data_sharing', action: 'grant', recipient: 'A\u0085B' },
+      { purpose: 'data_sharing', action: 'grant', recipient: 'Bank \u202eevil' },
+      { purpose: 'data_sharing', action: 'grant', recipient: 'Bank\u2028Two' },
       { purpose: 'data_sharing', action: 'grant' },
       { purpose: 'profiling', action: 'grant' },
       { purpose: 'marketing', action: 'revoke' },

@@ -42,12 +42,16 @@ export async function findConsentInForce(
   purpose: ConsentPurpose,
   recipient: string | null,
 ) {
-  return ownConsents(transaction, tenantId, userId)
-    .where('purpose', '=', purpose)
-    .where(sql<string>`lower(coalesce(recipient, ''))`, '=', (recipient ?? '').toLowerCase())
-    .where('withdrawn_at', 'is', null)
-    .where('superseded_at', 'is', null)
-    .executeTakeFirst();
+  return (
+    ownConsents(transaction, tenantId, userId)
+      .where('purpose', '=', purpose)
+      // Both sides lowered by the database, as the unique index lowers them: JavaScript's toLowerCase
+      // differs from PostgreSQL's lower() on some letters ("İ", final "Σ").
+      .where(sql<string>`lower(coalesce(recipient, ''))`, '=', sql<string>`lower(${recipient ?? ''})`)
+      .where('withdrawn_at', 'is', null)
+      .where('superseded_at', 'is', null)
+      .executeTakeFirst()
+  );
 }
 
 /** The versions of the documents in force for a user (terms, privacy), for the login's consent check. */

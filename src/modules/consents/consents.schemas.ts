@@ -29,11 +29,18 @@ const VersionSchema = Type.String({
   examples: ['2026-12-01'],
 });
 
-/** A name as people write it: no control characters, no leading or trailing space. */
+/**
+ * Refused in a recipient: C0 and C1 control characters (the column's CHECK refuses [[:cntrl:]], which
+ * includes C1), line and paragraph separators, and the bidirectional overrides and isolates that make
+ * a name shown to the customer and in the audit read otherwise than it is.
+ */
+const recipientRefused = '\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069';
+
+/** A name as people write it: none of the refused characters, no leading or trailing space. */
 const RecipientSchema = Type.String({
   minLength: 1,
   maxLength: recipientLengthMax,
-  pattern: '^[^\\s\\x00-\\x1f\\x7f](?:[^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$',
+  pattern: `^[^\\s${recipientRefused}](?:[^${recipientRefused}]*[^\\s${recipientRefused}])?$`,
   description: 'The accredited data recipient the customer shares their data with (CDR).',
   examples: ['Budget Buddy Pty Ltd'],
 });
