@@ -639,12 +639,14 @@ describe('money rules', () => {
     const payer = await funded(100_000);
     const payee = await loginCustomer(app);
     const answers = await Promise.all(Array.from({ length: 12 }, () => transfer(payer, payee, 100)));
-    assert.deepEqual(
-      answers.map((answer) => answer.statusCode),
-      Array(12).fill(201),
-    );
+    // The velocity step-up fired by the first four may reach a late request (once the controls cache
+    // refreshes on a slow machine): it is refused before posting, and so not counted.
+    const posted = answers.filter((answer) => answer.statusCode === 201).length;
+    for (const answer of answers)
+      if (answer.statusCode !== 201) assert.equal(answerCode(answer), 'STEP_UP_REQUIRED', answer.body);
+    assert.ok(posted >= 4, `${posted} transfers posted`);
     const row = await velocityRow(payer.userId);
-    assert.equal((row?.current_count ?? 0) + (row?.previous_count ?? 0), 12);
+    assert.equal((row?.current_count ?? 0) + (row?.previous_count ?? 0), posted);
   });
 
   test('regression (review): a first count — no row, another window length, an uncounted row — starts from the exact count of the window, never below it', async () => {
@@ -682,7 +684,17 @@ describe('money rules', () => {
         .where('user_id', '=', payer.userId)
         .execute(),
     );
-    assert.equal((await transfer(payer, payee, 1_000)).statusCode, 201);
+    // The fourth transfer reached the velocity minimum: its step-up reaches the step-up check once the
+    // controls cache refreshes (DETECTION_BLOCK_CACHE_MS), so the last transfer goes through a fresh
+    // login, which satisfies it, whatever the timing (a CI run answered 403 here).
+    await quiet();
+    const fresh = await loginCustomer(app, {
+      phone: payer.phone,
+      accountNumber: payer.accountNumber,
+      name: payer.name,
+    });
+    const last = await transfer(fresh, payee, 1_000);
+    assert.equal(last.statusCode, 201, last.body);
     assert.equal(await counted(), 5, 'the five entries of the window');
   });
 });
