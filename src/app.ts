@@ -12,6 +12,7 @@ import type { Config } from './config/config.ts';
 import type { DatabaseHandle } from './db/database.ts';
 import { registerAccessLog } from './modules/access-log/access-log.plugin.ts';
 import { alertRoutes } from './modules/alerts/alerts.routes.ts';
+import { registerConfigs } from './modules/configs/configs.plugin.ts';
 import { registerDetection } from './modules/detection/detection.plugin.ts';
 import { healthRoutes } from './modules/health/health.routes.ts';
 import { registerIdentity } from './modules/identity/identity.plugin.ts';
@@ -164,6 +165,7 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   registerDetection(app);
   await registerThreatIntel(app);
   await registerMoney(app);
+  await registerConfigs(app);
   await app.register(investigationRoutes);
   await app.register(incidentRoutes);
   await app.register(legalHoldsRoutes);

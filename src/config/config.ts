@@ -24,6 +24,7 @@ import { type ConsentConfig, readConsentConfig } from './consent-config.ts';
 import { type MoneyConfig, readMoneyConfig } from './money-config.ts';
 import { applyRenamedVariables, nameAsWritten, type RenamedVariableUse } from './renamed-variables.ts';
 import { readSecurityConfig, type SecurityConfig } from './security-config.ts';
+import { readSettingsConfig, type SettingsConfig } from './settings-config.ts';
 
 // Callers have always found these here.
 export { ConfigurationError, ConfigurationErrors, type Environment } from './config-readers.ts';
@@ -89,6 +90,8 @@ export interface Config {
   security: SecurityConfig;
   /** The terms and privacy policy versions customers must have accepted (consent-config.ts). */
   consent: ConsentConfig;
+  /** The tenant configs' cache and the maintenance answer (settings-config.ts). */
+  settings: SettingsConfig;
   /** Variables set under a previous name (renamed-variables.ts); the server warns about each at start-up. */
   renamedVariablesUsed: readonly RenamedVariableUse[];
 }
@@ -266,6 +269,7 @@ function readConfig(source: Source, renamedVariablesUsed: readonly RenamedVariab
     exposure: readExposureConfig(source, environment),
     security: readSecurityConfig(source, environment),
     consent: readConsentConfig(source),
+    settings: readSettingsConfig(source),
     renamedVariablesUsed,
   };
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(config.defaultTenantSlug)) {

@@ -55,7 +55,8 @@ export const errorCatalog = {
   RECIPIENT_BLOCKED: { status: 422, message: 'The recipient account cannot receive money.' },
   SELF_TRANSFER: { status: 422, message: 'A transfer needs a recipient other than the sender.' },
   KYC_LIMIT_EXCEEDED: { status: 422, message: 'The amount exceeds a limit of your KYC tier.' },
-  MAINTENANCE_MODE: { status: 503, message: 'Money movement is paused for maintenance; try again later.' },
+  MAINTENANCE_MODE: { status: 503, message: 'The service is paused for maintenance; try again later.' },
+  APP_UPDATE_REQUIRED: { status: 426, message: 'This app version is no longer supported; update the app.' },
   IDEMPOTENCY_KEY_REUSED: {
     status: 409,
     message: 'This Idempotency-Key was already used with a different request.',

@@ -111,6 +111,10 @@ export const documentTags = [
   },
   { name: 'security', description: 'Staff: threat-intelligence indicators and the checks that use them.' },
   {
+    name: 'configs',
+    description: 'The app settings by key (terms, app versions, maintenance) and their management by staff.',
+  },
+  {
     name: 'compliance',
     description: 'Staff: legal holds, retention, compliance reports and data-protection requests.',
   },

@@ -32,6 +32,9 @@ const publicRoutes = new Set([
   'POST /v1/auth/refresh',
   'GET /v1/dev/outbox',
   'HEAD /v1/dev/outbox',
+  // The app's settings before sign-in (issue 12 item 4): terms, versions, maintenance.
+  'GET /v1/configs/:key',
+  'HEAD /v1/configs/:key',
 ]);
 
 /**
