@@ -14,6 +14,25 @@ export async function seedSecurity(context: SeedContext, people: SeededPeople): 
   await seedThreats(context, people, eventId);
   await seedLimitsAndReports(context, people);
   await seedSecurityControls(context, people);
+  await seedLegalHold(context, people, customers);
+}
+
+/** A legal hold placed and released (history only: nothing of the seed stays preserved by it). */
+async function seedLegalHold(context: SeedContext, people: SeededPeople, { budi }: SeededCustomerPair) {
+  await context.transaction
+    .insertInto('legal_holds')
+    .values({
+      tenant_id: context.tenantId,
+      user_id: budi.id,
+      reason: 'Regulator request: preserve statements (sample)',
+      case_reference: 'SAMPLE-0001',
+      placed_by: people.adminId,
+      placed_at: hoursAgo(72),
+      released_at: hoursAgo(24),
+      released_by: people.adminId,
+      release_reason: 'Request answered',
+    })
+    .execute();
 }
 
 interface SeededCustomerPair {
