@@ -19,6 +19,7 @@ import { incidentRoutes } from './modules/incidents/incidents.routes.ts';
 import { investigationRoutes } from './modules/investigation/investigation.routes.ts';
 import { registerMoney } from './modules/money.plugin.ts';
 import { registerRateLimiting } from './modules/rate-limits/rate-limits.plugin.ts';
+import { retentionRoutes } from './modules/retention/retention.routes.ts';
 import { registerRefusalEvents } from './modules/security-events/refusal-events.plugin.ts';
 import { registerThreatIntel } from './modules/threat-intel/indicators.routes.ts';
 import { registerClientContext } from './platform/audit/client-context.ts';
@@ -166,5 +167,6 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   await app.register(investigationRoutes);
   await app.register(incidentRoutes);
   await app.register(alertRoutes);
+  await app.register(retentionRoutes);
   return app;
 }

@@ -10,6 +10,7 @@ import { moneyJobs } from './jobs/money-jobs.ts';
 import { alertJobs } from './modules/alerts/alerts.jobs.ts';
 import { backupJobs } from './modules/backup/backup.jobs.ts';
 import { detectionJobs } from './modules/detection/detection.jobs.ts';
+import { retentionJobs } from './modules/retention/retention.jobs.ts';
 import { identityJobs } from './modules/sessions/sessions.jobs.ts';
 import { auditCheckpointJobs } from './platform/audit/audit-checkpoint.jobs.ts';
 import { sealPendingAudits } from './platform/audit/audit-sealer.ts';
@@ -232,6 +233,7 @@ function startBackgroundJobs(
       },
       ...auditCheckpointJobs(database, config, logger),
       ...backupJobs(database, config, logger),
+      ...retentionJobs(database, config, logger),
       {
         name: 'partition-maintenance',
         intervalMs: partitionMaintenanceIntervalMs,

@@ -68,6 +68,8 @@ export interface Config {
   /** Signed checkpoints of every tenant's chain head, written outside the database (audit-checkpoint-config.ts). */
   auditCheckpoint: AuditCheckpointConfig;
   partitionMonthsAhead: number;
+  /** The retention job (issue 11 item 1; docs/operations.md "Retention and archives"). */
+  retention: { archiveDirectory: string; intervalMs: number };
   backupDirectory: string;
   backupRetentionDays: number;
   /** Scheduled backups, the manifest signing key and the encryption key (backup-config.ts). */
@@ -243,6 +245,17 @@ function readConfig(source: Source, renamedVariablesUsed: readonly RenamedVariab
     auditSealIntervalMs: readInteger(source, 'AUDIT_SEAL_INTERVAL_MS', 1000, 10, 60_000),
     auditCheckpoint: readAuditCheckpointConfig(source, environment, dataDirectory),
     partitionMonthsAhead: readInteger(source, 'PARTITION_MONTHS_AHEAD', 3, 1, 24),
+    retention: {
+      archiveDirectory: resolve(readString(source, 'RETENTION_ARCHIVE_DIR', './archives')),
+      // 0 turns the scheduled run off (the default in tests); `corebank retention run` still works.
+      intervalMs: readInteger(
+        source,
+        'RETENTION_INTERVAL_MS',
+        environment === 'test' ? 0 : 24 * 3600 * 1000,
+        0,
+        7 * 24 * 3600 * 1000,
+      ),
+    },
     backupDirectory: resolve(readString(source, 'BACKUP_DIR', './backups')),
     backupRetentionDays: readInteger(
       source,
