@@ -4,8 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Kysely, sql } from 'kysely';
+import { loadConfig } from '../../src/config/config.ts';
 import { openDatabase } from '../../src/db/database.ts';
+import { readDatabaseStatus } from '../../src/db/database-status.ts';
 import type { Database } from '../../src/db/schema.ts';
+import { seedDatabase } from '../../src/db/seed/seed.ts';
 import { readArchiveRows, verifyArchive } from '../../src/modules/retention/retention-archive.ts';
 import {
   type RetentionRunOptions,
@@ -20,7 +23,7 @@ import {
 import { sealPendingAudits } from '../../src/platform/audit/audit-sealer.ts';
 import { verifyAuditChains } from '../../src/platform/audit/audit-verifier.ts';
 import { bearer, ensureTenant, loginCustomer, loginStaff } from '../helpers/auth.ts';
-import { testEngine } from '../helpers/database.ts';
+import { openTestDatabase, testEngine } from '../helpers/database.ts';
 import { runCommand } from '../helpers/server-process.ts';
 import { createHarness, type Harness } from '../identity/harness.ts';
 
@@ -356,5 +359,30 @@ describe('corebank retention (CLI)', () => {
     assert.notEqual(refused.code, 0);
     assert.equal(refused.stderr.trim().split('\n').length, 1);
     assert.match(refused.stderr, /does not clean it/);
+  });
+});
+
+describe('db status after seeding (issue 11 item 2)', () => {
+  test('every partition is listed, and the seeded months estimate their rows (not 0)', async () => {
+    const database = await openTestDatabase();
+    try {
+      await seedDatabase(database, loadConfig({ NODE_ENV: 'test' }));
+      const status = await readDatabaseStatus(database);
+      const current = partitionName('audit_logs', monthStart(new Date(), 0));
+      const partition = status.partitions.find((candidate) => candidate.name === current);
+      assert.ok(partition, `${current} is listed`);
+      assert.equal(partition.parent, 'audit_logs');
+      assert.match(partition.bound, /FOR VALUES FROM/);
+      const counted = await sql<{
+        count: number;
+      }>`select count(*)::int as count from ${sql.table(current)}`.execute(database.db);
+      assert.ok((counted.rows[0]?.count ?? 0) > 0, 'the seed writes audit rows this month');
+      assert.equal(partition.rowEstimate, counted.rows[0]?.count);
+      assert.ok(status.partitions.some((candidate) => candidate.name === 'api_access_log_default'));
+      const parent = status.tables.find((table) => table.name === 'audit_logs');
+      assert.ok((parent?.rowEstimate ?? 0) > 0);
+    } finally {
+      await database.close();
+    }
   });
 });

@@ -17,7 +17,12 @@ export function registerRetentionCommands(program: Command, runtime: CliRuntime)
   const retention = program
     .command('retention')
     .description('apply the retention policies: archive old log rows, delete them, read archives back');
+  registerRun(retention, runtime);
+  registerReadArchive(retention, runtime);
+  registerPolicies(retention, runtime);
+}
 
+function registerRun(retention: Command, runtime: CliRuntime): void {
   retention
     .command('run')
     .description('archive rows past their archive age and delete rows past their delete age (held rows kept)')
@@ -45,7 +50,9 @@ export function registerRetentionCommands(program: Command, runtime: CliRuntime)
         print(formatRun(result));
       });
     });
+}
 
+function registerReadArchive(retention: Command, runtime: CliRuntime): void {
   retention
     .command('read-archive')
     .description('verify an archive (signed manifest, size, SHA-256) and print its rows as JSON Lines')
@@ -71,7 +78,9 @@ export function registerRetentionCommands(program: Command, runtime: CliRuntime)
         );
       }),
     );
+}
 
+function registerPolicies(retention: Command, runtime: CliRuntime): void {
   retention
     .command('policies')
     .description('list the retention policies (edit them with PATCH /v1/admin/retention-policies/{table})')
