@@ -893,6 +893,21 @@ export interface ConsentsTable {
   created_at: Timestamp;
 }
 
+/** A preservation order on one customer's data (issue 11): in force until released or expired. */
+export interface LegalHoldsTable {
+  tenant_id: string;
+  id: Generated<string>;
+  user_id: string;
+  reason: string;
+  case_reference: string | null;
+  placed_by: string;
+  placed_at: Timestamp;
+  expires_at: NullableTimestamp;
+  released_at: NullableTimestamp;
+  released_by: string | null;
+  release_reason: string | null;
+}
+
 export interface Database {
   // Global
   tenants: TenantsTable;
@@ -947,6 +962,7 @@ export interface Database {
   alert_deliveries: AlertDeliveriesTable;
   // Consent
   consents: ConsentsTable;
+  legal_holds: LegalHoldsTable;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -110,6 +110,10 @@ export const documentTags = [
       'Your acceptance of the terms and the privacy policy, and your marketing and data-sharing consents.',
   },
   { name: 'security', description: 'Staff: threat-intelligence indicators and the checks that use them.' },
+  {
+    name: 'compliance',
+    description: 'Staff: legal holds, retention, compliance reports and data-protection requests.',
+  },
 ];
 
 const documentDescription = [

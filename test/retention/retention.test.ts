@@ -10,6 +10,7 @@ import { readDatabaseStatus } from '../../src/db/database-status.ts';
 import type { Database } from '../../src/db/schema.ts';
 import { seedDatabase } from '../../src/db/seed/seed.ts';
 import { readArchiveRows, verifyArchive } from '../../src/modules/retention/retention-archive.ts';
+import { heldUsersForRetention } from '../../src/modules/retention/retention-holds.ts';
 import {
   type RetentionRunOptions,
   runRetention,
@@ -61,6 +62,15 @@ async function insertAccessRows(
   }
 }
 
+async function insertOldEvent(db: Kysely<Database>, tenantId: string, createdAt: Date): Promise<string> {
+  const result = await sql<{ id: string }>`
+    insert into security_events (tenant_id, created_at, event_type, event_category, severity)
+    values (${tenantId}, ${createdAt}, 'SUSPICIOUS_LOGIN', 'threat', 'high') returning id::text as id`.execute(
+    db,
+  );
+  return result.rows[0]?.id ?? '';
+}
+
 async function oldRowsAsJson(db: Kysely<Database>, before: Date): Promise<Record<string, unknown>[]> {
   const result = await sql<{ row: Record<string, unknown> }>`
     select to_jsonb(t) as row from api_access_log t where created_at < ${before} order by created_at, id`.execute(
@@ -91,6 +101,8 @@ describe('retention run (issue 11 item 1)', () => {
   let harness: Harness;
   let tenantId: string;
   let heldUserId: string;
+  let releasedUserId: string;
+  let linkedEventId: string;
   let archiveDirectory: string;
   let checkpointDirectory: string;
   let options: RetentionRunOptions;
@@ -107,6 +119,25 @@ describe('retention run (issue 11 item 1)', () => {
     const db = harness.database.db;
     tenantId = await ensureTenant(harness.app);
     heldUserId = (await loginCustomer(harness.app)).userId;
+    releasedUserId = (await loginCustomer(harness.app)).userId;
+    const admin = await loginStaff(harness.app, 'admin');
+    const place = (userId: string) =>
+      harness.app.inject({
+        method: 'POST',
+        url: '/v1/admin/legal-holds',
+        headers: bearer(admin),
+        payload: { user_id: userId, reason: 'Court order: preserve account records' },
+      });
+    assert.equal((await place(heldUserId)).statusCode, 201);
+    const released = await place(releasedUserId);
+    assert.equal(released.statusCode, 201);
+    const release = await harness.app.inject({
+      method: 'POST',
+      url: `/v1/admin/legal-holds/${released.json().id}/release`,
+      headers: bearer(admin),
+      payload: { reason: 'Case closed' },
+    });
+    assert.equal(release.statusCode, 200);
     archiveDirectory = await mkdtemp(join(tmpdir(), 'corebank-retention-'));
     checkpointDirectory = await mkdtemp(join(tmpdir(), 'corebank-retention-checkpoints-'));
     partitionA = await createMonth(db, 'api_access_log', monthA);
@@ -114,12 +145,21 @@ describe('retention run (issue 11 item 1)', () => {
     await insertAccessRows(db, tenantId, new Date(monthA.getTime() + 2 * dayMs), 5, null);
     await insertAccessRows(db, tenantId, new Date(monthB.getTime() + 2 * dayMs), 3, null);
     await insertAccessRows(db, tenantId, new Date(monthB.getTime() + 3 * dayMs), 1, heldUserId);
+    // A released hold protects nothing: this row goes with the month's others.
+    await insertAccessRows(db, tenantId, new Date(monthB.getTime() + 4 * dayMs), 1, releasedUserId);
     // Eight months back has no monthly partition: these rows sit in api_access_log_default.
     await insertAccessRows(db, tenantId, monthStart(now, 8), 2, null);
     // Past the archive age (30 days), not the delete age (90): archived and kept.
     await insertAccessRows(db, tenantId, new Date(now.getTime() - 50 * dayMs), 2, null);
     await insertAccessRows(db, tenantId, new Date(now.getTime() - 10 * dayMs), 2, null);
     snapshot = await oldRowsAsJson(db, new Date(now.getTime() - 30 * dayMs));
+    linkedEventId = await insertOldEvent(db, tenantId, new Date(now.getTime() - 800 * dayMs));
+    await insertOldEvent(db, tenantId, new Date(now.getTime() - 801 * dayMs));
+    // An open incident links the first event: it is kept past its delete age (730 days).
+    await sql`insert into security_incidents (tenant_id, incident_type, severity, title, related_event_ids)
+              values (${tenantId}, 'fraud', 'high', 'Old fraud case', ${[linkedEventId]}::uuid[])`.execute(
+      db,
+    );
     // Audit rows past the audit archive age (365 days), sealed into the chain like any other.
     for (const index of [1, 2]) {
       await sql`insert into audit_logs (tenant_id, created_at, entity_type, entity_id, action)
@@ -139,8 +179,8 @@ describe('retention run (issue 11 item 1)', () => {
       now,
       archiveDirectory,
       keys: harness.config.backup.keys,
-      tables: ['api_access_log', 'session_logs', 'otp_sessions'],
-      heldUserIds: async () => [heldUserId],
+      tables: ['api_access_log', 'security_events', 'session_logs', 'otp_sessions'],
+      heldUserIds: heldUsersForRetention,
     };
   });
 
@@ -155,13 +195,15 @@ describe('retention run (issue 11 item 1)', () => {
     const result = await runRetention(db, { ...options, dryRun: true });
     const access = outcomeOf(result.tables, 'api_access_log');
     assert.equal(access.status, 'done');
-    assert.equal(access.rowsArchived, 13);
-    assert.equal(access.rowsDeleted, 10);
+    assert.equal(access.rowsArchived, 14);
+    assert.equal(access.rowsDeleted, 11);
     assert.equal(access.rowsKept, 1);
     assert.deepEqual(access.partitionsDropped, [partitionA]);
+    const events = outcomeOf(result.tables, 'security_events');
+    assert.deepEqual([events.rowsArchived, events.rowsDeleted, events.rowsKept], [2, 1, 1]);
     assert.deepEqual(access.files, []);
     assert.deepEqual(await readdir(archiveDirectory), []);
-    assert.equal((await oldRowsAsJson(db, now)).length, 15);
+    assert.equal((await oldRowsAsJson(db, now)).length, 16);
     assert.ok(await exists(db, partitionA));
     const policy = await db
       .selectFrom('data_retention_policies')
@@ -189,12 +231,15 @@ describe('retention run (issue 11 item 1)', () => {
         outcomes.reduce((total, o) => total + pick(o), 0);
       assert.equal(
         sum((outcome) => outcome.rowsArchived),
-        13,
+        14,
       );
       assert.equal(
         sum((outcome) => outcome.rowsDeleted),
-        10,
+        11,
       );
+      const events = [outcomeOf(left.tables, 'security_events'), outcomeOf(right.tables, 'security_events')];
+      assert.equal(events[0]!.rowsDeleted + events[1]!.rowsDeleted, 1);
+      assert.equal(events[0]!.files.length + events[1]!.files.length, 1);
       assert.equal(
         sum((outcome) => outcome.files.length),
         1,
@@ -212,32 +257,57 @@ describe('retention run (issue 11 item 1)', () => {
     assert.equal(remaining.length, 5);
     const held = remaining.filter((row) => row.user_id === heldUserId);
     assert.equal(held.length, 1, 'the row of the user under legal hold is kept');
-    const records = await db.selectFrom('retention_archives').selectAll().execute();
-    assert.equal(records.length, 1);
-    assert.equal(records[0]?.row_count, 13);
+    assert.equal(
+      remaining.filter((row) => row.user_id === releasedUserId).length,
+      0,
+      'a released hold keeps nothing',
+    );
+    const events = await sql<{ id: string }>`
+      select id::text as id from security_events where created_at < ${new Date(now.getTime() - 730 * dayMs)}`.execute(
+      db,
+    );
+    assert.deepEqual(
+      events.rows.map((row) => row.id),
+      [linkedEventId],
+      'the event an open incident links is kept',
+    );
+    const records = await db.selectFrom('retention_archives').selectAll().orderBy('table_name').execute();
+    assert.deepEqual(
+      records.map((record) => [record.table_name, record.row_count]),
+      [
+        ['api_access_log', 14],
+        ['security_events', 2],
+      ],
+    );
     const files = (await readdir(archiveDirectory)).sort();
-    assert.equal(files.length, 2, `one archive and its manifest: ${files.join(', ')}`);
+    assert.equal(files.length, 4, `two archives and their manifests: ${files.join(', ')}`);
   });
 
   test('the archived rows read back equal to what was deleted, and a tampered archive is refused', async () => {
-    const records = await harness.database.db.selectFrom('retention_archives').selectAll().execute();
+    const records = await harness.database.db
+      .selectFrom('retention_archives')
+      .selectAll()
+      .where('table_name', '=', 'api_access_log')
+      .execute();
     const path = join(archiveDirectory, records[0]?.file_name ?? '');
     const rows: Record<string, unknown>[] = [];
     for await (const row of readArchiveRows(path, harness.config.backup.keys)) rows.push(row);
     assert.deepEqual(rows, snapshot);
     const manifest = await verifyArchive(path, harness.config.backup.keys);
     assert.equal(manifest.sha256, records[0]?.sha256);
-    const bytes = await readFile(path);
-    bytes[bytes.length - 5] = (bytes[bytes.length - 5] ?? 0) ^ 0xff;
-    const tampered = join(archiveDirectory, 'tampered.jsonl.gz');
-    await writeFile(tampered, bytes);
-    await writeFile(`${tampered}.manifest.json`, await readFile(`${path}.manifest.json`));
+    const original = await readFile(path);
+    const altered = Buffer.from(original);
+    altered[altered.length - 5] = (altered[altered.length - 5] ?? 0) ^ 0xff;
+    await writeFile(path, altered);
     await assert.rejects(
-      verifyArchive(tampered, harness.config.backup.keys),
-      /describes another file|SHA-256/,
+      verifyArchive(path, harness.config.backup.keys),
+      /does not match its manifest's size and SHA-256/,
     );
-    await rm(tampered);
-    await rm(`${tampered}.manifest.json`);
+    await writeFile(path, original);
+    const manifestText = await readFile(`${path}.manifest.json`, 'utf8');
+    await writeFile(`${path}.manifest.json`, manifestText.replace('"row_count": 14', '"row_count": 13'));
+    await assert.rejects(verifyArchive(path, harness.config.backup.keys), /does not match its signature/);
+    await writeFile(`${path}.manifest.json`, manifestText);
   });
 
   test('a second run does nothing again, and each deletion is in the tenant audit trail', async () => {
@@ -249,10 +319,10 @@ describe('retention run (issue 11 item 1)', () => {
     assert.equal(access.rowsKept, 1);
     assert.deepEqual(access.files, []);
     const audits = await sql<{ details: { rows_deleted: number } }>`
-      select details from audit_logs where tenant_id = ${tenantId}
-        and entity_type = 'retention_policy' and action = 'RETENTION_RUN'`.execute(db);
+      select details from audit_logs where tenant_id = ${tenantId} and entity_type = 'retention_policy'
+        and entity_id = 'api_access_log' and action = 'RETENTION_RUN'`.execute(db);
     assert.equal(audits.rows.length, 1);
-    assert.equal(audits.rows[0]?.details.rows_deleted, 10);
+    assert.equal(audits.rows[0]?.details.rows_deleted, 11);
   });
 
   test('audit verify and the checkpoints pass after retention; audit rows are archived, never deleted', async () => {

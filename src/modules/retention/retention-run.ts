@@ -12,6 +12,7 @@ import {
   type HeldSets,
   insertArchiveRecord,
   leaveRetentionMaintenance,
+  lockHoldsAndIncidents,
   markCleanup,
   type OwnerTransaction,
   type PolicyRow,
@@ -133,6 +134,7 @@ async function runTable(
       const policy = await readPolicyForRun(transaction, name);
       if (!policy) return emptyOutcome(name, 'no_policy', 'no retention policy names this table');
       if (!policy.is_active) return emptyOutcome(name, 'inactive', 'the policy is not active');
+      await lockHoldsAndIncidents(transaction, table.incidentEvents);
       const held = {
         userIds: await options.heldUserIds(transaction, now),
         eventIds: table.incidentEvents ? await selectIncidentEventIds(transaction) : [],

@@ -104,6 +104,19 @@ export async function readPolicyForRun(transaction: OwnerTransaction, tableName:
     .executeTakeFirst();
 }
 
+/**
+ * SHARE locks until commit: a legal hold placed (or released), or an incident linked, while a run
+ * cleans a table commits after the run, never between the run's read of what is held and its delete.
+ * Incidents are locked only for security_events, the one table they protect.
+ */
+export async function lockHoldsAndIncidents(
+  transaction: OwnerTransaction,
+  incidents: boolean,
+): Promise<void> {
+  await sql`lock table legal_holds in share mode`.execute(transaction);
+  if (incidents) await sql`lock table security_incidents in share mode`.execute(transaction);
+}
+
 /** The security events an open (or investigating) incident links: kept whatever their age. */
 export async function selectIncidentEventIds(transaction: OwnerTransaction): Promise<string[]> {
   const result = await sql<{ id: string }>`
