@@ -39,7 +39,7 @@ export const RetentionTableParamsSchema = Type.Object(
     table: Type.String({
       minLength: 1,
       maxLength: 63,
-      pattern: '^[a-z][a-z0-9_]{0,62}$',
+      pattern: '^[a-z0-9_-]{1,63}$',
       description: 'The table the policy governs.',
       examples: ['api_access_log'],
     }),
