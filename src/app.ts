@@ -21,6 +21,7 @@ import { investigationRoutes } from './modules/investigation/investigation.route
 import { legalHoldsRoutes } from './modules/legal-holds/legal-holds.routes.ts';
 import { registerMoney } from './modules/money.plugin.ts';
 import { registerRateLimiting } from './modules/rate-limits/rate-limits.plugin.ts';
+import { retentionRoutes } from './modules/retention/retention.routes.ts';
 import { registerRefusalEvents } from './modules/security-events/refusal-events.plugin.ts';
 import { registerThreatIntel } from './modules/threat-intel/indicators.routes.ts';
 import { registerClientContext } from './platform/audit/client-context.ts';
@@ -170,5 +171,6 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   await app.register(incidentRoutes);
   await app.register(legalHoldsRoutes);
   await app.register(alertRoutes);
+  await app.register(retentionRoutes);
   return app;
 }

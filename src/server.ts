@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { type AppInstance, buildApp } from './app.ts';
 import type { Config } from './config/config.ts';
-import { warnRenamedVariables } from './config/renamed-variables.ts';
+import { warnRenamedVariables, warnRetiredVariables } from './config/renamed-variables.ts';
 import { type DatabaseHandle, openDatabase } from './db/database.ts';
 import { migrateToLatest, readMigrationStatus } from './db/migrator.ts';
 import { demoDataLines, ensureTenant, seedDatabase } from './db/seed/seed.ts';
@@ -10,6 +10,7 @@ import { moneyJobs } from './jobs/money-jobs.ts';
 import { alertJobs } from './modules/alerts/alerts.jobs.ts';
 import { backupJobs } from './modules/backup/backup.jobs.ts';
 import { detectionJobs } from './modules/detection/detection.jobs.ts';
+import { retentionJobs } from './modules/retention/retention.jobs.ts';
 import { identityJobs } from './modules/sessions/sessions.jobs.ts';
 import { auditCheckpointJobs } from './platform/audit/audit-checkpoint.jobs.ts';
 import { sealPendingAudits } from './platform/audit/audit-sealer.ts';
@@ -62,7 +63,10 @@ export async function startServer(
   role: ServerRole = singleProcess,
 ): Promise<RunningServer> {
   // Once per start: a cluster's primary warns in prepareDatabaseForServing, its workers stay quiet.
-  if (role.prepareDatabase) warnRenamedVariables(configured.renamedVariablesUsed, logger);
+  if (role.prepareDatabase) {
+    warnRenamedVariables(configured.renamedVariablesUsed, logger);
+    warnRetiredVariables(configured.retention, logger);
+  }
   const database = await openDatabase({
     databaseUrl: configured.databaseUrl,
     dataDirectory: configured.dataDirectory,
@@ -129,6 +133,7 @@ export async function startServer(
  */
 export async function prepareDatabaseForServing(config: Config, logger: Logger): Promise<void> {
   warnRenamedVariables(config.renamedVariablesUsed, logger);
+  warnRetiredVariables(config.retention, logger);
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDirectory: config.dataDirectory,
@@ -232,6 +237,7 @@ function startBackgroundJobs(
       },
       ...auditCheckpointJobs(database, config, logger),
       ...backupJobs(database, config, logger),
+      ...retentionJobs(database, config, logger),
       {
         name: 'partition-maintenance',
         intervalMs: partitionMaintenanceIntervalMs,

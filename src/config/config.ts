@@ -69,6 +69,13 @@ export interface Config {
   /** Signed checkpoints of every tenant's chain head, written outside the database (audit-checkpoint-config.ts). */
   auditCheckpoint: AuditCheckpointConfig;
   partitionMonthsAhead: number;
+  /** The retention job (issue 11 item 1; docs/operations.md "Retention and archives"). */
+  retention: {
+    archiveDirectory: string;
+    intervalMs: number;
+    /** AUDIT_RETENTION_DAYS is set: it is not read (the audit_logs policy replaces it); the server warns. */
+    auditRetentionDaysSet: boolean;
+  };
   backupDirectory: string;
   backupRetentionDays: number;
   /** Scheduled backups, the manifest signing key and the encryption key (backup-config.ts). */
@@ -118,6 +125,21 @@ function readDatabaseUrl(source: Source): string | undefined {
  * key when none is given; production refuses to start without one, because a key that changes on
  * restart makes every earlier signature unverifiable.
  */
+/** RETENTION_ARCHIVE_DIR and RETENTION_INTERVAL_MS: 0 turns the scheduled run off (the default in tests). */
+function readRetentionConfig(source: Source, environment: Environment): Config['retention'] {
+  return {
+    archiveDirectory: resolve(readString(source, 'RETENTION_ARCHIVE_DIR', './archives')),
+    intervalMs: readInteger(
+      source,
+      'RETENTION_INTERVAL_MS',
+      environment === 'test' ? 0 : 24 * 3600 * 1000,
+      0,
+      7 * 24 * 3600 * 1000,
+    ),
+    auditRetentionDaysSet: (source.AUDIT_RETENTION_DAYS ?? '') !== '',
+  };
+}
+
 function readAuditKey(source: Source, environment: Environment): Buffer {
   const raw = source.AUDIT_HMAC_KEY;
   const fallback = environment === 'test' ? Buffer.alloc(32, 7) : developmentAuditKey();
@@ -246,6 +268,7 @@ function readConfig(source: Source, renamedVariablesUsed: readonly RenamedVariab
     auditSealIntervalMs: readInteger(source, 'AUDIT_SEAL_INTERVAL_MS', 1000, 10, 60_000),
     auditCheckpoint: readAuditCheckpointConfig(source, environment, dataDirectory),
     partitionMonthsAhead: readInteger(source, 'PARTITION_MONTHS_AHEAD', 3, 1, 24),
+    retention: readRetentionConfig(source, environment),
     backupDirectory: resolve(readString(source, 'BACKUP_DIR', './backups')),
     backupRetentionDays: readInteger(
       source,

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { type Logger, pino } from 'pino';
 import { ConfigurationError, loadConfig } from './config.ts';
-import { renamedVariables, warnRenamedVariables } from './renamed-variables.ts';
+import { renamedVariables, warnRenamedVariables, warnRetiredVariables } from './renamed-variables.ts';
 
 /** A logger whose lines land in an array, parsed. */
 function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
@@ -117,5 +117,18 @@ describe('renamed environment variables (issue 9 item 4: units, then qualifiers,
     const { logger, lines } = capturingLogger();
     warnRenamedVariables(loadConfig({ NODE_ENV: 'test' }).renamedVariablesUsed, logger);
     assert.deepEqual(lines, []);
+  });
+
+  test('AUDIT_RETENTION_DAYS set: one warning naming the audit_logs retention policy; unset: none', () => {
+    const { logger, lines } = capturingLogger();
+    warnRetiredVariables(loadConfig({ NODE_ENV: 'test', AUDIT_RETENTION_DAYS: '2555' }).retention, logger);
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]?.level, 40);
+    assert.match(
+      String(lines[0]?.msg),
+      /AUDIT_RETENTION_DAYS is not read; set the audit_logs retention policy/,
+    );
+    warnRetiredVariables(loadConfig({ NODE_ENV: 'test' }).retention, logger);
+    assert.equal(lines.length, 1);
   });
 });

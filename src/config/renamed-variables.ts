@@ -70,3 +70,18 @@ export function warnRenamedVariables(
     logger.warn({ variable: previous, replacement: current }, message);
   }
 }
+
+/**
+ * AUDIT_RETENTION_DAYS was read and never used; the audit_logs retention policy (data_retention_policies,
+ * PATCH /v1/admin/retention-policies/audit_logs) replaces it. A server started with it set says so once.
+ */
+export function warnRetiredVariables(
+  retention: { auditRetentionDaysSet: boolean },
+  logger: Pick<Logger, 'warn'>,
+): void {
+  if (!retention.auditRetentionDaysSet) return;
+  logger.warn(
+    { variable: 'AUDIT_RETENTION_DAYS' },
+    'AUDIT_RETENTION_DAYS is not read; set the audit_logs retention policy instead (PATCH /v1/admin/retention-policies/audit_logs)',
+  );
+}

@@ -188,6 +188,21 @@ export interface DataRetentionPoliciesTable {
   is_active: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
+  archived_through: NullableTimestamp;
+}
+
+/** Migration 0022: the archive files the retention job wrote (src/modules/retention). */
+export interface RetentionArchivesTable {
+  id: Generated<string>;
+  table_name: string;
+  file_name: string;
+  sha256: string;
+  size_bytes: number;
+  row_count: number;
+  range_start: NullableTimestamp;
+  range_end: RequiredTimestamp;
+  encryption_key_id: string | null;
+  created_at: Timestamp;
 }
 
 export interface BackupsTable {
@@ -901,6 +916,7 @@ export interface Database {
   role_permissions: RolePermissionsTable;
   threat_intelligence: ThreatIntelligenceTable;
   data_retention_policies: DataRetentionPoliciesTable;
+  retention_archives: RetentionArchivesTable;
   backups: BackupsTable;
   // Identity
   users: UsersTable;

@@ -92,6 +92,11 @@ function formatStatus(status: Awaited<ReturnType<typeof readDatabaseStatus>>): s
     ...status.tables.map(
       (table) => `  ${table.name.padEnd(32)} ${String(table.rowEstimate).padStart(10)}  ${table.totalSize}`,
     ),
+    'partitions (estimated rows, total size, bounds):',
+    ...status.partitions.map(
+      (partition) =>
+        `  ${partition.name.padEnd(32)} ${String(partition.rowEstimate).padStart(10)}  ${partition.totalSize.padEnd(10)} ${partition.bound}`,
+    ),
   ];
   return lines.join('\n');
 }

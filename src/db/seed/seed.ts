@@ -3,6 +3,7 @@ import type { Config } from '../../config/config.ts';
 import { sealPendingAudits } from '../../platform/audit/audit-sealer.ts';
 import { syncRolePermissions } from '../../platform/auth/role-permission-sync.ts';
 import type { DatabaseHandle } from '../database.ts';
+import { refreshStatistics } from '../database-status.ts';
 import { withScope } from '../tenant-transaction.ts';
 import { seedContent } from './seed-content.ts';
 import type { DemoCredential, SeedContext } from './seed-context.ts';
@@ -71,6 +72,8 @@ export async function seedDatabase(
   while (
     (await sealPendingAudits(handle.db, { key: config.auditHmacKey, keyId: config.auditHmacKeyId })) > 0
   ) {}
+  // So that `db status` estimates the seeded rows at once (the embedded engine has no autovacuum).
+  await refreshStatistics(handle.db);
   return { seeded: true, tenantId, credentials };
 }
 
