@@ -27,7 +27,7 @@ export const erasureRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: OwnErasureBodySchema,
         response: {
           200: ErasureResponseSchema,
-          ...errorResponses('INVALID_CREDENTIALS', 'ACCOUNT_LOCKED', 'STEP_UP_REQUIRED', ...refusals),
+          ...errorResponses('INVALID_CREDENTIALS', 'ACCOUNT_LOCKED', ...refusals),
         },
       },
     },
