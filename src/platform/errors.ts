@@ -109,8 +109,6 @@ export const errorCatalog = {
     status: 409,
     message: 'The terms and the privacy policy are accepted, not withdrawn; closing the account ends them.',
   },
-  // STUB until the legal holds merge.
-  LEGAL_HOLD_ACTIVE: { status: 409, message: 'A legal hold applies.' },
   // GDPR (issue 11 item 5): data export and erasure.
   DATA_EXPORT_PENDING: {
     status: 409,

@@ -47,7 +47,6 @@ const adminPermissions = [
   'content:manage',
   'config:manage',
   'security:manage',
-  'compliance:manage',
 ] as const;
 const superAdminPermissions = [...adminPermissions, 'staff:manage'] as const;
 
