@@ -17,6 +17,7 @@ import { healthRoutes } from './modules/health/health.routes.ts';
 import { registerIdentity } from './modules/identity/identity.plugin.ts';
 import { incidentRoutes } from './modules/incidents/incidents.routes.ts';
 import { investigationRoutes } from './modules/investigation/investigation.routes.ts';
+import { legalHoldsRoutes } from './modules/legal-holds/legal-holds.routes.ts';
 import { registerMoney } from './modules/money.plugin.ts';
 import { registerRateLimiting } from './modules/rate-limits/rate-limits.plugin.ts';
 import { registerRefusalEvents } from './modules/security-events/refusal-events.plugin.ts';
@@ -165,6 +166,7 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   await registerMoney(app);
   await app.register(investigationRoutes);
   await app.register(incidentRoutes);
+  await app.register(legalHoldsRoutes);
   await app.register(alertRoutes);
   return app;
 }

@@ -878,6 +878,21 @@ export interface ConsentsTable {
   created_at: Timestamp;
 }
 
+/** A preservation order on one customer's data (issue 11): in force until released or expired. */
+export interface LegalHoldsTable {
+  tenant_id: string;
+  id: Generated<string>;
+  user_id: string;
+  reason: string;
+  case_reference: string | null;
+  placed_by: string;
+  placed_at: Timestamp;
+  expires_at: NullableTimestamp;
+  released_at: NullableTimestamp;
+  released_by: string | null;
+  release_reason: string | null;
+}
+
 export type DataExportStatus = 'requested' | 'running' | 'ready' | 'failed' | 'expired';
 
 /** A customer's data export (migration 0021): produced by a background job, stored encrypted. */
@@ -972,6 +987,7 @@ export interface Database {
   alert_deliveries: AlertDeliveriesTable;
   // Consent
   consents: ConsentsTable;
+  legal_holds: LegalHoldsTable;
   // GDPR
   data_exports: DataExportsTable;
   user_erasures: UserErasuresTable;

@@ -105,6 +105,11 @@ export const errorCatalog = {
     status: 409,
     message: 'This is not the current version of the document; read and accept the current one.',
   },
+  LEGAL_HOLD_ACTIVE: {
+    status: 409,
+    message: "A legal hold preserves this customer's data; it cannot be erased until the hold is released.",
+  },
+  LEGAL_HOLD_RELEASED: { status: 409, message: 'The legal hold was already released.' },
   CONSENT_NOT_WITHDRAWABLE: {
     status: 409,
     message: 'The terms and the privacy policy are accepted, not withdrawn; closing the account ends them.',

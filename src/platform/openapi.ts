@@ -115,6 +115,10 @@ export const documentTags = [
       'GDPR: an export of all your data, and the erasure of your personal data (customers and compliance staff).',
   },
   { name: 'security', description: 'Staff: threat-intelligence indicators and the checks that use them.' },
+  {
+    name: 'compliance',
+    description: 'Staff: legal holds, retention, compliance reports and data-protection requests.',
+  },
 ];
 
 const documentDescription = [

@@ -60,6 +60,7 @@ async function createFixture(): Promise<void> {
       threat_type: 'scanner',
       severity: 'low',
     });
+    await post(staff, '/v1/admin/legal-holds', { user_id: customer.userId, reason: `Case ${index}` });
     await post(staff, '/v1/admin/security/incidents', {
       incident_type: 'paging',
       severity: 'low',

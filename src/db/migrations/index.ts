@@ -16,6 +16,7 @@ import { migration as alertDeliveries } from './0015_alert_deliveries.ts';
 import { migration as detectionScreen } from './0016_detection_screen.ts';
 import { migration as consents } from './0017_consents.ts';
 import { migration as transferVelocity } from './0018_transfer_velocity.ts';
+import { migration as legalHolds } from './0019_legal_holds.ts';
 import { migration as gdpr } from './0021_gdpr.ts';
 
 /** Every migration in order. Names are permanent once released: they are recorded in schema_migrations. */
@@ -38,5 +39,6 @@ export const migrations = {
   '0016_detection_screen': detectionScreen,
   '0017_consents': consents,
   '0018_transfer_velocity': transferVelocity,
+  '0019_legal_holds': legalHolds,
   '0021_gdpr': gdpr,
 };

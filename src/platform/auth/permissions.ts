@@ -47,6 +47,8 @@ const adminPermissions = [
   'content:manage',
   'config:manage',
   'security:manage',
+  // Legal holds, retention policies, compliance reports and staff-requested erasure (issue 11).
+  'compliance:manage',
 ] as const;
 const superAdminPermissions = [...adminPermissions, 'staff:manage'] as const;
 
