@@ -255,6 +255,39 @@ describe('erasure refusals', () => {
     assert.equal(user.rows[0]?.name, customer.name, 'a refused erasure changed nothing');
   });
 
+  test('a legal hold refuses erasure (409 LEGAL_HOLD_ACTIVE) for the customer and staff until it is released', async () => {
+    const customer = await loginFrom(uniqueClient());
+    const admin = await loginStaff(harness.app, 'admin');
+    const placed = await harness.app.inject({
+      method: 'POST',
+      url: '/v1/admin/legal-holds',
+      headers: bearer(admin),
+      payload: { user_id: customer.userId, reason: 'Court order: preserve account records' },
+    });
+    assert.equal(placed.statusCode, 201, placed.body);
+    const own = await as(customer, 'POST', '/v1/me/erasure', erasureBody(customer));
+    assert.equal(own.statusCode, 409);
+    assert.equal(own.json().error.code, 'LEGAL_HOLD_ACTIVE');
+    const byStaff = () =>
+      harness.app.inject({
+        method: 'POST',
+        url: `/v1/admin/users/${customer.userId}/erasure`,
+        headers: bearer(admin),
+      });
+    const held = await byStaff();
+    assert.equal(held.statusCode, 409);
+    assert.equal(held.json().error.code, 'LEGAL_HOLD_ACTIVE');
+    const { id } = placed.json() as { id: string };
+    const released = await harness.app.inject({
+      method: 'POST',
+      url: `/v1/admin/legal-holds/${id}/release`,
+      headers: bearer(admin),
+      payload: { reason: 'Case closed' },
+    });
+    assert.equal(released.statusCode, 200, released.body);
+    assert.equal((await byStaff()).statusCode, 200);
+  });
+
   test('staff erasure needs compliance:manage', async () => {
     const customer = await loginFrom(uniqueClient());
     const officer = await loginStaff(harness.app, 'officer');
