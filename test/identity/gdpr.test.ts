@@ -50,10 +50,18 @@ interface GdprCustomer extends LoggedInCustomer {
   client: Client;
 }
 
+let clientCount = 0;
+
+/**
+ * A client no other customer of this file shares: three-digit last octets, so one address is never a
+ * substring of another (the scan below matches substrings).
+ */
 function uniqueClient(): Client {
+  clientCount += 1;
+  assert.ok(clientCount < 100, 'more clients than three-digit octets');
   return {
-    ip: `198.51.100.${randomInt(2, 250)}`,
-    userAgent: `GdprTestAgent/${randomInt(100_000, 999_999)} (erasure-scan)`,
+    ip: `198.51.100.${100 + clientCount}`,
+    userAgent: `GdprTestAgent/${randomInt(100_000, 999_999)}-${100 + clientCount} (erasure-scan)`,
   };
 }
 
