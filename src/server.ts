@@ -9,6 +9,7 @@ import { demoDataLines, ensureTenant, seedDatabase } from './db/seed/seed.ts';
 import { moneyJobs } from './jobs/money-jobs.ts';
 import { alertJobs } from './modules/alerts/alerts.jobs.ts';
 import { backupJobs } from './modules/backup/backup.jobs.ts';
+import { dataExportJobs } from './modules/data-exports/data-exports.jobs.ts';
 import { detectionJobs } from './modules/detection/detection.jobs.ts';
 import { retentionJobs } from './modules/retention/retention.jobs.ts';
 import { identityJobs } from './modules/sessions/sessions.jobs.ts';
@@ -246,6 +247,7 @@ function startBackgroundJobs(
       },
       ...identityJobs(database),
       ...moneyJobs(database, config),
+      ...dataExportJobs(database, config),
       ...alertJobs(database, config.security.alerts, logger, metrics),
       ...appJobs,
     ],

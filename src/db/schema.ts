@@ -908,6 +908,47 @@ export interface LegalHoldsTable {
   release_reason: string | null;
 }
 
+export type DataExportStatus = 'requested' | 'running' | 'ready' | 'failed' | 'expired';
+
+/** A customer's data export (migration 0021): produced by a background job, stored encrypted. */
+export interface DataExportsTable {
+  tenant_id: string;
+  id: Generated<string>;
+  user_id: string;
+  status: ColumnType<DataExportStatus, DataExportStatus | undefined, DataExportStatus>;
+  requested_at: Timestamp;
+  completed_at: NullableTimestamp;
+  expires_at: NullableTimestamp;
+  size_bytes: number | null;
+  sha256: string | null;
+  /** The JSON archive, AES-256-GCM under the export key, bound to tenant, user and export id. */
+  archive_ciphertext: string | null;
+  archive_key_id: string | null;
+  failure_reason: string | null;
+}
+
+/** One erased customer (migration 0021); its transaction_id sanctions the erasure's log updates. */
+export interface UserErasuresTable {
+  tenant_id: string;
+  id: Generated<string>;
+  user_id: string;
+  requested_by: 'customer' | 'staff';
+  admin_id: string | null;
+  transaction_id: ColumnType<number, undefined, never>;
+  erased_at: Timestamp;
+}
+
+/** The keyed attestation of one sealed audit row whose personal fields were erased (migration 0021). */
+export interface AuditErasuresTable {
+  tenant_id: string;
+  audit_log_id: string;
+  erasure_id: string;
+  row_hash: string;
+  attestation: string;
+  signing_key_id: string;
+  erased_at: Timestamp;
+}
+
 export interface Database {
   // Global
   tenants: TenantsTable;
@@ -963,6 +1004,10 @@ export interface Database {
   // Consent
   consents: ConsentsTable;
   legal_holds: LegalHoldsTable;
+  // GDPR
+  data_exports: DataExportsTable;
+  user_erasures: UserErasuresTable;
+  audit_erasures: AuditErasuresTable;
 }
 
 // ---------------------------------------------------------------------------------------------

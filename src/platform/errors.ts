@@ -115,6 +115,29 @@ export const errorCatalog = {
     status: 409,
     message: 'The terms and the privacy policy are accepted, not withdrawn; closing the account ends them.',
   },
+  // GDPR (issue 11 item 5): data export and erasure.
+  DATA_EXPORT_PENDING: {
+    status: 409,
+    message: 'A data export is already being prepared; wait for it before requesting another.',
+  },
+  DATA_EXPORT_RATE_LIMITED: {
+    status: 429,
+    message: 'Too many data exports requested today; try again later.',
+  },
+  DATA_EXPORT_NOT_READY: { status: 409, message: 'The data export is not ready, or it has expired.' },
+  ERASURE_BALANCE_NOT_ZERO: {
+    status: 409,
+    message: 'The account still holds money; withdraw or transfer every balance before erasure.',
+  },
+  ERASURE_WITHDRAWAL_PENDING: {
+    status: 409,
+    message: 'A withdrawal is still in flight; erasure is possible once it has completed or failed.',
+  },
+  ERASURE_ALREADY_DONE: { status: 409, message: 'The personal data of this account was already erased.' },
+  ERASURE_AUDIT_ROW_ALTERED: {
+    status: 409,
+    message: 'An audit entry about this customer fails verification; run `corebank audit verify` first.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -109,6 +109,11 @@ export const documentTags = [
     description:
       'Your acceptance of the terms and the privacy policy, and your marketing and data-sharing consents.',
   },
+  {
+    name: 'privacy',
+    description:
+      'GDPR: an export of all your data, and the erasure of your personal data (customers and compliance staff).',
+  },
   { name: 'security', description: 'Staff: threat-intelligence indicators and the checks that use them.' },
   {
     name: 'configs',

@@ -9,11 +9,14 @@ import { openTestDatabase, type TestDatabase, testEngine } from '../helpers/data
 
 // Records of runs of `db backup`; the seed does not invent backups that do not exist on disk.
 // backups and retention_archives record files on disk: a seeded row would name a file that does not exist.
+// An erasure is irreversible: its two tables are written only by one (test/identity/gdpr.test.ts).
 const tablesNotSeeded = new Set([
   'schema_migrations',
   'schema_migrations_lock',
   'backups',
   'retention_archives',
+  'user_erasures',
+  'audit_erasures',
 ]);
 
 describe(`development seed (${testEngine})`, () => {

@@ -196,11 +196,13 @@ describe('the application role', () => {
   for (const table of appendOnlyTables) {
     test(`cannot UPDATE or DELETE ${table}: permission denied`, async () => {
       const id = fixture.rowIds[table];
+      // The logs grant UPDATE of their personal columns for erasure (migration 0021): outside an
+      // erasure's transaction the guard trigger refuses it instead of the privilege check.
       await assert.rejects(
         withScope(handle.db, { tenantId: fixture.tenantId }, (transaction) =>
           updateStatement(table, id).execute(transaction),
         ),
-        permissionDenied,
+        table === 'transactions' ? permissionDenied : appendOnly,
       );
       await assert.rejects(
         withScope(handle.db, { tenantId: fixture.tenantId }, (transaction) =>

@@ -202,7 +202,7 @@ describe('privileges', () => {
       const result = await sql<Record<string, boolean>>`
         select has_table_privilege('corebank_app', ${table}, 'SELECT') as can_select,
                has_table_privilege('corebank_app', ${table}, 'INSERT') as can_insert,
-               has_any_column_privilege('corebank_app', ${table}, 'UPDATE') as can_update,
+               has_table_privilege('corebank_app', ${table}, 'UPDATE') as can_update,
                has_table_privilege('corebank_app', ${table}, 'DELETE') as can_delete,
                has_table_privilege('corebank_app', ${table}, 'TRUNCATE') as can_truncate`.execute(handle.db);
       assert.deepEqual(
@@ -211,6 +211,36 @@ describe('privileges', () => {
         table,
       );
     }
+  });
+
+  test('the application role may update only the personal columns of the logs (erasure, migration 0021), never the ledger', async () => {
+    const granted = await sql<{ table_name: string; column_name: string }>`
+      select table_name, column_name from information_schema.column_privileges
+      where grantee = 'corebank_app' and privilege_type = 'UPDATE'
+        and table_name = any(${[...appendOnlyTables]}::text[])
+      order by 1, 2`.execute(handle.db);
+    assert.deepEqual(
+      granted.rows.map((row) => `${row.table_name}.${row.column_name}`),
+      [
+        'api_access_log.ip_address',
+        'api_access_log.request_headers',
+        'api_access_log.user_agent',
+        'audit_logs.details',
+        'audit_logs.device_fingerprint',
+        'audit_logs.ip_address',
+        'audit_logs.location',
+        'audit_logs.new_values',
+        'audit_logs.old_values',
+        'audit_logs.user_agent',
+        'login_audits.device_info',
+        'login_audits.ip_address',
+        'login_audits.user_agent',
+        'session_logs.details',
+        'session_logs.device_info',
+        'session_logs.ip_address',
+        'session_logs.user_agent',
+      ],
+    );
   });
 
   test('the sealer may update only the seal columns of audit_logs', async () => {

@@ -68,6 +68,43 @@ export async function seedContent(context: SeedContext, people: SeededPeople): P
     ])
     .execute();
   await seedConsents(context, people);
+  await seedPrivacy(context, people);
+}
+
+/**
+ * GDPR (issue 11 item 5): the first customer's earlier data export, expired (its archive dropped), and
+ * a legal hold in force on the last customer (their erasure is refused with LEGAL_HOLD_ACTIVE). No
+ * customer is erased: an erasure is irreversible, and user_erasures and audit_erasures are written only
+ * by one (the GDPR suite covers them).
+ */
+async function seedPrivacy(context: SeedContext, people: SeededPeople): Promise<void> {
+  const first = people.customers[0];
+  const last = people.customers.at(-1);
+  if (!first || !last) return;
+  await context.transaction
+    .insertInto('data_exports')
+    .values({
+      tenant_id: context.tenantId,
+      user_id: first.id,
+      status: 'expired',
+      requested_at: hoursAgo(24 * 10),
+      completed_at: hoursAgo(24 * 10),
+      expires_at: hoursAgo(24 * 3),
+      size_bytes: 18_231,
+      sha256: '0'.repeat(64),
+    })
+    .execute();
+  await context.transaction
+    .insertInto('legal_holds')
+    .values({
+      tenant_id: context.tenantId,
+      user_id: last.id,
+      reason: 'Court order: preserve account records',
+      case_reference: 'CASE-2026-0042',
+      placed_by: people.adminId,
+      placed_at: hoursAgo(48),
+    })
+    .execute();
 }
 
 /**

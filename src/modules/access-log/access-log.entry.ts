@@ -83,8 +83,9 @@ function integerHeader(value: unknown): number | null {
 export type AccessLogEntry = TenantEntry<Omit<AccessLogRow, 'tenant_id'>>;
 
 export function accessLogEntry(request: FastifyRequest, reply: FastifyReply): AccessLogEntry {
-  const userAgent = request.headers['user-agent'];
   const status = reply.statusCode >= 100 && reply.statusCode <= 599 ? reply.statusCode : 500;
+  const withoutClient = request.routeOptions.config.accessLogWithoutClient === true && status < 300;
+  const userAgent = withoutClient ? undefined : request.headers['user-agent'];
   return {
     tenantId: requestActor(request).tenantId,
     row: {
@@ -93,13 +94,13 @@ export function accessLogEntry(request: FastifyRequest, reply: FastifyReply): Ac
       request_id: clean(request.id, 64),
       method: clean(request.method, 10),
       endpoint: clean(request.routeOptions.url ?? request.url.split('?')[0] ?? '/', endpointLengthMax),
-      request_headers: JSON.stringify(headerSubset(request)),
+      request_headers: JSON.stringify(withoutClient ? {} : headerSubset(request)),
       request_body_hash: bodyHash(request.body),
       response_status: status,
       response_time_ms: Math.max(0, Math.round(reply.elapsedTime)),
       bytes_sent: integerHeader(reply.getHeader('content-length')) ?? 0,
       bytes_received: integerHeader(request.headers['content-length']) ?? 0,
-      ip_address: isIP(request.ip) ? request.ip : null,
+      ip_address: !withoutClient && isIP(request.ip) ? request.ip : null,
       user_agent: typeof userAgent === 'string' ? clean(userAgent, userAgentLengthMax) : null,
       rate_limit_remaining:
         integerHeader(reply.getHeader('ratelimit-remaining')) ??

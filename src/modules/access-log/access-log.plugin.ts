@@ -13,9 +13,26 @@ import { insertAccessLogRows } from './access-log.repository.ts';
  * closes. Requests that named no tenant, or one that does not resolve, are logged under the default
  * tenant.
  */
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Writes every queued access log entry now (the erasure does, so none lands after it). */
+    flushAccessLog: () => Promise<void>;
+  }
+  interface FastifyContextConfig {
+    /**
+     * A successful answer of this route is logged without the client's address, user agent and
+     * headers: the request that erased them (POST /v1/me/erasure) must not write them again.
+     */
+    accessLogWithoutClient?: boolean;
+  }
+}
+
 export function registerAccessLog(app: FastifyInstance): void {
   const settings = app.config.security.accessLog;
-  if (!settings.enabled) return;
+  if (!settings.enabled) {
+    app.decorate('flushAccessLog', async () => undefined);
+    return;
+  }
   const { metrics } = app;
   const queue = backgroundQueue<AccessLogEntry>(app, {
     queue: 'access_log',
@@ -26,6 +43,7 @@ export function registerAccessLog(app: FastifyInstance): void {
     onDrop: (count, reason) => metrics.accessLogDroppedTotal.inc({ reason }, count),
     onWritten: (count) => metrics.accessLogWrittenTotal.inc(count),
   });
+  app.decorate('flushAccessLog', () => queue.flush());
   app.addHook('onResponse', async (request, reply) => {
     queue.push(accessLogEntry(request, reply));
   });

@@ -4,8 +4,10 @@ import type { FastifyInstance } from 'fastify';
 import { publicJwks } from '../../platform/auth/access-token.ts';
 import { registerAuthGuard } from '../../platform/auth/auth-guard.ts';
 import { consentsRoutes } from '../consents/consents.routes.ts';
+import { dataExportRoutes } from '../data-exports/data-exports.routes.ts';
 import { devOutboxRoutes } from '../dev-outbox/dev-outbox.routes.ts';
 import { createMessageSender, MessageOutbox, type MessageSender } from '../dev-outbox/message-outbox.ts';
+import { erasureRoutes } from '../erasure/erasure.routes.ts';
 import { mfaRoutes } from '../mfa/mfa.routes.ts';
 import { profileRoutes } from '../profile/profile.routes.ts';
 import { sessionRoutes } from '../sessions/sessions.routes.ts';
@@ -74,6 +76,8 @@ export async function registerIdentity(app: FastifyInstance): Promise<void> {
   await app.register(sessionRoutes);
   await app.register(profileRoutes);
   await app.register(consentsRoutes);
+  await app.register(dataExportRoutes);
+  await app.register(erasureRoutes);
   await app.register(mfaRoutes);
   await app.register(staffUserRoutes);
   if (messages instanceof MessageOutbox && app.config.environment !== 'production') {

@@ -55,7 +55,7 @@ function assertNewPinAllowed(change: PinChange): void {
  * Decides the current PIN under the account's row lock; returns the PIN hash it was verified against.
  * The address is not counted: like the password change, this is a signed-in user re-proving a secret.
  */
-async function verifyCurrentPin(
+export async function verifyCurrentPin(
   services: PinChangeServices,
   context: AuditContext,
   userId: string,

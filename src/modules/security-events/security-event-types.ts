@@ -50,6 +50,14 @@ export const securityEventKinds = {
   SESSION_REFRESHED: { category: 'session', severity: 'low', weight: 'routine', action: 'allow' },
   SESSION_TERMINATED: { category: 'session', severity: 'low', weight: 'routine', action: 'allow' },
   REFRESH_TOKEN_REUSE: { category: 'session', severity: 'high', weight: 'token_theft', action: 'block' },
+  // GDPR (issue 11 item 5; seed 001 DATA_EXPORT_REQUESTED, ACCOUNT_DELETION_REQUESTED).
+  DATA_EXPORT_REQUESTED: { category: 'data', severity: 'low', weight: 'sensitive_change', action: 'allow' },
+  ACCOUNT_DELETION_REQUESTED: {
+    category: 'compliance',
+    severity: 'medium',
+    weight: 'sensitive_change',
+    action: 'allow',
+  },
 } as const satisfies Record<string, SecurityEventKind>;
 
 export type SecurityEventType = keyof typeof securityEventKinds;

@@ -24,3 +24,24 @@ export function signatureMatches(key: Buffer, rowHash: string, signature: string
   const actual = Buffer.from(signature, 'hex');
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
+
+/**
+ * The attestation of an erased audit row (migration 0021, docs/security.md): binds the row's original
+ * row_hash to its canonical form after its personal fields were erased, under the audit key. A row
+ * whose content no longer hashes to its row_hash verifies only with an attestation of its current
+ * content, so erasure passes and any other change (or a later change of an erased row) does not.
+ */
+export function attestErasure(key: Buffer, rowHash: string, canonicalRow: string): string {
+  return createHmac('sha256', key).update(`erasure\n${rowHash}\n${canonicalRow}`).digest('hex');
+}
+
+export function erasureAttestationMatches(
+  key: Buffer,
+  rowHash: string,
+  canonicalRow: string,
+  attestation: string,
+): boolean {
+  const expected = Buffer.from(attestErasure(key, rowHash, canonicalRow), 'hex');
+  const actual = Buffer.from(attestation, 'hex');
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}

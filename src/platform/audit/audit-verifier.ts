@@ -1,7 +1,13 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../../db/schema.ts';
 import { applyScope, type ScopedTransaction } from '../../db/tenant-transaction.ts';
-import { canonicalRowSql, computeRowHash, genesisHash, signatureMatches } from './audit-hash.ts';
+import {
+  canonicalRowSql,
+  computeRowHash,
+  erasureAttestationMatches,
+  genesisHash,
+  signatureMatches,
+} from './audit-hash.ts';
 import { sealerRole } from './audit-sealer.ts';
 
 export type ChainProblemKind = 'missing' | 'altered' | 'out_of_order' | 'bad_signature' | 'unknown_key';
@@ -34,6 +40,9 @@ interface ChainRow {
   signature: string;
   signing_key_id: string;
   canonical: string;
+  /** The attestation of the row's erasure (audit_erasures), when its personal fields were erased. */
+  erasure_attestation: string | null;
+  erasure_key_id: string | null;
 }
 
 interface WalkState {
@@ -78,8 +87,10 @@ async function verifyTenant(
     while (!problem) {
       const page = await sql<ChainRow>`
         select a.id, a.chain_sequence, a.previous_hash, a.row_hash, a.signature, a.signing_key_id,
-               ${sql.raw(canonicalRowSql)} as canonical
+               ${sql.raw(canonicalRowSql)} as canonical,
+               e.attestation as erasure_attestation, e.signing_key_id as erasure_key_id
         from audit_logs a
+        left join audit_erasures e on e.tenant_id = a.tenant_id and e.audit_log_id = a.id
         where a.tenant_id = ${tenantId} and a.chain_sequence >= ${state.expectedSequence}
         order by a.chain_sequence, a.id
         limit ${pageSize}`.execute(transaction);
@@ -122,7 +133,10 @@ function checkRow(
   if (row.previous_hash !== state.previousHash) {
     return at('out_of_order', 'its previous_hash is not the hash of the row before it');
   }
-  if (computeRowHash(row.previous_hash, row.chain_sequence, row.canonical) !== row.row_hash) {
+  if (
+    computeRowHash(row.previous_hash, row.chain_sequence, row.canonical) !== row.row_hash &&
+    !erasureAttested(row, keys)
+  ) {
     return at('altered', 'its content does not match its hash');
   }
   const key = keys.get(row.signing_key_id);
@@ -133,6 +147,15 @@ function checkRow(
   state.expectedSequence += 1;
   state.previousHash = row.row_hash;
   return undefined;
+}
+
+/** An erased row verifies by the attestation of its current content (audit-hash.ts attestErasure). */
+function erasureAttested(row: ChainRow, keys: Map<string, Buffer>): boolean {
+  if (row.erasure_attestation === null || row.erasure_key_id === null) return false;
+  const key = keys.get(row.erasure_key_id);
+  return (
+    key !== undefined && erasureAttestationMatches(key, row.row_hash, row.canonical, row.erasure_attestation)
+  );
 }
 
 async function checkHead(
