@@ -9,6 +9,7 @@ import { demoDataLines, ensureTenant, seedDatabase } from './db/seed/seed.ts';
 import { moneyJobs } from './jobs/money-jobs.ts';
 import { alertJobs } from './modules/alerts/alerts.jobs.ts';
 import { backupJobs } from './modules/backup/backup.jobs.ts';
+import { complianceJobs } from './modules/compliance/compliance.jobs.ts';
 import { detectionJobs } from './modules/detection/detection.jobs.ts';
 import { identityJobs } from './modules/sessions/sessions.jobs.ts';
 import { auditCheckpointJobs } from './platform/audit/audit-checkpoint.jobs.ts';
@@ -232,6 +233,7 @@ function startBackgroundJobs(
       },
       ...auditCheckpointJobs(database, config, logger),
       ...backupJobs(database, config, logger),
+      ...complianceJobs(database, config, logger),
       {
         name: 'partition-maintenance',
         intervalMs: partitionMaintenanceIntervalMs,

@@ -8,6 +8,7 @@ import { registerAuditCommands } from './commands/audit.command.ts';
 import { registerBackupCommands } from './commands/backup.command.ts';
 import { registerDatabaseCommands } from './commands/database.command.ts';
 import { registerLedgerCommands } from './commands/ledger.command.ts';
+import { registerReportCommands } from './commands/report.command.ts';
 import { registerServeCommand } from './commands/serve.command.ts';
 import { CliError, type CliRuntime, createRuntime } from './runtime.ts';
 
@@ -42,6 +43,7 @@ export function buildProgram(runtime: CliRuntime): Command {
   registerBackupCommands(database, runtime);
   registerAuditCommands(program, runtime);
   registerLedgerCommands(program, runtime);
+  registerReportCommands(program, runtime);
   return program;
 }
 

@@ -103,6 +103,8 @@ export type ThreatStatus = 'detected' | 'investigating' | 'mitigated' | 'resolve
 export type ThreatDetectionMethod = 'ml_model' | 'rule_based' | 'manual';
 export type ThreatResponseAction = 'block' | 'lock' | 'alert' | 'escalate' | 'step_up';
 export type ThreatResponseStatus = 'pending' | 'executed' | 'failed';
+/** Who generated a compliance report (migration 0020). */
+export type ComplianceReportSource = 'staff' | 'cli' | 'schedule';
 export type IncidentStatus = 'open' | 'investigating' | 'resolved' | 'closed';
 
 export type AuditEventStatus = 'SUCCESS' | 'FAILED' | 'BLOCKED';
@@ -679,6 +681,7 @@ export interface ComplianceReportsTable {
   submitted_to_authority: Generated<boolean>;
   submission_date: NullableTimestamp;
   authority_acknowledgment: string | null;
+  generated_by: Generated<ComplianceReportSource>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -110,6 +110,11 @@ export const documentTags = [
       'Your acceptance of the terms and the privacy policy, and your marketing and data-sharing consents.',
   },
   { name: 'security', description: 'Staff: threat-intelligence indicators and the checks that use them.' },
+  {
+    name: 'compliance',
+    description:
+      'Staff: compliance reports for a period, stored with a SHA-256 hash anyone can re-verify, and their submission.',
+  },
 ];
 
 const documentDescription = [

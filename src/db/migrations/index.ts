@@ -16,6 +16,7 @@ import { migration as alertDeliveries } from './0015_alert_deliveries.ts';
 import { migration as detectionScreen } from './0016_detection_screen.ts';
 import { migration as consents } from './0017_consents.ts';
 import { migration as transferVelocity } from './0018_transfer_velocity.ts';
+import { migration as complianceReports } from './0020_compliance_reports.ts';
 
 /** Every migration in order. Names are permanent once released: they are recorded in schema_migrations. */
 export const migrations = {
@@ -37,4 +38,5 @@ export const migrations = {
   '0016_detection_screen': detectionScreen,
   '0017_consents': consents,
   '0018_transfer_velocity': transferVelocity,
+  '0020_compliance_reports': complianceReports,
 };

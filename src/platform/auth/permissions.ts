@@ -29,6 +29,8 @@ const officerPermissions = [
   'kyc:review',
   'transactions:read_any',
   'audit:read',
+  // Compliance reports (issue 11 item 4): read, download and re-verify their hash.
+  'compliance:read',
 ] as const;
 const managerPermissions = [
   ...officerPermissions,
@@ -37,6 +39,8 @@ const managerPermissions = [
   'operations:stats',
   // The checker of a staff top-up above the approval threshold (maker–checker); never its maker.
   'topups:approve',
+  // Generate compliance reports and record their submission to the authority.
+  'compliance:manage',
 ] as const;
 const adminPermissions = [
   ...managerPermissions,
