@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { ComplianceReportSource, Database } from '../../db/schema.ts';
+import type { ComplianceReportSource, ComplianceReportType, Database } from '../../db/schema.ts';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 
 /**
@@ -28,7 +28,7 @@ export interface Period {
 }
 
 export interface NewReport {
-  report_type: string;
+  report_type: ComplianceReportType;
   period: Period;
   total_records: number;
   report_data: string;
@@ -76,7 +76,7 @@ export function findReport(transaction: ScopedTransaction, tenantId: string, id:
 export function listReports(
   transaction: ScopedTransaction,
   tenantId: string,
-  type: string | undefined,
+  type: ComplianceReportType | undefined,
   beforeId: string | undefined,
   limit: number,
 ) {
@@ -113,7 +113,7 @@ export function recordReportSubmission(
 export async function scheduledReportExists(
   transaction: ScopedTransaction,
   tenantId: string,
-  type: string,
+  type: ComplianceReportType,
   period: Period,
 ): Promise<boolean> {
   const row = await transaction

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import type { ComplianceReportType } from '../../db/schema.ts';
 import { CursorQuerySchema, NextCursorSchema } from '../../platform/pagination.ts';
 import { DateTimeSchema, PageLimitSchema } from '../../platform/schema-types.ts';
 
@@ -10,7 +11,7 @@ export const reportTypes = [
   'kyc_status_summary',
   'security_incident_summary',
   'audit_integrity_attestation',
-] as const;
+] as const satisfies readonly ComplianceReportType[];
 export type ReportType = (typeof reportTypes)[number];
 
 export function isReportType(value: string): value is ReportType {
