@@ -297,6 +297,7 @@ describe(`compliance reports (${testEngine})`, () => {
       valid: true,
       report_hash: report.report_hash,
       computed_hash: report.report_hash,
+      audited_hash: report.report_hash,
       problems: [],
     });
 
@@ -312,6 +313,22 @@ describe(`compliance reports (${testEngine})`, () => {
     assert.equal(tampered.valid, false);
     assert.notEqual(tampered.computed_hash, report.report_hash);
     assert.deepEqual(tampered.problems, ['report_hash is not the hash of report_data']);
+
+    // Rewritten together with a matching hash: the hash the sealed audit row recorded still disagrees.
+    const rewritten = (await ok('GET', `${path}/${report.id}`, admin)).json() as Report;
+    const forgedHash = createHash('sha256').update(canonicalize(rewritten.report_data)).digest('hex');
+    await withScope(harness.database.db, { tenantId }, (transaction) =>
+      sql`update compliance_reports set report_hash = ${forgedHash}
+          where tenant_id = ${tenantId} and id = ${report.id}`.execute(transaction),
+    );
+    const forged = (await ok('POST', `${path}/${report.id}/verify`, officer)).json() as {
+      valid: boolean;
+      problems: string[];
+    };
+    assert.equal(forged.valid, false);
+    assert.deepEqual(forged.problems, [
+      'report_hash differs from the hash the audit trail recorded at generation',
+    ]);
   });
 
   test('the CSV download parses back to the report rows under the column header', async () => {

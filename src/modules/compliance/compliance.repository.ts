@@ -284,3 +284,22 @@ export function findActiveTenantBySlug(db: Kysely<Database>, slug: string) {
     .where('status', '=', 'active')
     .executeTakeFirst();
 }
+
+/**
+ * The hash the generation's audit row recorded (recordAudit's new_values, sealed into the tenant's
+ * HMAC chain): a report rewritten together with its hash in compliance_reports still disagrees here.
+ */
+export async function generatedHashInAudit(
+  transaction: ScopedTransaction,
+  tenantId: string,
+  reportId: string,
+): Promise<string | undefined> {
+  const result = await sql<{ report_sha256: string | null }>`
+    select a.new_values->>'report_sha256' as report_sha256
+    from audit_logs a
+    where a.tenant_id = ${tenantId} and a.entity_type = 'compliance_report' and a.entity_id = ${reportId}
+      and a.action = 'generate'
+    order by a.created_at, a.id
+    limit 1`.execute(transaction);
+  return result.rows[0]?.report_sha256 ?? undefined;
+}

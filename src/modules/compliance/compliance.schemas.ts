@@ -118,6 +118,9 @@ export const VerificationSchema = Type.Object({
   }),
   report_hash: Type.String(),
   computed_hash: Type.String(),
+  audited_hash: Type.Union([Type.String(), Type.Null()], {
+    description: 'The hash recorded in the (hash-chained) audit row of the generation.',
+  }),
   problems: Type.Array(Type.String(), { maxItems: 10 }),
 });
 export type VerificationView = Static<typeof VerificationSchema>;
