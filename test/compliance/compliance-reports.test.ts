@@ -479,15 +479,16 @@ describe('corebank report generate', () => {
 
   /**
    * What the command wrote to stdout. Unanchored matches only: in a test process the runner's own
-   * reports travel on stdout too and may land between the command's writes.
+   * reports travel on stdout too and may land between the command's writes (and are passed on).
    */
   async function run(args: string[]): Promise<{ output: string; error: unknown }> {
     const writes: string[] = [];
     const original = process.stdout.write.bind(process.stdout);
     const originalError = process.stderr.write.bind(process.stderr);
+    // Passed on as well as kept: the runner's reports of other tests must still reach the runner.
     process.stdout.write = ((chunk: string) => {
       writes.push(String(chunk));
-      return true;
+      return original(chunk);
     }) as typeof process.stdout.write;
     process.stderr.write = (() => true) as typeof process.stderr.write;
     try {
