@@ -12,6 +12,7 @@ import type { Config } from './config/config.ts';
 import type { DatabaseHandle } from './db/database.ts';
 import { registerAccessLog } from './modules/access-log/access-log.plugin.ts';
 import { alertRoutes } from './modules/alerts/alerts.routes.ts';
+import { complianceRoutes } from './modules/compliance/compliance.routes.ts';
 import { registerConfigs } from './modules/configs/configs.plugin.ts';
 import { registerDetection } from './modules/detection/detection.plugin.ts';
 import { healthRoutes } from './modules/health/health.routes.ts';
@@ -172,5 +173,6 @@ export async function buildApp(options: BuildAppOptions): Promise<AppInstance> {
   await app.register(legalHoldsRoutes);
   await app.register(alertRoutes);
   await app.register(retentionRoutes);
+  await app.register(complianceRoutes);
   return app;
 }

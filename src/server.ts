@@ -9,6 +9,7 @@ import { demoDataLines, ensureTenant, seedDatabase } from './db/seed/seed.ts';
 import { moneyJobs } from './jobs/money-jobs.ts';
 import { alertJobs } from './modules/alerts/alerts.jobs.ts';
 import { backupJobs } from './modules/backup/backup.jobs.ts';
+import { complianceJobs } from './modules/compliance/compliance.jobs.ts';
 import { dataExportJobs } from './modules/data-exports/data-exports.jobs.ts';
 import { detectionJobs } from './modules/detection/detection.jobs.ts';
 import { retentionJobs } from './modules/retention/retention.jobs.ts';
@@ -239,6 +240,7 @@ function startBackgroundJobs(
       ...auditCheckpointJobs(database, config, logger),
       ...backupJobs(database, config, logger),
       ...retentionJobs(database, config, logger),
+      ...complianceJobs(database, config, logger),
       {
         name: 'partition-maintenance',
         intervalMs: partitionMaintenanceIntervalMs,

@@ -8,6 +8,7 @@ import { registerAuditCommands } from './commands/audit.command.ts';
 import { registerBackupCommands } from './commands/backup.command.ts';
 import { registerDatabaseCommands } from './commands/database.command.ts';
 import { registerLedgerCommands } from './commands/ledger.command.ts';
+import { registerReportCommands } from './commands/report.command.ts';
 import { registerRetentionCommands } from './commands/retention.command.ts';
 import { registerServeCommand } from './commands/serve.command.ts';
 import { CliError, type CliRuntime, createRuntime } from './runtime.ts';
@@ -44,6 +45,7 @@ export function buildProgram(runtime: CliRuntime): Command {
   registerAuditCommands(program, runtime);
   registerLedgerCommands(program, runtime);
   registerRetentionCommands(program, runtime);
+  registerReportCommands(program, runtime);
   return program;
 }
 

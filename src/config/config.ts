@@ -8,6 +8,7 @@ import {
 import { type ExposureConfig, readExposureConfig } from '../platform/exposure.ts';
 import { type AuditCheckpointConfig, readAuditCheckpointConfig } from './audit-checkpoint-config.ts';
 import { type BackupConfig, readBackupConfig } from './backup-config.ts';
+import { type ComplianceConfig, readComplianceConfig } from './compliance-config.ts';
 import {
   ConfigurationError,
   ConfigurationErrors,
@@ -99,6 +100,8 @@ export interface Config {
   consent: ConsentConfig;
   /** The tenant configs' cache and the maintenance answer (settings-config.ts). */
   settings: SettingsConfig;
+  /** The large-transaction threshold and the daily report schedule (compliance-config.ts). */
+  compliance: ComplianceConfig;
   /** Variables set under a previous name (renamed-variables.ts); the server warns about each at start-up. */
   renamedVariablesUsed: readonly RenamedVariableUse[];
 }
@@ -293,6 +296,7 @@ function readConfig(source: Source, renamedVariablesUsed: readonly RenamedVariab
     security: readSecurityConfig(source, environment),
     consent: readConsentConfig(source),
     settings: readSettingsConfig(source),
+    compliance: readComplianceConfig(source),
     renamedVariablesUsed,
   };
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(config.defaultTenantSlug)) {

@@ -103,6 +103,15 @@ export type ThreatStatus = 'detected' | 'investigating' | 'mitigated' | 'resolve
 export type ThreatDetectionMethod = 'ml_model' | 'rule_based' | 'manual';
 export type ThreatResponseAction = 'block' | 'lock' | 'alert' | 'escalate' | 'step_up';
 export type ThreatResponseStatus = 'pending' | 'executed' | 'failed';
+/** Who generated a compliance report, and the report types (migration 0020). */
+export type ComplianceReportSource = 'staff' | 'cli' | 'schedule';
+export type ComplianceReportType =
+  | 'daily_transaction_summary'
+  | 'large_transactions'
+  | 'login_failure_summary'
+  | 'kyc_status_summary'
+  | 'security_incident_summary'
+  | 'audit_integrity_attestation';
 export type IncidentStatus = 'open' | 'investigating' | 'resolved' | 'closed';
 
 export type AuditEventStatus = 'SUCCESS' | 'FAILED' | 'BLOCKED';
@@ -682,7 +691,7 @@ export interface RateLimitViolationsTable {
 export interface ComplianceReportsTable {
   tenant_id: string;
   id: Generated<string>;
-  report_type: string;
+  report_type: ComplianceReportType;
   report_period_start: RequiredTimestamp;
   report_period_end: RequiredTimestamp;
   total_records: Generated<number>;
@@ -694,6 +703,7 @@ export interface ComplianceReportsTable {
   submitted_to_authority: Generated<boolean>;
   submission_date: NullableTimestamp;
   authority_acknowledgment: string | null;
+  generated_by: Generated<ComplianceReportSource>;
 }
 
 // ---------------------------------------------------------------------------------------------

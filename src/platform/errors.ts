@@ -138,6 +138,20 @@ export const errorCatalog = {
     status: 409,
     message: 'An audit entry about this customer fails verification; run `corebank audit verify` first.',
   },
+  // Compliance reports (issue 11 item 4).
+  COMPLIANCE_PERIOD_INVALID: {
+    status: 400,
+    message:
+      'The report period is not valid: from must be before to, the period at most 366 days, and to not in the future.',
+  },
+  COMPLIANCE_REPORT_TOO_LARGE: {
+    status: 422,
+    message: 'The report would list too many records; generate it for a shorter period.',
+  },
+  COMPLIANCE_REPORT_ALREADY_SUBMITTED: {
+    status: 409,
+    message: 'The report is already recorded as submitted to the authority.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -121,7 +121,8 @@ export const documentTags = [
   },
   {
     name: 'compliance',
-    description: 'Staff: legal holds, retention, compliance reports and data-protection requests.',
+    description:
+      'Staff: legal holds, retention, compliance reports (stored with a SHA-256 anyone can re-verify) and data-protection requests.',
   },
 ];
 

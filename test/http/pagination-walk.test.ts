@@ -35,7 +35,7 @@ async function post(who: LoggedIn, url: string, payload: Record<string, unknown>
   return response.statusCode;
 }
 
-/** Rows for every list: statement entries, holds, users, KYC submissions and top-up approvals. */
+/** Rows for every list: statement entries, holds, users, KYC submissions, top-up approvals, compliance reports, … */
 async function createFixture(): Promise<void> {
   customer = await loginCustomer(app);
   staff = await loginStaff(app, 'super_admin');
@@ -65,6 +65,11 @@ async function createFixture(): Promise<void> {
       incident_type: 'paging',
       severity: 'low',
       title: `Page ${index}`,
+    });
+    await post(staff, '/v1/admin/compliance/reports', {
+      type: 'kyc_status_summary',
+      from: new Date(Date.now() - 3_600_000).toISOString(),
+      to: new Date().toISOString(),
     });
     await withScope(app.database.db, { tenantId: customer.tenantId }, (transaction) =>
       transaction

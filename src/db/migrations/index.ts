@@ -17,6 +17,7 @@ import { migration as detectionScreen } from './0016_detection_screen.ts';
 import { migration as consents } from './0017_consents.ts';
 import { migration as transferVelocity } from './0018_transfer_velocity.ts';
 import { migration as legalHolds } from './0019_legal_holds.ts';
+import { migration as complianceReports } from './0020_compliance_reports.ts';
 import { migration as gdpr } from './0021_gdpr.ts';
 import { migration as retention } from './0022_retention.ts';
 
@@ -41,6 +42,7 @@ export const migrations = {
   '0017_consents': consents,
   '0018_transfer_velocity': transferVelocity,
   '0019_legal_holds': legalHolds,
+  '0020_compliance_reports': complianceReports,
   '0021_gdpr': gdpr,
   '0022_retention': retention,
 };

@@ -1,9 +1,9 @@
 import { isIP } from 'node:net';
-import { stringify } from 'csv-stringify/sync';
 import type { DatabaseHandle } from '../../db/database.ts';
 import { type Scope, withScope } from '../../db/tenant-transaction.ts';
 import type { AuditContext } from '../../platform/audit/audit-trail.ts';
 import { recordAudit } from '../../platform/audit/audit-trail.ts';
+import { recordsAsCsv } from '../../platform/csv.ts';
 import { AppError } from '../../platform/errors.ts';
 import { decodeCursor, encodeCursor } from '../../platform/pagination.ts';
 import { type ListRow, listQuery, readList, resolveSecurityEvent } from './investigation.repository.ts';
@@ -55,17 +55,9 @@ export async function readListPage(
   return pageOf(await readList(database, scope, compiled), query.limit);
 }
 
-/** Formula injection: a cell a spreadsheet would evaluate is written with a leading apostrophe. */
-function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
-}
-
 /** The page as CSV text with a header row (the columns of the list's rows, in order). */
 export function pageAsCsv(columns: readonly string[], page: ListPage): string {
-  const records = page.items.map((item) => columns.map((column) => csvCell(item[column])));
-  return stringify(records, { header: true, columns: [...columns] });
+  return recordsAsCsv(columns, page.items);
 }
 
 /** Resolves a security event (or marks it a false positive), with its audit row, in one transaction. */

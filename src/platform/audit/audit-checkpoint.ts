@@ -202,6 +202,46 @@ export async function verifyAuditCheckpoints(
   return { checked, problems: problems.sort(compareProblems) };
 }
 
+export interface NewestCheckpoint {
+  fileName: string;
+  chainSequence: number;
+  rowHash: string;
+  takenAt: Date;
+  /** Why the checkpoint no longer matches (or cannot be read); undefined when it matches the database. */
+  problem: CheckpointProblem | undefined;
+}
+
+/**
+ * The tenant's newest checkpoint in the directory (highest sequence), checked like verifyAuditCheckpoints
+ * checks each: its signature, then the database row it covers. Undefined when the directory is missing
+ * or holds none of the tenant's.
+ */
+export async function newestTenantCheckpoint(
+  db: Kysely<Database>,
+  directory: string,
+  keys: CheckpointKeys,
+  tenantId: string,
+): Promise<NewestCheckpoint | undefined> {
+  const files = await listCheckpointFiles(directory).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return [];
+    throw error;
+  });
+  const newest = files
+    .filter((file) => file.tenantId === tenantId)
+    .reduce<CheckpointFileName | undefined>(
+      (best, file) => (best === undefined || file.chainSequence > best.chainSequence ? file : best),
+      undefined,
+    );
+  if (!newest) return undefined;
+  const loaded = await loadCheckpoint(directory, newest, keys);
+  const base = { fileName: newest.fileName, chainSequence: newest.chainSequence };
+  if ('kind' in loaded) return { ...base, rowHash: '', takenAt: new Date(0), problem: loaded };
+  const problem = await inSealerScope(db, tenantId, (transaction) =>
+    compareWithDatabase(transaction, loaded.checkpoint, newest.fileName),
+  );
+  return { ...base, rowHash: loaded.checkpoint.rowHash, takenAt: loaded.checkpoint.takenAt, problem };
+}
+
 /**
  * Writes one signed checkpoint per tenant whose chain head moved since its newest checkpoint in the
  * directory. A tenant is refused, not checkpointed, when its head does not match its own row or when

@@ -73,6 +73,18 @@ export async function verifyAuditChains(
   return { problem: undefined, tenants: reports };
 }
 
+/**
+ * One tenant's chain, walked as verifyAuditChains walks each (the compliance attestation of issue 11
+ * item 4 attests one tenant's chain, never reads another's).
+ */
+export function verifyTenantAuditChain(
+  db: Kysely<Database>,
+  tenantId: string,
+  keys: Map<string, Buffer>,
+): Promise<{ problem: ChainProblem | undefined; report: TenantChainReport }> {
+  return verifyTenant(db, tenantId, keys);
+}
+
 async function verifyTenant(
   db: Kysely<Database>,
   tenantId: string,

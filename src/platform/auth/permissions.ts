@@ -29,6 +29,8 @@ const officerPermissions = [
   'kyc:review',
   'transactions:read_any',
   'audit:read',
+  // Compliance reports (issue 11 item 4): read, download and re-verify their hash.
+  'compliance:read',
 ] as const;
 const managerPermissions = [
   ...officerPermissions,
