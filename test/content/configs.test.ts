@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type AppInstance, buildApp } from '../../src/app.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { withScope } from '../../src/db/tenant-transaction.ts';
+import { versionBelow as semverBelow } from '../../src/modules/configs/configs.catalog.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { bearer, type LoggedIn, type LoggedInCustomer, loginCustomer, loginStaff } from '../helpers/auth.ts';
 import { testEngine } from '../helpers/database.ts';
@@ -119,6 +120,28 @@ describe('configs', () => {
     assert.equal((await publicRead('maintenance_mode')).json().value, 'false');
     assert.equal((await publicRead('app_version')).json().value, '3.0.0');
     assert.equal(answerCode(await publicRead('unknown_key')), 'NOT_FOUND');
+  });
+
+  test('regression (review): concurrent changes of app_version and min_app_version never leave the minimum above the latest', async () => {
+    for (let round = 0; round < 5; round += 1) {
+      assert.equal((await put(harness.app, admin, 'app_version', '2.0.0')).statusCode, 200);
+      assert.equal((await put(harness.app, admin, 'min_app_version', '1.0.0')).statusCode, 200);
+      // Each alone is valid against the pair it reads; together they would leave 1.8.0 above 1.5.0.
+      const answers = await Promise.all([
+        put(harness.app, admin, 'app_version', '1.5.0'),
+        put(harness.app, admin, 'min_app_version', '1.8.0'),
+      ]);
+      assert.equal(answers.filter((answer) => answer.statusCode === 200).length, 1, 'exactly one applies');
+      const latest = (await publicRead('app_version')).json().value;
+      const minimum = (await publicRead('min_app_version')).json().value;
+      assert.ok(!semverBelow(latest, minimum), `${minimum} is above ${latest}`);
+    }
+    const unset = await harness.app.inject({
+      method: 'DELETE',
+      url: '/v1/admin/configs/min_app_version',
+      headers: bearer(admin),
+    });
+    assert.equal(unset.statusCode, 204);
   });
 
   test('customers and managers may not change configs (403); a customer reads them', async () => {

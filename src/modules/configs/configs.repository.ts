@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { ScopedTransaction } from '../../db/tenant-transaction.ts';
 
 export interface ConfigRow {
@@ -56,4 +57,16 @@ export async function deleteConfig(
     .where('key', '=', key)
     .executeTakeFirst();
   return result.numDeletedRows > 0n;
+}
+
+/**
+ * Serializes the changes of a tenant's version pair (app_version, min_app_version) until the
+ * transaction ends: each checks the pair it will leave against the other key's committed value, so
+ * two concurrent changes, one of each key, cannot together leave the minimum above the latest. A
+ * row lock would not do: the other key's row may not exist yet.
+ */
+export async function lockVersionPair(transaction: ScopedTransaction, tenantId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`corebank.config-versions.${tenantId}`}, 0))`.execute(
+    transaction,
+  );
 }

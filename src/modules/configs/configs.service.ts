@@ -11,6 +11,7 @@ import {
   type ConfigRow,
   deleteConfig,
   lockConfig,
+  lockVersionPair,
   readTenantConfigs,
   upsertConfig,
 } from './configs.repository.ts';
@@ -106,6 +107,8 @@ export async function setConfig(services: ConfigServices, audit: AuditContext, k
   const known = knownKey(key);
   const stored = parsedValue(known, value);
   const row = await withScope(services.db, { tenantId: audit.tenantId }, async (transaction) => {
+    if (known === 'app_version' || known === 'min_app_version')
+      await lockVersionPair(transaction, audit.tenantId);
     const old = await lockConfig(transaction, audit.tenantId, known);
     if (known === 'app_version' || known === 'min_app_version') {
       const rows = await readTenantConfigs(transaction, audit.tenantId);
