@@ -17,7 +17,6 @@ import {
   recordBackup,
   truncateTables,
 } from './backup.repository.ts';
-import { createEncryptStream } from './backup-crypto.ts';
 import { BackupError, translateRowSecurityError } from './backup-errors.ts';
 import {
   type BackupHeader,
@@ -33,6 +32,7 @@ import {
   manifestFormatVersion,
   signManifest,
 } from './backup-manifest.ts';
+import { protectedFileMode as fileMode, writeCompressedFile } from './compressed-file.ts';
 import {
   type DatabaseExecutor,
   readAppliedMigrations,
@@ -74,7 +74,6 @@ interface Snapshot {
 }
 
 // A backup holds every customer's data: only the owner may read it, whatever the umask allows.
-const fileMode = 0o600;
 const directoryMode = 0o700;
 
 /**
@@ -99,7 +98,7 @@ export async function createBackup(
       await enterReadOnlySnapshot(transaction);
       const taken = await takeSnapshot(transaction, handle, options.mode, createdAt);
       const lines = backupLines(transaction, taken, options.onProgress);
-      return [taken, await writeBackupFile(temporaryPath, lines, encryption?.key)] as const;
+      return [taken, await writeCompressedFile(temporaryPath, lines, encryption?.key)] as const;
     });
     await rename(temporaryPath, path);
   } catch (error) {
@@ -182,30 +181,6 @@ async function* backupLines(
       `rows read from ${table.name} differ from its count`,
     );
   }
-}
-
-/** Gzips (and with a key, encrypts) the lines into the file, measuring what it writes. */
-async function writeBackupFile(
-  path: string,
-  lines: AsyncIterable<string>,
-  encryptionKey: Buffer | undefined,
-): Promise<{ sha256: string; sizeBytes: number }> {
-  const hash = createHash('sha256');
-  let sizeBytes = 0;
-  const measure = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      sizeBytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-  const output = createWriteStream(path, { flags: 'wx', flush: true, mode: fileMode });
-  if (encryptionKey) {
-    await pipeline(Readable.from(lines), createGzip(), createEncryptStream(encryptionKey), measure, output);
-  } else {
-    await pipeline(Readable.from(lines), createGzip(), measure, output);
-  }
-  return { sha256: hash.digest('hex'), sizeBytes };
 }
 
 function unsignedManifest(

@@ -15,6 +15,7 @@ import {
   manifestMac,
 } from '../backup/backup-crypto.ts';
 import { type BackupEncryption, describeEncryption } from '../backup/backup-manifest.ts';
+import { protectedFileMode as fileMode, writeCompressedFile } from '../backup/compressed-file.ts';
 
 /**
  * An archive is two files, protected like a backup (src/modules/backup): `<name>.jsonl.gz` is gzip of
@@ -26,7 +27,6 @@ import { type BackupEncryption, describeEncryption } from '../backup/backup-mani
 export const archiveFormat = 'corebank-retention-archive';
 export const archiveFormatVersion = 1;
 const manifestSuffix = '.manifest.json';
-const fileMode = 0o600;
 const directoryMode = 0o700;
 
 export interface ArchiveManifest {
@@ -124,27 +124,12 @@ async function writeCompressed(
   lines: AsyncIterable<string>,
   encryptionKey: Buffer | undefined,
 ): Promise<{ sha256: string; sizeBytes: number }> {
-  const hash = createHash('sha256');
-  let sizeBytes = 0;
-  const measure = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      sizeBytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-  const output = createWriteStream(path, { flags: 'wx', flush: true, mode: fileMode });
   try {
-    if (encryptionKey) {
-      await pipeline(Readable.from(lines), createGzip(), createEncryptStream(encryptionKey), measure, output);
-    } else {
-      await pipeline(Readable.from(lines), createGzip(), measure, output);
-    }
+    return await writeCompressedFile(path, lines, encryptionKey);
   } catch (error) {
     await rm(path, { force: true });
     throw error;
   }
-  return { sha256: hash.digest('hex'), sizeBytes };
 }
 
 /** Removes an archive (file and manifest) whose rows were not deleted: its run rolled back. */

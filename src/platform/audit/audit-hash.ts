@@ -19,10 +19,15 @@ export function signRowHash(key: Buffer, rowHash: string): string {
   return createHmac('sha256', key).update(rowHash).digest('hex');
 }
 
-export function signatureMatches(key: Buffer, rowHash: string, signature: string): boolean {
-  const expected = Buffer.from(signRowHash(key, rowHash), 'hex');
-  const actual = Buffer.from(signature, 'hex');
+/** Two hex MACs equal, compared in constant time. */
+function macEquals(expectedHex: string, actualHex: string): boolean {
+  const expected = Buffer.from(expectedHex, 'hex');
+  const actual = Buffer.from(actualHex, 'hex');
   return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
+
+export function signatureMatches(key: Buffer, rowHash: string, signature: string): boolean {
+  return macEquals(signRowHash(key, rowHash), signature);
 }
 
 /**
@@ -41,7 +46,5 @@ export function erasureAttestationMatches(
   canonicalRow: string,
   attestation: string,
 ): boolean {
-  const expected = Buffer.from(attestErasure(key, rowHash, canonicalRow), 'hex');
-  const actual = Buffer.from(attestation, 'hex');
-  return expected.length === actual.length && timingSafeEqual(expected, actual);
+  return macEquals(attestErasure(key, rowHash, canonicalRow), attestation);
 }
